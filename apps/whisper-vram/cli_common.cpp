@@ -1,0 +1,137 @@
+#include "cli_common.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fmt/format.h>
+#include <iostream>
+
+#include "whisper_vram/error.hpp"
+
+namespace whisper_vram::cli {
+
+void add_estimate_options(CLI::App& command, estimate_options& o, estimate_option_set set) {
+    if (set.segment) command.add_option("--segment", o.segment, "audio segment length in seconds (default 30)");
+    if (set.batch) command.add_option("--batch", o.batch, "batch size, an integer 1-4096 (default 1)");
+    if (set.precision) {
+        command.add_option("--precision", o.precision,
+                           "float32, float16, int8, int4 (aliases fp32, fp16, bf16); engines accept their own");
+    }
+    if (set.margin) command.add_option("--margin", o.margin, "safety margin, 0-10 (default 0.2 = 20%)");
+    if (set.engine) {
+        command.add_option("--engine", o.engine,
+                           "guide (the guide's formula, default), openai-whisper, transformers, faster-whisper, "
+                           "whisper.cpp");
+        command.add_option("--beam", o.beam, "beam size (engines only; default: the engine's)");
+        command.add_option("--gpu", o.gpu, "GPU model the job runs on, e.g. \"T4\" (engines only)");
+        command.add_option("--flash-attention", o.flash_attention, "on|off (engines only)");
+    }
+}
+
+estimate_request to_request(const estimate_options& o, const std::string& model) {
+    estimate_request request;
+    request.model = model;
+    request.segment_seconds = parse_segment_seconds(o.segment);
+    request.batch_size = parse_batch_size(o.batch);
+    request.precision = o.precision;
+    request.margin = parse_margin(o.margin);
+    request.engine = o.engine;
+    if (o.beam) {
+        const auto& text = *o.beam;
+        int beam = 0;
+        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), beam);
+        if (ec != std::errc{} || ptr != text.data() + text.size() || beam < 1 || beam > 64) {
+            throw usage_error(fmt::format("beam size '{}' is invalid: must be an integer from 1 to 64", text));
+        }
+        request.beam_size = beam;
+    }
+    if (o.gpu) request.gpu_name = *o.gpu;
+    if (o.flash_attention) {
+        if (*o.flash_attention == "on") {
+            request.flash_attention = true;
+        } else if (*o.flash_attention == "off") {
+            request.flash_attention = false;
+        } else {
+            throw usage_error(fmt::format("--flash-attention '{}' is invalid: accepted: on, off", *o.flash_attention));
+        }
+    }
+    return request;
+}
+
+void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate) {
+    command.add_option("--simulate", simulate,
+                       "simulated GPUs instead of NVML, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
+}
+
+gpu_manager make_manager(const std::optional<std::string>& simulate) {
+    probe_options options = probe_options_from_environment();
+    if (simulate) options.simulate = *simulate;
+    return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)));
+}
+
+std::vector<std::string> split_list(const std::string& text, const std::string& what) {
+    std::vector<std::string> items;
+    std::size_t start = 0;
+    for (;;) {
+        const auto pos = text.find(',', start);
+        std::string item = text.substr(start, pos == std::string::npos ? std::string::npos : pos - start);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty()) throw usage_error(fmt::format("{} '{}' has an empty item", what, text));
+        items.push_back(std::move(item));
+        if (pos == std::string::npos) return items;
+        start = pos + 1;
+    }
+}
+
+void print_json(const nlohmann::ordered_json& value) { std::cout << value.dump(2) << '\n'; }
+
+namespace {
+bool numeric_cell(const std::string& cell) {
+    // Right-align plain numbers ("4.22", "-1", "117", "12.5%"), not text that starts with a digit.
+    bool digit = false;
+    for (const char c : cell) {
+        if (std::isdigit(static_cast<unsigned char>(c)) != 0) {
+            digit = true;
+        } else if (c != '.' && c != '-' && c != '+' && c != '%') {
+            return false;
+        }
+    }
+    return digit;
+}
+}  // namespace
+
+std::string text_table::render() const {
+    std::vector<std::size_t> widths(header_.size(), 0);
+    const auto measure = [&](const std::vector<std::string>& row) {
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    };
+    measure(header_);
+    for (const auto& row : rows_) measure(row);
+    std::size_t total = 0;
+    for (const auto w : widths) total += w + 2;
+    const std::string rule(total > 2 ? total - 2 : 0, '-');
+    std::string out;
+    const auto line = [&](const std::vector<std::string>& row, bool header) {
+        std::string text;
+        for (std::size_t i = 0; i < widths.size(); ++i) {
+            const std::string cell = i < row.size() ? row[i] : "";
+            const bool right = !header && i > 0 && numeric_cell(cell);
+            text += right ? fmt::format("{:>{}}", cell, widths[i]) : fmt::format("{:<{}}", cell, widths[i]);
+            if (i + 1 < widths.size()) text += "  ";
+        }
+        text.erase(text.find_last_not_of(' ') + 1);
+        out += text + '\n';
+    };
+    line(header_, true);
+    out += rule + '\n';
+    for (std::size_t r = 0; r < rows_.size(); ++r) {
+        if (std::find(rules_.begin(), rules_.end(), r) != rules_.end()) out += rule + '\n';
+        line(rows_[r], false);
+    }
+    return out;
+}
+
+std::string gib2(double gib) { return fmt::format("{:.2f}", gib); }
+
+}  // namespace whisper_vram::cli

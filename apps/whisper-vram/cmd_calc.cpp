@@ -1,0 +1,106 @@
+// whisper-vram calc: the guide's calculate_memory_usage (and engine-aware estimates), with sweeps.
+
+#include <fmt/format.h>
+#include <iostream>
+
+#include "commands.hpp"
+#include "whisper_vram/error.hpp"
+#include "whisper_vram/json.hpp"
+#include "whisper_vram/precision.hpp"
+
+namespace whisper_vram::cli {
+namespace {
+
+struct calc_options {
+    std::string model;
+    estimate_options estimate;
+    bool json = false;
+};
+
+std::vector<std::string> precision_list(const calc_options& o) {
+    if (o.estimate.precision == "all") {
+        std::vector<std::string> names;
+        for (const auto p : guide_precisions()) names.emplace_back(to_string(p));
+        return names;
+    }
+    return split_list(o.estimate.precision, "--precision");
+}
+
+void print_single(const memory_estimate& e) {
+    fmt::print("{} | {} | segment {:g} s | batch {} | engine {}\n", e.request.model, e.request.precision,
+               e.request.segment_seconds, e.request.batch_size, e.request.engine);
+    text_table table({"component", "GiB", "what"});
+    for (const auto& c : e.breakdown) table.add_row({c.key, gib2(c.gib), c.description});
+    table.add_rule();
+    table.add_row({"total_required", gib2(e.total_required_gib), "sum of the components"});
+    table.add_row({"recommended", gib2(e.recommended_gib), fmt::format("total x {:g} (margin {:g}%)", 1.0 + e.request.margin,
+                                                                      e.request.margin * 100.0)});
+    std::cout << table.render();
+    for (const auto& note : e.notes) fmt::print("note: {}\n", note);
+}
+
+void print_sweep(const std::vector<memory_estimate>& estimates) {
+    std::vector<std::string> header{"model", "precision", "segment s", "batch"};
+    for (const auto& c : estimates.front().breakdown) header.push_back(c.key);
+    header.emplace_back("total GiB");
+    header.emplace_back("recommended GiB");
+    text_table table(header);
+    for (const auto& e : estimates) {
+        std::vector<std::string> row{e.request.model, e.request.precision, fmt::format("{:g}", e.request.segment_seconds),
+                                     std::to_string(e.request.batch_size)};
+        for (const auto& c : e.breakdown) row.push_back(gib2(c.gib));
+        row.push_back(gib2(e.total_required_gib));
+        row.push_back(gib2(e.recommended_gib));
+        table.add_row(std::move(row));
+    }
+    std::cout << table.render();
+}
+
+int run_calc(const calc_options& o) {
+    const auto segments = split_list(o.estimate.segment, "--segment");
+    const auto precisions = precision_list(o);
+    std::vector<memory_estimate> estimates;
+    for (const auto& precision : precisions) {
+        for (const auto& segment : segments) {
+            estimate_options single = o.estimate;
+            single.segment = segment;
+            single.precision = precision;
+            estimates.push_back(estimate(to_request(single, o.model)));
+        }
+    }
+    const bool sweep = estimates.size() > 1;
+    if (o.json) {
+        if (!sweep) {
+            print_json(to_json(estimates.front()));
+        } else {
+            nlohmann::ordered_json array = nlohmann::ordered_json::array();
+            for (const auto& e : estimates) array.push_back(to_json(e));
+            print_json(array);
+        }
+    } else if (sweep) {
+        print_sweep(estimates);
+    } else {
+        print_single(estimates.front());
+    }
+    return 0;
+}
+
+}  // namespace
+
+void setup_calc(CLI::App& app, command_action& action) {
+    auto options = std::make_shared<calc_options>();
+    auto* command = app.add_subcommand("calc", "memory a Whisper job needs: breakdown, total, recommended (+margin)");
+    command->add_option("model", options->model, "model name, e.g. medium, large-v3, turbo")->required();
+    add_estimate_options(*command, options->estimate);
+    command->add_flag("--json", options->json, "print one JSON object (a JSON array for sweeps)");
+    command->footer(
+        "Lists sweep: --segment 30,60,120,300,600 and/or --precision all (or float32,int8) print one table.\n"
+        "Examples:\n"
+        "  whisper-vram calc medium\n"
+        "  whisper-vram calc large --segment 600 --batch 2 --precision int8 --json\n"
+        "  whisper-vram calc medium --segment 30,60,120,300,600\n"
+        "  whisper-vram calc large --precision all");
+    command->callback([options, &action] { action = [options] { return run_calc(*options); }; });
+}
+
+}  // namespace whisper_vram::cli

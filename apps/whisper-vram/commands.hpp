@@ -1,0 +1,12 @@
+#pragma once
+// Every subcommand of whisper-vram: one file each (cmd_<name>.cpp), registered by main.cpp.
+// setup_<name> adds the subcommand to the app and, when it is parsed, sets `action` to its run.
+
+#include "cli_common.hpp"
+
+namespace whisper_vram::cli {
+
+void setup_calc(CLI::App& app, command_action& action);
+void setup_models(CLI::App& app, command_action& action);
+
+}  // namespace whisper_vram::cli

@@ -1,0 +1,72 @@
+#pragma once
+/// @file estimate.hpp
+/// The value types every estimator produces, and the one entry point that dispatches on engine.
+/// Pure: no I/O, no environment, no GPU.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace whisper_vram {
+
+/// Default safety margin of the guide: recommended = total × (1 + 0.2).
+inline constexpr double default_margin = 0.2;
+
+/// What to estimate. Defaults are the guide's: medium, 30 s, batch 1, float16, 20% margin,
+/// engine "guide" (the guide's formula, exactly).
+struct estimate_request {
+    std::string model = "medium";      ///< catalog name or alias
+    double segment_seconds = 30.0;     ///< audio segment length; finite, > 0, ≤ 86400
+    int batch_size = 1;                ///< 1 … 4096
+    std::string precision = "float16"; ///< guide: float32/float16/int8/int4 (+ aliases)
+    double margin = default_margin;    ///< 0 … 10; recommended = total × (1 + margin)
+    std::string engine = "guide";      ///< "guide" or an engine name (see engines.hpp when present)
+    std::optional<int> beam_size;      ///< engines only; unset = the engine's default
+    std::optional<std::string> gpu_name;      ///< engines only; card the job runs on (catalog name)
+    std::optional<bool> flash_attention;      ///< engines only; unset = the engine's default
+};
+
+/// One line of a breakdown.
+struct memory_component {
+    std::string key;          ///< stable identifier, e.g. "base_model", "cuda_context"
+    double gib = 0.0;         ///< value in GiB (the guide formula's own unit: exact for the guide)
+    std::uint64_t bytes = 0;  ///< the same amount in bytes, rounded up
+    std::string description;  ///< one line: what it is and where the figure comes from
+};
+
+/// Result of an estimate: the breakdown in order, the total and the recommended amount.
+struct memory_estimate {
+    estimate_request request;                 ///< the inputs, normalised (canonical model/precision names)
+    std::vector<memory_component> breakdown;  ///< components in order; they sum to total_required
+    double total_required_gib = 0.0;          ///< sum of the breakdown (GiB)
+    double recommended_gib = 0.0;             ///< total × (1 + margin) (GiB)
+    std::uint64_t total_required_bytes = 0;   ///< total, rounded up to bytes
+    std::uint64_t recommended_bytes = 0;      ///< recommended, rounded up to bytes: compared with free memory
+    std::vector<std::string> notes;           ///< remarks the user should see (adjustments made, caveats)
+    std::optional<std::uint64_t> host_bytes;  ///< host RAM for the audio + mel, when the engine reports it
+};
+
+/// True when @p estimate's recommended amount fits in @p available_bytes
+/// (recommended_bytes ≤ available_bytes). The one comparison every "fits" decision uses.
+[[nodiscard]] constexpr bool fits_in(const memory_estimate& estimate, std::uint64_t available_bytes) noexcept {
+    return estimate.recommended_bytes <= available_bytes;
+}
+
+/// Estimates @p request with the estimator its engine names ("guide" → guide formula).
+/// @throws usage_error for any invalid input (unknown model/engine/precision, bad numbers).
+memory_estimate estimate(const estimate_request& request);
+
+/// Checks the numeric inputs shared by every estimator. Messages name the bad value and the range.
+void validate_segment_seconds(double seconds);
+void validate_batch_size(long long batch);
+void validate_margin(double margin);
+
+/// Parses a segment length in seconds ("30", "45.5"); validates it.
+double parse_segment_seconds(std::string_view text);
+/// Parses a batch size (an integer 1…4096, no fraction, no sign, no junk); validates it.
+int parse_batch_size(std::string_view text);
+/// Parses a margin ("0.2"); validates it.
+double parse_margin(std::string_view text);
+
+}  // namespace whisper_vram

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the release build with all tests (unit, CLI, fake NVML, installed
+# package, Python), then the ASan+UBSan build of the tests, then the TSan build of the
+# concurrency tests. Expects the packages of scripts/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== default build + tests"
+cmake --workflow --preset default
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build + tests"
+cmake --workflow --preset asan

@@ -1,0 +1,29 @@
+#pragma once
+// Small string helpers shared by the catalog lookups and parsers (internal).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace whisper_vram::detail {
+
+/// ASCII lower-case copy.
+std::string to_lower(std::string_view text);
+
+/// Text without leading/trailing ASCII whitespace.
+std::string_view trim(std::string_view text) noexcept;
+
+/// Splits on @p separator; keeps empty fields.
+std::vector<std::string_view> split(std::string_view text, char separator);
+
+/// Levenshtein distance (case-sensitive; callers lower-case first).
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// "a, b, c"
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ");
+
+/// Parses a finite double that spans the whole of @p text (no junk, no hex, no inf/nan).
+/// Returns false when the text is not such a number.
+bool parse_double(std::string_view text, double& out) noexcept;
+
+}  // namespace whisper_vram::detail

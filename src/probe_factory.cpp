@@ -1,0 +1,22 @@
+#include <cstdlib>
+
+#include "whisper_vram/gpu_probe.hpp"
+
+namespace whisper_vram {
+
+probe_options probe_options_from_environment() {
+    probe_options options;
+    if (const char* spec = std::getenv("WHISPER_VRAM_SIMULATE"); spec != nullptr && *spec != '\0') options.simulate = spec;
+    if (const char* path = std::getenv("WHISPER_VRAM_NVML_LIBRARY"); path != nullptr && *path != '\0') {
+        options.nvml_library = path;
+    }
+    return options;
+}
+
+std::unique_ptr<gpu_probe> make_probe(const probe_options& options) {
+    if (options.simulate) return make_simulated_probe(*options.simulate);
+    // The NVML probe replaces this once it lands.
+    return make_unavailable_probe("NVML probe not available in this build");
+}
+
+}  // namespace whisper_vram
