@@ -1,0 +1,142 @@
+"""The Python module's API: numbers from the guide's formula, errors, simulated GPUs."""
+
+import json
+import math
+import os
+import subprocess
+import unittest
+
+import whisper_vram
+from whisper_vram import GpuManager, GpuUnavailableError, gpu_manager
+
+CLI = os.environ.get("WHISPER_VRAM_CLI", "whisper-vram")
+
+
+def cli_error(*args):
+    """The CLI's stderr message (without the 'whisper-vram: ' prefix) for a usage error."""
+    run = subprocess.run([CLI, *args], capture_output=True, text=True, check=False)
+    assert run.returncode == 2, (args, run.returncode, run.stderr)
+    return run.stderr.strip().removeprefix("whisper-vram: ")
+
+
+class CalculateMemoryUsage(unittest.TestCase):
+    def test_medium_defaults(self):
+        r = gpu_manager.calculate_memory_usage("medium")
+        # 2.5 + 0.375 + 0.575 + 0.76875 = 4.21875; × 1.2 = 5.0625
+        self.assertEqual(r["total_required"], 4.21875)
+        self.assertEqual(r["recommended"], 5.0625)
+        self.assertEqual(list(r["breakdown"]),
+                         ["base_model", "audio_processing", "batch_overhead", "pytorch_overhead"])
+        self.assertEqual(r["breakdown"]["pytorch_overhead"], 0.76875)
+
+    def test_large_600s_batch2_int8_with_keywords(self):
+        r = gpu_manager.calculate_memory_usage(
+            model_name="large", segment_duration=600, batch_size=2, precision="int8")
+        # 2.5 + 7.5 + 15.2 + 4.425 = 29.625; × 1.2 = 35.55
+        self.assertAlmostEqual(r["total_required"], 29.625, places=12)
+        self.assertAlmostEqual(r["recommended"], 35.55, places=12)
+        self.assertEqual(r["model"], "large")
+        self.assertEqual(r["batch_size"], 2)
+
+    def test_positional_arguments_and_margin(self):
+        r = gpu_manager.calculate_memory_usage("medium", 300, 1, "float16")
+        self.assertAlmostEqual(r["total_required"], 11.8125, places=12)
+        r = gpu_manager.calculate_memory_usage("medium", margin=0)
+        self.assertEqual(r["recommended"], 4.21875)
+
+    def test_result_is_json_serialisable(self):
+        json.dumps(gpu_manager.calculate_memory_usage("small"))
+
+
+class Errors(unittest.TestCase):
+    def assert_value_error(self, fragment, *args, **kwargs):
+        with self.assertRaises(ValueError) as ctx:
+            gpu_manager.calculate_memory_usage(*args, **kwargs)
+        self.assertIn(fragment, str(ctx.exception))
+        return str(ctx.exception)
+
+    def test_unknown_model_same_message_as_cli(self):
+        message = self.assert_value_error("did you mean 'medium'", "mediun")
+        self.assertEqual(message, cli_error("calc", "mediun"))
+
+    def test_bad_precision_same_message_as_cli(self):
+        message = self.assert_value_error("unknown precision 'fp8'", "medium", precision="fp8")
+        self.assertEqual(message, cli_error("calc", "medium", "--precision", "fp8"))
+
+    def test_segment(self):
+        for bad in (0, -5, math.nan, math.inf, 90000):
+            self.assert_value_error("segment duration", "medium", segment_duration=bad)
+        self.assert_value_error("segment duration '30'", "medium", segment_duration="30")
+        self.assertEqual(self.assert_value_error("segment duration", "medium", segment_duration=-5),
+                         cli_error("calc", "medium", "--segment=-5"))
+
+    def test_batch(self):
+        for bad in (0, 4097, -1):
+            self.assert_value_error("batch size", "medium", batch_size=bad)
+        self.assert_value_error("batch size '2.5'", "medium", batch_size=2.5)
+        self.assert_value_error("batch size", "medium", batch_size=True)
+        self.assertEqual(gpu_manager.calculate_memory_usage("medium", batch_size=2.0)["batch_size"], 2)
+
+    def test_models_without_guide_row(self):
+        self.assert_value_error("no row in the guide", "turbo")
+
+
+class SimulatedGpus(unittest.TestCase):
+    def test_constructor_simulation(self):
+        info = GpuManager(simulate="8GiB").get_gpu_memory_info()
+        self.assertEqual(info["source"], "simulated")
+        self.assertEqual(len(info["gpus"]), 1)
+        self.assertEqual(info["gpus"][0]["total"], 8.0)
+        self.assertEqual(info["gpus"][0]["free_bytes"], 8 * 1024**3)
+
+    def test_catalog_name_and_used(self):
+        info = GpuManager(simulate="RTX 3090:used=2GiB,8GiB").get_gpu_memory_info()
+        self.assertEqual(info["gpus"][0]["name"], "RTX 3090")
+        self.assertEqual(info["gpus"][0]["free"], 22.0)
+        self.assertEqual(info["gpus"][1]["index"], 1)
+
+    def test_environment_variable(self):
+        old = os.environ.get("WHISPER_VRAM_SIMULATE")
+        os.environ["WHISPER_VRAM_SIMULATE"] = "12GiB"
+        try:
+            self.assertEqual(GpuManager().get_gpu_memory_info()["gpus"][0]["total"], 12.0)
+        finally:
+            if old is None:
+                del os.environ["WHISPER_VRAM_SIMULATE"]
+            else:
+                os.environ["WHISPER_VRAM_SIMULATE"] = old
+
+    def test_bad_spec_is_value_error(self):
+        with self.assertRaises(ValueError) as ctx:
+            GpuManager(simulate="8GiB:used=9GiB").get_gpu_memory_info()
+        self.assertIn("exceeds", str(ctx.exception))
+
+    def test_no_gpu_information_is_its_own_exception(self):
+        old = dict(os.environ)
+        os.environ.pop("WHISPER_VRAM_SIMULATE", None)
+        os.environ["WHISPER_VRAM_NVML_LIBRARY"] = "/nonexistent/libnvidia-ml.so.1"
+        try:
+            with self.assertRaises(GpuUnavailableError) as ctx:
+                GpuManager().get_gpu_memory_info()
+            self.assertIn("no GPU information", str(ctx.exception))
+            self.assertTrue(issubclass(GpuUnavailableError, RuntimeError))
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
+
+
+class Documentation(unittest.TestCase):
+    def test_every_public_method_has_a_docstring(self):
+        for name in dir(GpuManager):
+            if name.startswith("_"):
+                continue
+            self.assertTrue(getattr(GpuManager, name).__doc__, name)
+
+    def test_type_stub_ships_with_the_package(self):
+        package_dir = os.path.dirname(whisper_vram.__file__)
+        self.assertTrue(os.path.exists(os.path.join(package_dir, "__init__.pyi")))
+        self.assertTrue(os.path.exists(os.path.join(package_dir, "py.typed")))
+
+
+if __name__ == "__main__":
+    unittest.main()
