@@ -13,6 +13,11 @@ using test::fake_nvml_path;
 using test::gib;
 using test::mib;
 
+struct detail_memory_v2 {  // nvmlMemory_v2_t
+    unsigned int version;
+    unsigned long long total, reserved, free, used;
+};
+
 std::string self_comm() { return read_process_name(static_cast<std::uint32_t>(::getpid())); }
 
 class NvmlFake : public test::fake_nvml_fixture {};
@@ -81,6 +86,25 @@ TEST_F(NvmlFake, ReadsEveryFieldOfEveryGpu) {
     EXPECT_EQ(calls("memory_v1"), 0U);
     EXPECT_GE(calls("processes_v2"), 1U);
     EXPECT_EQ(calls("processes_v3"), 0U);  // _v3 is never preferred over _v2
+}
+
+TEST_F(NvmlFake, FakeRejectsMemoryV2VersionTwoLikeTheDriver) {
+    // The fake must model the trap it tests: version = 2 (the header comment's wording) → 13.
+    write_scenario(two_gpus);
+    const auto sym = [&](const char* name) { return ::dlsym(handle_, name); };
+    using init_fn = int (*)();
+    using handle_fn = int (*)(unsigned, void**);
+    using memory_fn = int (*)(void*, detail_memory_v2*);
+    ASSERT_EQ(reinterpret_cast<init_fn>(sym("nvmlInit_v2"))(), 0);
+    void* device = nullptr;
+    ASSERT_EQ(reinterpret_cast<handle_fn>(sym("nvmlDeviceGetHandleByIndex_v2"))(0, &device), 0);
+    detail_memory_v2 m{};
+    m.version = 2;
+    EXPECT_EQ(reinterpret_cast<memory_fn>(sym("nvmlDeviceGetMemoryInfo_v2"))(device, &m), 13);  // FUNCTION_NOT_FOUND
+    m.version = 0x02000028U;
+    EXPECT_EQ(reinterpret_cast<memory_fn>(sym("nvmlDeviceGetMemoryInfo_v2"))(device, &m), 0);
+    EXPECT_EQ(m.total, 24 * gib);
+    EXPECT_EQ(reinterpret_cast<init_fn>(sym("nvmlShutdown"))(), 0);
 }
 
 TEST_F(NvmlFake, ShutdownBalancesInit) {
