@@ -310,8 +310,11 @@ nvml_probe::open_result nvml_probe::open(std::shared_ptr<dynamic_library> librar
     result.init_return = r;
     if (!is(r, code::success)) {
         result.status = nvml_status::init_failed;
-        result.reason = fmt::format("{} in {} failed: {} ({})", result.init_symbol, library->resolved_path(),
-                                    nvml_return_name(r), nvml_return_text(r));
+        const std::string file = library->resolved_path();
+        result.reason = fmt::format("{} in {} failed: {} ({}){}", result.init_symbol, file, nvml_return_name(r), nvml_return_text(r),
+                                    file.find("/stubs/") != std::string::npos
+                                        ? "; this is the CUDA toolkit's stub library, not the driver's"
+                                        : "");
         return result;
     }
     auto state = std::make_unique<impl>();
@@ -400,6 +403,9 @@ std::unique_ptr<gpu_probe> make_nvml_probe(const std::optional<std::string>& ove
     if (!loaded.library) {
         std::string tried;
         for (const auto& a : loaded.attempts) tried += fmt::format("{}{}", tried.empty() ? "" : "; ", a.error.empty() ? a.path : a.error);
+        if (override_path && !override_path->empty()) {
+            return make_unavailable_probe(fmt::format("the NVML library override could not be loaded: {}", tried));
+        }
         return make_unavailable_probe(fmt::format("NVIDIA driver library not found (is the NVIDIA driver installed?): {}", tried));
     }
     auto opened = nvml_probe::open(std::move(loaded.library));

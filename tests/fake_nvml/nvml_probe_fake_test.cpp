@@ -392,7 +392,24 @@ TEST_F(NvmlFake, DebugReportFlagsAToolkitStub) {
     const auto j = to_json(info);
     EXPECT_EQ(j["nvml"]["stub_library"], true);
     EXPECT_NE(j["notes"].dump().find("stub"), std::string::npos);
+    // A stub whose init fails: the one-line reason of `gpus` says so too.
+    write_scenario("set init=9\n");
+    const auto s = make_nvml_probe((dir / "libnvidia-ml.so").string())->snapshot();
+    EXPECT_NE(s.unavailable_reason.find("NVML_ERROR_DRIVER_NOT_LOADED"), std::string::npos) << s.unavailable_reason;
+    EXPECT_NE(s.unavailable_reason.find("CUDA toolkit's stub library"), std::string::npos) << s.unavailable_reason;
     fs::remove_all(dir.parent_path().parent_path());
+}
+
+TEST_F(NvmlFake, InitAnsweringLikeAStubIsFlagged) {
+    // A real driver's init fails with 9/18/4; LIBRARY_NOT_FOUND from init itself is a stub's answer.
+    write_scenario("set init=12\n");
+    debug_environment env;
+    env.nvml_library = fake_nvml_path();
+    const auto info = collect_cuda_debug_info(env);
+    EXPECT_EQ(info.nvml, nvml_status::init_failed);
+    EXPECT_TRUE(info.stub_library);
+    write_scenario("set init=9\n");
+    EXPECT_FALSE(collect_cuda_debug_info(env).stub_library);
 }
 
 TEST(NvmlDebugMissingLibrary, ReportsEveryAttempt) {
