@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <optional>
 
 #include "detail/text.hpp"
 #include "whisper_vram/error.hpp"
@@ -17,25 +18,69 @@ bool parse_index(std::string_view text, unsigned& out) {
     return !text.empty() && ec == std::errc{} && ptr == last;
 }
 
-std::string lower_no_prefix(std::string_view text) {
-    std::string key = detail::to_lower(detail::trim(text));
-    return key;
+// A PCI bus id "[domain:]bus:device.function" in hex; NVML writes an 8-digit domain
+// ("00000000:65:00.0", NVML_DEVICE_PCI_BUS_ID_FMT), lspci and nvidia-smi often 4 ("0000:65:00.0").
+struct pci_address {
+    unsigned long domain = 0, bus = 0, device = 0, function = 0;
+    bool operator==(const pci_address&) const = default;
+};
+
+bool parse_hex(std::string_view text, std::size_t max_digits, unsigned long& out) {
+    if (text.empty() || text.size() > max_digits) return false;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
+    return ec == std::errc{} && ptr == text.data() + text.size();
 }
 
-// GPUs whose id matches @p id: UUID prefix (with or without "GPU-") or PCI bus id (with either
-// domain width). Index ids are handled by the callers (their meaning differs).
-std::vector<const gpu_device*> match_id(const std::vector<const gpu_device*>& gpus, std::string_view id) {
-    const std::string key = lower_no_prefix(id);
+std::optional<pci_address> parse_pci_bus_id(std::string_view text) {
+    const auto dot = text.rfind('.');
+    if (dot == std::string_view::npos) return std::nullopt;
+    const auto parts = detail::split(text.substr(0, dot), ':');
+    if (parts.size() != 2 && parts.size() != 3) return std::nullopt;
+    pci_address a;
+    const std::size_t bus_at = parts.size() - 2;
+    if (parts.size() == 3 && !parse_hex(parts[0], 8, a.domain)) return std::nullopt;
+    if (!parse_hex(parts[bus_at], 2, a.bus) || !parse_hex(parts[bus_at + 1], 2, a.device) ||
+        !parse_hex(text.substr(dot + 1), 1, a.function)) {
+        return std::nullopt;
+    }
+    return a;
+}
+
+// Which id forms an id may take.
+enum class id_forms {
+    cuda,  // CUDA_VISIBLE_DEVICES: "GPU-<uuid prefix>" or "MIG-<uuid prefix>" only (CUDA's own rules)
+    user,  // --gpus: also a UUID prefix without "GPU-", and PCI bus ids
+};
+
+bool mig_matches(const gpu_device& gpu, const std::string& key) {
+    return std::any_of(gpu.mig_devices.begin(), gpu.mig_devices.end(),
+                       [&](const mig_device& m) { return !m.uuid.empty() && detail::to_lower(m.uuid).starts_with(key); });
+}
+
+// GPUs whose id matches @p id: a UUID prefix, a MIG UUID prefix (its parent GPU) or, for user ids,
+// a PCI bus id compared as numbers. Index ids are handled by the callers (their meaning differs).
+std::vector<const gpu_device*> match_id(const std::vector<const gpu_device*>& gpus, std::string_view id, id_forms forms) {
+    const std::string key = detail::to_lower(detail::trim(id));
     std::vector<const gpu_device*> found;
+    if (key.empty()) return found;
+    const bool gpu_key = key.starts_with("gpu-");
+    const bool mig_key = key.starts_with("mig-");
+    // A bare "GPU-" or "MIG-" would match everything: not an id.
+    if ((gpu_key || mig_key) && key.size() == 4) return found;
+    const auto pci = forms == id_forms::user ? parse_pci_bus_id(key) : std::nullopt;
     for (const auto* gpu : gpus) {
         const std::string uuid = detail::to_lower(gpu->uuid);
-        const std::string bus = detail::to_lower(gpu->pci_bus_id);
-        const bool uuid_match = !key.empty() && (uuid.starts_with(key) || (uuid.starts_with("gpu-") && uuid.substr(4).starts_with(key)) ||
-                                                 (key.starts_with("mig-") && std::any_of(gpu->mig_devices.begin(), gpu->mig_devices.end(), [&](const mig_device& m) { return detail::to_lower(m.uuid).starts_with(key); })));
-        // NVML bus ids have an 8-digit domain ("00000000:65:00.0"); users often write 4 ("0000:65:00.0").
-        const bool bus_match = !key.empty() && key.find(':') != std::string::npos &&
-                               (bus == key || (bus.size() > 4 && bus.substr(4) == key) || bus.ends_with(key));
-        if (uuid_match || bus_match) found.push_back(gpu);
+        bool match = false;
+        if (mig_key) {
+            match = mig_matches(*gpu, key);
+        } else if (gpu_key) {
+            match = uuid.starts_with(key);
+        } else if (pci) {
+            match = parse_pci_bus_id(gpu->pci_bus_id) == pci;
+        } else if (forms == id_forms::user) {
+            match = uuid.starts_with("gpu-") && uuid.substr(4).starts_with(key);
+        }
+        if (match) found.push_back(gpu);
     }
     return found;
 }
@@ -66,12 +111,12 @@ std::vector<visible_gpu> visible_gpus(const gpu_snapshot& snapshot, const std::o
                                          [&](const gpu_device& g) { return g.index == index; });
             if (it != snapshot.gpus.end()) chosen = &*it;
         } else {
-            const auto found = match_id(all, entry);
-            if (found.size() == 1) chosen = found.front();
+            const auto found = match_id(all, entry, id_forms::cuda);
+            if (found.size() == 1) chosen = found.front();  // an ambiguous prefix is invalid
         }
         // CUDA stops at the first invalid entry; a GPU listed twice is invalid too.
         if (chosen == nullptr) break;
-        if (std::any_of(visible.begin(), visible.end(), [&](const visible_gpu& v) { return v.device.uuid == chosen->uuid; })) break;
+        if (std::any_of(visible.begin(), visible.end(), [&](const visible_gpu& v) { return v.device.index == chosen->index; })) break;
         visible.push_back({static_cast<unsigned>(visible.size()), *chosen});
     }
     return visible;
@@ -90,7 +135,7 @@ std::vector<visible_gpu> select_gpus(const std::vector<visible_gpu>& visible, st
             const auto it = std::find_if(visible.begin(), visible.end(), [&](const visible_gpu& v) { return v.cuda_index == index; });
             if (it != visible.end()) chosen = &*it;
         } else {
-            const auto found = match_id(devices, id);
+            const auto found = match_id(devices, id, id_forms::user);
             if (found.size() > 1) {
                 throw usage_error(fmt::format("GPU id '{}' matches {} GPUs; give more of the UUID. {}", id, found.size(), describe(visible)));
             }

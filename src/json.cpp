@@ -78,6 +78,14 @@ nlohmann::ordered_json to_json(const gpu_device& g) {
     return j;
 }
 
+nlohmann::ordered_json to_json(const visible_gpu& v) {
+    nlohmann::ordered_json j;
+    j["cuda_index"] = v.cuda_index;
+    const nlohmann::ordered_json device = to_json(v.device);
+    for (const auto& [key, value] : device.items()) j[key] = value;
+    return j;
+}
+
 nlohmann::ordered_json to_json(const gpu_snapshot& s) {
     nlohmann::ordered_json j;
     j["source"] = std::string(to_string(s.source));

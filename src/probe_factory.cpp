@@ -1,6 +1,7 @@
 #include <cstdlib>
 
 #include "whisper_vram/gpu_probe.hpp"
+#include "whisper_vram/nvml_probe.hpp"
 
 namespace whisper_vram {
 
@@ -15,8 +16,8 @@ probe_options probe_options_from_environment() {
 
 std::unique_ptr<gpu_probe> make_probe(const probe_options& options) {
     if (options.simulate) return make_simulated_probe(*options.simulate);
-    // The NVML probe replaces this once it lands.
-    return make_unavailable_probe("NVML probe not available in this build");
+    // NVML when it loads and initialises; otherwise the "none" probe carrying the reason.
+    return make_nvml_probe(options.nvml_library);
 }
 
 }  // namespace whisper_vram

@@ -8,5 +8,7 @@ namespace whisper_vram::cli {
 
 void setup_calc(CLI::App& app, command_action& action);
 void setup_models(CLI::App& app, command_action& action);
+void setup_gpus(CLI::App& app, command_action& action);
+void setup_debug(CLI::App& app, command_action& action);
 
 }  // namespace whisper_vram::cli

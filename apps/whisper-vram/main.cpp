@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     cli::command_action action;
     cli::setup_calc(app, action);
     cli::setup_models(app, action);
+    cli::setup_gpus(app, action);
+    cli::setup_debug(app, action);
 
     // A first word that is neither an option nor a subcommand: say so, and list the subcommands.
     const auto subcommands = app.get_subcommands({});

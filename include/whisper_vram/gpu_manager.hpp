@@ -6,6 +6,7 @@
 #include <memory>
 #include <string_view>
 
+#include "whisper_vram/cuda_debug.hpp"
 #include "whisper_vram/estimate.hpp"
 #include "whisper_vram/gpu_probe.hpp"
 
@@ -29,6 +30,16 @@ public:
 
     /// The guide's get_gpu_memory_info: a snapshot of every GPU (source none when unavailable).
     [[nodiscard]] gpu_snapshot get_gpu_memory_info() const;
+
+    // ---- gpus / debug (NVML) ----
+    /// The guide's get_cuda_debug_info, for the environment as set now (WHISPER_VRAM_NVML_LIBRARY,
+    /// CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER). With an NVML (or "none") probe it loads NVML
+    /// afresh and records every step; with simulated GPUs it says so and lists them. Never throws
+    /// for driver conditions; to_json(cuda_debug_info) gives the guide's dictionary.
+    [[nodiscard]] cuda_debug_info get_cuda_debug_info() const;
+    /// The same for an explicit @p environment.
+    [[nodiscard]] cuda_debug_info get_cuda_debug_info(const debug_environment& environment) const;
+    // ---- end gpus / debug ----
 
     /// The probe in use.
     [[nodiscard]] gpu_probe& probe() const noexcept { return *probe_; }

@@ -7,6 +7,7 @@
 
 #include "whisper_vram/estimate.hpp"
 #include "whisper_vram/gpu_probe.hpp"
+#include "whisper_vram/gpu_selection.hpp"
 
 namespace whisper_vram {
 
@@ -17,6 +18,9 @@ nlohmann::ordered_json to_json(const memory_estimate& estimate);
 
 /// {index, name, uuid, pci_bus_id, total, used, free, total_bytes, used_bytes, free_bytes, …}
 nlohmann::ordered_json to_json(const gpu_device& gpu);
+
+/// {cuda_index, index, name, …}: to_json(gpu_device) preceded by the CUDA index (index stays NVML's).
+nlohmann::ordered_json to_json(const visible_gpu& gpu);
 
 /// {source, gpus:[…]} (+ reason when unavailable)
 nlohmann::ordered_json to_json(const gpu_snapshot& snapshot);

@@ -1,0 +1,105 @@
+// whisper-vram gpus: the GPUs as CUDA programs number them (CUDA_VISIBLE_DEVICES applied), with
+// memory, utilisation, MIG instances and processes; the guide's get_gpu_memory_info.
+
+#include <fmt/format.h>
+#include <iostream>
+
+#include "commands.hpp"
+#include "whisper_vram/error.hpp"
+#include "whisper_vram/gpu_selection.hpp"
+#include "whisper_vram/json.hpp"
+#include "whisper_vram/units.hpp"
+
+namespace whisper_vram::cli {
+namespace {
+
+struct gpus_options {
+    std::optional<std::string> simulate;
+    bool json = false;
+};
+
+std::string one_line(std::string text) {
+    for (char& c : text) {
+        if (c == '\n' || c == '\r') c = ' ';
+    }
+    return text;
+}
+
+std::string percent(const std::optional<unsigned>& value) { return value ? fmt::format("{}%", *value) : "-"; }
+
+void print_table(const gpu_snapshot& snapshot, const std::vector<visible_gpu>& visible,
+                 const std::optional<std::string>& cuda_visible_devices) {
+    fmt::print("source: {}\n", to_string(snapshot.source));
+    if (cuda_visible_devices) {
+        fmt::print("CUDA_VISIBLE_DEVICES='{}': {} of {} GPUs visible\n", *cuda_visible_devices, visible.size(),
+                   snapshot.gpus.size());
+    }
+    if (visible.empty()) {
+        fmt::print("no GPU is visible\n");
+        return;
+    }
+    text_table table({"cuda", "nvml", "name", "total GiB", "used GiB", "free GiB", "gpu util", "cc", "state", "uuid"});
+    for (const auto& v : visible) {
+        const auto& g = v.device;
+        const bool figures = g.state == gpu_state::ok || g.state == gpu_state::error;
+        table.add_row({std::to_string(v.cuda_index), std::to_string(g.index), g.name.empty() ? "?" : g.name,
+                       figures ? gib2(bytes_to_gib(g.total_bytes)) : "-", figures ? gib2(bytes_to_gib(g.used_bytes)) : "-",
+                       figures ? gib2(bytes_to_gib(g.free_bytes)) : "-", percent(g.utilization_gpu_percent),
+                       g.capability ? fmt::format("{}.{}", g.capability->major, g.capability->minor) : "-",
+                       std::string(to_string(g.state)), g.uuid});
+        for (const auto& m : g.mig_devices) {
+            table.add_row({"", "", fmt::format("  MIG {}", m.index), gib2(bytes_to_gib(m.total_bytes)),
+                           gib2(bytes_to_gib(m.used_bytes)), gib2(bytes_to_gib(m.free_bytes)), "", "", "", m.uuid});
+        }
+    }
+    std::cout << table.render();
+    for (const auto& v : visible) {
+        const auto& g = v.device;
+        if (!g.state_detail.empty()) fmt::print("GPU {}: {}\n", v.cuda_index, g.state_detail);
+        for (const auto& p : g.processes) {
+            fmt::print("GPU {}: pid {} {} {}\n", v.cuda_index, p.pid, p.name.empty() ? "?" : p.name,
+                       p.used_bytes ? gib2(bytes_to_gib(*p.used_bytes)) + " GiB" : "memory not reported");
+        }
+    }
+}
+
+int run_gpus(const gpus_options& o) {
+    const gpu_manager manager = make_manager(o.simulate);
+    const gpu_snapshot snapshot = manager.get_gpu_memory_info();
+    // No driver / NVML unusable: GPU information is unavailable (exit 3, one line on stderr).
+    if (!snapshot.available()) throw gpu_unavailable_error(one_line(snapshot.unavailable_reason));
+    const auto cuda_visible_devices = cuda_visible_devices_from_environment();
+    const auto visible = visible_gpus(snapshot, cuda_visible_devices);
+    if (o.json) {
+        nlohmann::ordered_json j;
+        j["source"] = std::string(to_string(snapshot.source));
+        j["cuda_visible_devices"] = cuda_visible_devices ? nlohmann::ordered_json(*cuda_visible_devices) : nlohmann::ordered_json();
+        j["gpu_count"] = snapshot.gpus.size();
+        nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
+        for (const auto& v : visible) gpus.push_back(to_json(v));
+        j["gpus"] = std::move(gpus);
+        print_json(j);
+    } else {
+        print_table(snapshot, visible, cuda_visible_devices);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void setup_gpus(CLI::App& app, command_action& action) {
+    auto options = std::make_shared<gpus_options>();
+    auto* command = app.add_subcommand("gpus", "GPUs with free/used memory, as CUDA programs number them");
+    add_simulate_option(*command, options->simulate);
+    command->add_flag("--json", options->json, "print {source, cuda_visible_devices, gpu_count, gpus:[…]}");
+    command->footer(
+        "Indices are CUDA indices (CUDA_VISIBLE_DEVICES applied); 'nvml' is NVML's index (nvidia-smi's).\n"
+        "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.\n"
+        "Examples:\n"
+        "  whisper-vram gpus\n"
+        "  whisper-vram gpus --json\n"
+        "  whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\"");
+    command->callback([options, &action] { action = [options] { return run_gpus(*options); }; });
+}
+
+}  // namespace whisper_vram::cli
