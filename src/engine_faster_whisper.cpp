@@ -1,0 +1,167 @@
+// faster-whisper / WhisperX (CTranslate2): WhisperModel.transcribe() (batch 1) and
+// BatchedInferencePipeline (batch > 1, batch_size VAD chunks per generate()).
+//
+// What the GPU holds (CTranslate2 docs quantization.md, src/models/whisper.cc; faster-whisper
+// transcribe.py):
+// - weights converted/quantized on the host and copied once: Linear matrices and the token
+//   embedding quantized (int8 + one float32 scale per output row), the rest (convolutions,
+//   positions, biases, norms) in the compute type's float.
+// - encoder output and cross-attention K/V once per batch item (not replicated per beam);
+//   self-attention K/V × batch × beams; attention scores materialised unless flash_attention=True
+//   (off by default), in the compute dtype: scores and softmax, 2 × heads × 1500² elements.
+// - allocator cuda_malloc_async (memory pools): freed memory stays reserved, nvidia-smi shows it.
+// - compute capability: float16 needs CC ≥ 7.0 and runs as float32 below (int8 variants as
+//   int8_float32 on CC 6.1, as float32 below 6.1 where there is no int8 dp4a); bfloat16 needs
+//   CC ≥ 8.0; int16 is a CPU type (MKL/oneDNN) and runs as float32 on CUDA.
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "detail/engine_common.hpp"
+#include "whisper_vram/error.hpp"
+
+namespace whisper_vram::detail {
+
+namespace {
+
+// Library kernels, cuBLAS/cuDNN handles and workspaces and the pool overhead of a CTranslate2
+// process, beyond the CUDA context. Calibrated (derived): faster-whisper README benchmark,
+// large-v2, beam 5, RTX 3070 Ti 8GB, 13 min of audio: fp16 4525 MB and int8 2926 MB (nvidia-smi
+// MiB). Minus the modelled context, weights and activations they leave 679 MB (fp16) and 533 MB
+// (int8 run with float16 compute); the mean, 606 MB = 578 MiB, is used for every precision.
+constexpr std::uint64_t ct2_runtime_bytes = 578 * bytes_per_mib;
+
+struct compute_type {
+    std::string name;                ///< what CTranslate2 runs
+    std::uint64_t linear_bytes = 2;  ///< bytes per element of the quantizable matrices
+    bool row_scales = false;         ///< int8/int16: one float32 scale per output row
+    std::uint64_t float_bytes = 2;   ///< other weights and activations
+};
+
+compute_type make_type(std::string_view name) {
+    if (name == "float32") return {"float32", 4, false, 4};
+    if (name == "float16" || name == "bfloat16") return {std::string(name), 2, false, 2};
+    if (name == "int8_float32") return {"int8_float32", 1, true, 4};
+    if (name == "int16") return {"int16", 2, true, 4};
+    return {std::string(name), 1, true, 2};  // int8 (float16 compute), int8_float16, int8_bfloat16
+}
+
+// What CTranslate2 runs for @p requested on @p gpu (nullptr: a card that supports everything).
+compute_type resolve(const std::string& requested, const gpu_model* gpu, std::vector<std::string>& notes) {
+    if (requested == "int16") {
+        notes.emplace_back("int16 is a CPU compute type in CTranslate2 (MKL/oneDNN): on CUDA it runs as float32");
+        return make_type("float32");
+    }
+    if (gpu == nullptr) return make_type(requested);
+    const int cc = gpu->cc_major * 10 + gpu->cc_minor;
+    const std::string card = fmt::format("{} (CC {}.{})", gpu->name, gpu->cc_major, gpu->cc_minor);
+    const bool bf16 = requested == "bfloat16" || requested == "int8_bfloat16";
+    if (bf16 && cc < 80) {
+        throw usage_error(fmt::format(
+            "precision '{}' needs compute capability 8.0 or newer; {} does not support it (CTranslate2 refuses: "
+            "\"Requested {} compute type, but the target device or backend do not support efficient {} computation\"): "
+            "use float16, int8_float16 or int8 instead",
+            requested, card, requested, requested == "bfloat16" ? "bfloat16" : "int8_bfloat16"));
+    }
+    const bool int8 = requested.rfind("int8", 0) == 0;
+    if (int8 && cc < 61) {
+        notes.push_back(fmt::format("{}: no int8 (needs CC 6.1): {} runs as float32, 4 B per weight", card, requested));
+        return make_type("float32");
+    }
+    if (int8 && requested != "int8_float32" && cc < 70) {
+        notes.push_back(fmt::format("{}: no efficient float16 (needs CC 7.0): {} runs as int8_float32, float32 compute",
+                                    card, requested));
+        return make_type("int8_float32");
+    }
+    if (requested == "float16" && cc < 70) {
+        notes.push_back(fmt::format(
+            "{}: no efficient float16 (needs CC 7.0): float16 runs as float32, doubling the weights (releases without the "
+            "fallback refuse float16 there)",
+            card));
+        return make_type("float32");
+    }
+    return make_type(requested);
+}
+
+std::uint64_t weight_bytes(const compute_type& t, const architecture_split& s) {
+    return s.linear * t.linear_bytes + (t.row_scales ? s.linear_rows * engine_constants::float32_bytes : 0) +
+           (s.conv + s.positions + s.vectors) * t.float_bytes;
+}
+
+}  // namespace
+
+std::uint64_t faster_whisper_weight_bytes(std::string_view precision, const model_architecture& arch) {
+    std::vector<std::string> notes;
+    return weight_bytes(resolve(std::string(precision), nullptr, notes), split_parameters(arch));
+}
+
+memory_estimate estimate_faster_whisper(const estimate_request& request) {
+    using namespace engine_constants;
+    const engine_inputs in = resolve_inputs(request, "faster-whisper");
+    estimate_builder b = start_estimate(request, in);
+    const compute_type type = resolve(in.precision, in.gpu, b.result.notes);
+    const std::uint64_t act = type.float_bytes;
+    const auto vocab = static_cast<std::uint64_t>(in.arch.n_vocab);
+    const std::uint64_t hyps = in.batch * in.beams;
+    const bool batched = in.batch > 1;
+    // transcribe() conditions on previous text (prompt up to 227 tokens, cache up to 448 tokens);
+    // the batched pipeline does not (4 start tokens, typical 128-token windows).
+    const std::uint64_t cache_tokens = batched ? batched_decode_tokens : static_cast<std::uint64_t>(in.arch.n_text_ctx);
+    const std::uint64_t prefill_tokens = batched ? sot_tokens : prompt_prefill_tokens;
+    const window_sizes w = window_sizes_for(in.arch, act, in.flash_attention ? 0 : 2 * act);
+
+    b.add("cuda_context", cuda_context_lazy_bytes,
+          "CUDA context with lazy module loading: 287,047,680 B measured in PyTorch PR #86509");
+    b.add("library_workspace", ct2_runtime_bytes,
+          "CTranslate2 + cuBLAS/cuDNN kernels, handles, workspaces and pool overhead: 578 MiB, calibrated on the "
+          "faster-whisper README large-v2 fp16 (4525 MB) and int8 (2926 MB) benchmark");
+    b.add("weights", weight_bytes(type, in.split),
+          fmt::format("{}: {} matrix elements x {} B{} + {} other parameters x {} B", type.name, in.split.linear,
+                      type.linear_bytes, type.row_scales ? fmt::format(" + {} row scales x 4 B", in.split.linear_rows) : "",
+                      in.split.conv + in.split.positions + in.split.vectors, type.float_bytes));
+    b.add("weights_transient", 0, "none: CTranslate2 converts and quantizes on the host and copies each weight once");
+
+    const std::uint64_t encoder_phase = in.batch * (w.encoder_working + w.attention_scores);
+    const std::uint64_t encoder_output = in.batch * w.encoder_output;
+    const std::uint64_t cross = in.batch * w.cross_kv;
+    const std::uint64_t self_kv = hyps * w.self_kv_per_token * cache_tokens;
+    const std::uint64_t decoder_act = hyps * prefill_tokens * w.block_per_token;
+    const std::uint64_t logits = hyps * vocab * (act + float32_bytes);
+    const std::uint64_t decoder_phase = cross + self_kv + decoder_act + logits;
+    const std::uint64_t dynamic = std::max(encoder_phase, decoder_phase) + encoder_output;
+
+    b.add("encoder_activations", encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0,
+          fmt::format("encoder working set {} x batch {} ({}); only the part above the decoder's peak counts, the pool "
+                      "reuses the freed memory",
+                      mib(w.encoder_working + w.attention_scores), in.batch,
+                      in.flash_attention ? "flash attention: one block 14 x 1500 x d + mel"
+                                         : "one block 14 x 1500 x d + mel + scores and softmax 2 x heads x 1500^2"));
+    b.add("encoder_output", encoder_output, fmt::format("1500 x d x {} B x batch {}, not replicated per beam", act, in.batch));
+    b.add("cross_attention_cache", cross,
+          fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch {} (not replicated per beam)", in.arch.decoder_layers,
+                      act, in.batch));
+    b.add("self_attention_cache", self_kv,
+          fmt::format("2 x {} layers x d x {} B x {} tokens ({}) x batch {} x beams {}", in.arch.decoder_layers, act,
+                      cache_tokens, batched ? "typical 30 s chunk, batched pipeline" : "n_text_ctx, previous-text prompt",
+                      in.batch, in.beams));
+    b.add("decoder_activations", decoder_act,
+          fmt::format("prefill of {} tokens x 14 x d x {} B x batch x beams", prefill_tokens, act));
+    b.add("logits", logits, fmt::format("last-position logits and log-probs: batch x beams x n_vocab x ({} + 4) B", act));
+    b.add("allocator_slack", fraction_of(dynamic, allocator_fragmentation),
+          "cuda_malloc_async pool fragmentation: 5% of the activations (assumed)");
+
+    b.result.notes.push_back(fmt::format(
+        "faster-whisper: beam {}, {}; GPU memory does not grow with audio length", in.beams,
+        batched ? fmt::format("BatchedInferencePipeline with batch_size {}", in.batch)
+                : std::string("WhisperModel.transcribe (one window at a time)")));
+    if (batched) {
+        b.result.notes.push_back(fmt::format("a chunk that decodes to max_length 448 adds {} of self-attention cache",
+                                             mib(hyps * w.self_kv_per_token *
+                                                 (static_cast<std::uint64_t>(in.arch.n_text_ctx) - cache_tokens))));
+    }
+    if (in.precision == "int8" && type.name == "int8") {
+        b.result.notes.emplace_back("int8 on a CC >= 7.0 GPU: int8 weights with float16 compute (as int8_float16)");
+    }
+    return b.finish();
+}
+
+}  // namespace whisper_vram::detail
