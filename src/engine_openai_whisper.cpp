@@ -12,6 +12,11 @@
 //   n_group; since July 2023 audio features and cross K/V are not repeated per beam.
 // - the first decoder call of a window conditioned on previous text runs 227 tokens and returns
 //   fp16 logits followed by .float(): n_group × 227 × n_vocab × (2 + 4) B.
+// Check: openai/whisper README "Required VRAM" (approximate, no setup stated): tiny/base ~1 GB,
+// small ~2 GB, medium ~5 GB, large ~10 GB, turbo ~6 GB; this profile gives 1.02, 1.19, 1.94, 4.77,
+// 9.14, 5.01 GiB. The faster-whisper README's "openai/whisper fp16 beam 5 large-v2 4708 MB"
+// (recalled) cannot be stock load_model: its fp32 weights alone are 6.17 GB, so that run must
+// have held fp16 weights; this profile models the stock loader.
 // - batch: transcribe() decodes one 30 s window at a time; batch B sizes whisper.decode(model,
 //   mel) on a (B, n_mels, 3000) batch, which the library supports (weights once, activations × B).
 #include <algorithm>

@@ -8,6 +8,10 @@
 //   n_decoders = max(beam_size, best_of) > 1, at most 8 decoders), `kv cross` (1536 cells, not
 //   replicated), `kv pad` (one layer × 1536 cells) and four compute buffers (conv, encode, cross,
 //   decode) sized for the worst case. Nothing grows with audio length; the mel is on the host.
+// Check (recalled, not re-read): the faster-whisper README benchmark lists whisper.cpp (flash
+// attention) fp16, beam 5, large-v2 at 4127 MB on an RTX 3070 Ti 8GB; this profile gives 4377 MiB
+// (+6%). whisper.cpp's own log prints "model size" in MB = 10^6 B (3093.99 MB for large-v2 f16
+// by the arithmetic of whisper_cpp_weight_bytes).
 // - batch B: whisper.cpp does not batch windows; B sizes whisper_full_parallel with B processors
 //   (one state each, weights shared).
 #include <fmt/format.h>
