@@ -61,10 +61,9 @@ memory_estimate estimate_openai_whisper(const estimate_request& request) {
     const std::uint64_t checkpoint_extra = checkpoint > dynamic ? checkpoint - dynamic : 0;
 
     b.add("weights_transient", cast + checkpoint_extra,
-          fmt::format("{}fp16 checkpoint ({}) loaded to the GPU by torch.load(map_location=device) while the fp32 model "
-                      "moves there, kept reserved by the caching allocator: the part the activations below do not "
-                      "reuse ({})",
-                      fp16 ? fmt::format("fp16 cast of the token embedding for the logits, n_vocab x d x 2 B ({}); ", mib(cast))
+          fmt::format("{}fp16 checkpoint ({}) that torch.load(map_location=device) leaves in the caching allocator, "
+                      "less what the activations reuse: {}",
+                      fp16 ? fmt::format("per-call fp16 cast of the token embedding, n_vocab x d x 2 B ({}) + ", mib(cast))
                            : "",
                       mib(checkpoint), mib(checkpoint_extra)));
     b.add("encoder_activations", encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0,
@@ -89,10 +88,13 @@ memory_estimate estimate_openai_whisper(const estimate_request& request) {
           "PyTorch caching allocator: 5% of the activations (fragmentation, assumed) + one 20 MiB and one 2 MiB segment");
 
     b.result.notes.push_back(fmt::format(
-        "openai-whisper: beam {} ({}), {}; GPU memory does not grow with audio length (30 s windows); batch {} means "
-        "whisper.decode() on {} windows at once (transcribe() has no batching)",
+        "openai-whisper: beam {} ({}), {}; GPU memory does not grow with audio length (30 s windows){}",
         in.beams, request.beam_size ? "given" : "the CLI's default; the Python API's DecodingOptions default is greedy",
-        fp16 ? "fp16=True: fp32 weights resident, fp16 compute" : "fp16=False: fp32 compute", in.batch, in.batch));
+        fp16 ? "fp16=True: fp32 weights resident, fp16 compute" : "fp16=False: fp32 compute",
+        in.batch > 1 ? fmt::format("; batch {} means whisper.decode() on {} windows at once (transcribe() has no "
+                                   "batching)",
+                                   in.batch, in.batch)
+                     : std::string()));
     if (!in.flash_attention) {
         b.result.notes.emplace_back("flash attention off: sized like releases before v20240930 (no SDPA)");
     }

@@ -47,7 +47,8 @@ void print_single(const memory_estimate& e) {
                                                                       e.request.margin * 100.0)});
     std::cout << table.render();
     if (e.host_bytes) {
-        fmt::print("host memory for the audio and its mel spectrogram: {:.2f} GiB\n", bytes_to_gib(*e.host_bytes));
+        fmt::print("host memory for {:g} s of audio and its mel spectrogram: {:.2f} GiB ({:.1f} MiB)\n",
+                   e.request.segment_seconds, bytes_to_gib(*e.host_bytes), bytes_to_mib(*e.host_bytes));
     }
     for (const auto& note : e.notes) fmt::print("note: {}\n", note);
 }
