@@ -13,8 +13,8 @@
 // - compute capability: float16 needs CC ≥ 7.0 and runs as float32 below (int8 variants as
 //   int8_float32 on CC 6.1, as float32 below 6.1 where there is no int8 dp4a); bfloat16 needs
 //   CC ≥ 8.0; int16 is a CPU type (MKL/oneDNN) and runs as float32 on CUDA.
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "detail/engine_common.hpp"
 #include "whisper_vram/error.hpp"
@@ -29,10 +29,10 @@ namespace {
 // 8GB, 13 min of audio, nvidia-smi MiB): fp16 4525 MB and int8 2926 MB (its GPU int8 runs
 // with float16 compute), figures as quoted in this project's brief and recalled from the README,
 // not re-read here. The same table's batch_size=8 rows (6090 MB fp16, 4500 MB int8; recalled,
-// less certain) come out 10% and 14% high with the 128-token windows assumed below. Minus the modelled components they leave 648 MiB (fp16 weights
-// 2943.6 MiB) and 509 MiB (int8 weights 1483.9 MiB): two points, two unknowns →
-// 368 MiB fixed + 9.52% of the weight bytes. An empirical fit, not a mechanism (pool rounding of
-// the weight buffers is one candidate); measurements of CTranslate2 would replace it.
+// less certain) come out 10% and 14% high with the 128-token windows assumed below. Minus the modelled components they
+// leave 648 MiB (fp16 weights 2943.6 MiB) and 509 MiB (int8 weights 1483.9 MiB): two points, two unknowns → 368 MiB
+// fixed + 9.52% of the weight bytes. An empirical fit, not a mechanism (pool rounding of the weight buffers is one
+// candidate); measurements of CTranslate2 would replace it.
 constexpr std::uint64_t ct2_runtime_bytes = 368 * bytes_per_mib;
 constexpr double ct2_weight_overhead = 0.0952;
 
@@ -79,10 +79,11 @@ compute_type resolve(const std::string& requested, const gpu_model* gpu, std::ve
         return make_type("int8_float32");
     }
     if (requested == "float16" && cc < 70) {
-        notes.push_back(fmt::format(
-            "{}: no efficient float16 (needs CC 7.0): float16 runs as float32, doubling the weights (releases without the "
-            "fallback refuse float16 there)",
-            card));
+        notes.push_back(
+            fmt::format("{}: no efficient float16 (needs CC 7.0): float16 runs as float32, doubling the weights "
+                        "(releases without the "
+                        "fallback refuse float16 there)",
+                        card));
         return make_type("float32");
     }
     return make_type(requested);
@@ -123,7 +124,8 @@ memory_estimate estimate_faster_whisper(const estimate_request& request) {
     const std::uint64_t weights = weight_bytes(type, in.split);
     b.add("weights", weights,
           fmt::format("{}: {} matrix elements x {} B{} + {} other parameters x {} B", type.name, in.split.linear,
-                      type.linear_bytes, type.row_scales ? fmt::format(" + {} row scales x 4 B", in.split.linear_rows) : "",
+                      type.linear_bytes,
+                      type.row_scales ? fmt::format(" + {} row scales x 4 B", in.split.linear_rows) : "",
                       in.split.conv + in.split.positions + in.split.vectors, type.float_bytes));
     b.add("weights_transient", 0, "none: CTranslate2 converts and quantizes on the host and copies each weight once");
 
@@ -142,29 +144,32 @@ memory_estimate estimate_faster_whisper(const estimate_request& request) {
                       mib(w.encoder_working + w.attention_scores), in.batch,
                       in.flash_attention ? "flash attention: one block 14 x 1500 x d + mel"
                                          : "one block 14 x 1500 x d + mel + scores and softmax 2 x heads x 1500^2"));
-    b.add("encoder_output", encoder_output, fmt::format("1500 x d x {} B x batch {}, not replicated per beam", act, in.batch));
+    b.add("encoder_output", encoder_output,
+          fmt::format("1500 x d x {} B x batch {}, not replicated per beam", act, in.batch));
     b.add("cross_attention_cache", cross,
-          fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch {} (not replicated per beam)", in.arch.decoder_layers,
-                      act, in.batch));
-    b.add("self_attention_cache", self_kv,
-          fmt::format("2 x {} layers x d x {} B x {} tokens ({}) x batch {} x beams {}", in.arch.decoder_layers, act,
-                      cache_tokens, batched ? "typical 30 s chunk, batched pipeline" : "n_text_ctx, previous-text prompt",
-                      in.batch, in.beams));
+          fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch {} (not replicated per beam)",
+                      in.arch.decoder_layers, act, in.batch));
+    b.add(
+        "self_attention_cache", self_kv,
+        fmt::format("2 x {} layers x d x {} B x {} tokens ({}) x batch {} x beams {}", in.arch.decoder_layers, act,
+                    cache_tokens, batched ? "typical 30 s chunk, batched pipeline" : "n_text_ctx, previous-text prompt",
+                    in.batch, in.beams));
     b.add("decoder_activations", decoder_act,
           fmt::format("prefill of {} tokens x 14 x d x {} B x batch x beams", prefill_tokens, act));
-    b.add("logits", logits, fmt::format("last-position logits and log-probs: batch x beams x n_vocab x ({} + 4) B", act));
+    b.add("logits", logits,
+          fmt::format("last-position logits and log-probs: batch x beams x n_vocab x ({} + 4) B", act));
     b.add("allocator_slack", fraction_of(weights, ct2_weight_overhead) + fraction_of(dynamic, allocator_fragmentation),
           "pool overhead: 9.52% of the weights (fitted to the faster-whisper README benchmark) + 5% of the activations "
           "(fragmentation, assumed)");
 
-    b.result.notes.push_back(fmt::format(
-        "faster-whisper: beam {}, {}; GPU memory does not grow with audio length", in.beams,
-        batched ? fmt::format("BatchedInferencePipeline with batch_size {}", in.batch)
-                : std::string("WhisperModel.transcribe (one window at a time)")));
+    b.result.notes.push_back(fmt::format("faster-whisper: beam {}, {}; GPU memory does not grow with audio length",
+                                         in.beams,
+                                         batched ? fmt::format("BatchedInferencePipeline with batch_size {}", in.batch)
+                                                 : std::string("WhisperModel.transcribe (one window at a time)")));
     if (batched) {
-        b.result.notes.push_back(fmt::format("a chunk that decodes to max_length 448 adds {} of self-attention cache",
-                                             mib(hyps * w.self_kv_per_token *
-                                                 (static_cast<std::uint64_t>(in.arch.n_text_ctx) - cache_tokens))));
+        b.result.notes.push_back(fmt::format(
+            "a chunk that decodes to max_length 448 adds {} of self-attention cache",
+            mib(hyps * w.self_kv_per_token * (static_cast<std::uint64_t>(in.arch.n_text_ctx) - cache_tokens))));
     }
     if (in.precision == "int8" && type.name == "int8") {
         b.result.notes.emplace_back("int8 on a CC >= 7.0 GPU: int8 weights with float16 compute (as int8_float16)");

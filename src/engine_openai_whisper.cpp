@@ -19,8 +19,8 @@
 // have held fp16 weights; this profile models the stock loader.
 // - batch: transcribe() decodes one 30 s window at a time; batch B sizes whisper.decode(model,
 //   mel) on a (B, n_mels, 3000) batch, which the library supports (weights once, activations × B).
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "detail/engine_common.hpp"
 
@@ -46,50 +46,58 @@ memory_estimate estimate_openai_whisper(const estimate_request& request) {
 
     add_torch_runtime(b, in);
     const std::uint64_t weights = openai_whisper_weight_bytes(in.precision, in.arch);
-    b.add("weights", weights, fmt::format("{} parameters x 4 B: load_model keeps fp32 weights resident", in.split.total));
+    b.add("weights", weights,
+          fmt::format("{} parameters x 4 B: load_model keeps fp32 weights resident", in.split.total));
 
     const std::uint64_t checkpoint = in.split.total * f16_bytes;
     const std::uint64_t cast = fp16 ? vocab * d * f16_bytes : 0;
     const std::uint64_t self_kv = hyps * w.self_kv_per_token * static_cast<std::uint64_t>(in.arch.n_text_ctx);
     const std::uint64_t cross = in.batch * w.cross_kv;
     const std::uint64_t decoder_act = hyps * prompt_prefill_tokens * w.block_per_token;
-    const std::uint64_t logits = hyps * prompt_prefill_tokens * vocab * (fp16 ? f16_bytes + float32_bytes : float32_bytes);
+    const std::uint64_t logits =
+        hyps * prompt_prefill_tokens * vocab * (fp16 ? f16_bytes + float32_bytes : float32_bytes);
     const std::uint64_t decoder_phase = cast + cross + self_kv + decoder_act + logits;
     const std::uint64_t encoder_phase = in.batch * (w.encoder_working + w.attention_scores);
     const std::uint64_t encoder_output = in.batch * w.encoder_output;
     const std::uint64_t dynamic = std::max(encoder_phase, decoder_phase) + encoder_output;
     const std::uint64_t checkpoint_extra = checkpoint > dynamic ? checkpoint - dynamic : 0;
 
-    b.add("weights_transient", cast + checkpoint_extra,
-          fmt::format("{}fp16 checkpoint ({}) that torch.load(map_location=device) leaves in the caching allocator, "
-                      "less what the activations reuse: {}",
-                      fp16 ? fmt::format("per-call fp16 cast of the token embedding, n_vocab x d x 2 B ({}) + ", mib(cast))
-                           : "",
-                      mib(checkpoint), mib(checkpoint_extra)));
-    b.add("encoder_activations", encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0,
-          fmt::format("encoder working set {} x batch {} ({}one block: 14 x 1500 x d x {} B + mel); only the part above "
-                      "the decoder's peak counts, the decoder reuses the freed blocks",
-                      mib(w.encoder_working + w.attention_scores), in.batch,
-                      in.flash_attention ? "SDPA, " : "no SDPA: + heads x 1500^2 x 8 B fp32 scores and softmax; ", act));
-    b.add("encoder_output", encoder_output, fmt::format("audio features 1500 x d x {} B x batch, not repeated per beam", act));
+    b.add(
+        "weights_transient", cast + checkpoint_extra,
+        fmt::format(
+            "{}fp16 checkpoint ({}) that torch.load(map_location=device) leaves in the caching allocator, "
+            "less what the activations reuse: {}",
+            fp16 ? fmt::format("per-call fp16 cast of the token embedding, n_vocab x d x 2 B ({}) + ", mib(cast)) : "",
+            mib(checkpoint), mib(checkpoint_extra)));
+    b.add(
+        "encoder_activations", encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0,
+        fmt::format("encoder working set {} x batch {} ({}one block: 14 x 1500 x d x {} B + mel); only the part above "
+                    "the decoder's peak counts, the decoder reuses the freed blocks",
+                    mib(w.encoder_working + w.attention_scores), in.batch,
+                    in.flash_attention ? "SDPA, " : "no SDPA: + heads x 1500^2 x 8 B fp32 scores and softmax; ", act));
+    b.add("encoder_output", encoder_output,
+          fmt::format("audio features 1500 x d x {} B x batch, not repeated per beam", act));
     b.add("cross_attention_cache", cross,
           fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch (not repeated per beam since July 2023)",
                       in.arch.decoder_layers, act));
-    b.add("self_attention_cache", self_kv,
-          fmt::format("2 x {} layers x d x {} B x 448 tokens (n_text_ctx, full with a previous-text prompt) x batch {} x "
-                      "beams {}",
-                      in.arch.decoder_layers, act, in.batch, in.beams));
+    b.add(
+        "self_attention_cache", self_kv,
+        fmt::format("2 x {} layers x d x {} B x 448 tokens (n_text_ctx, full with a previous-text prompt) x batch {} x "
+                    "beams {}",
+                    in.arch.decoder_layers, act, in.batch, in.beams));
     b.add("decoder_activations", decoder_act,
           fmt::format("first decoder call: 227 prompt tokens x 14 x d x {} B x batch x beams", act));
     b.add("logits", logits,
-          fmt::format("first decoder call's logits: batch x beams x 227 tokens x n_vocab x {} B", fp16 ? "(2 + 4)" : "4"));
+          fmt::format("first decoder call's logits: batch x beams x 227 tokens x n_vocab x {} B",
+                      fp16 ? "(2 + 4)" : "4"));
     const std::uint64_t slack = fraction_of(dynamic + cast, allocator_fragmentation) + torch_allocator_segments_bytes;
-    b.add("allocator_slack", slack,
-          "PyTorch caching allocator: 5% of the activations (fragmentation, assumed) + one 20 MiB and one 2 MiB segment");
+    b.add(
+        "allocator_slack", slack,
+        "PyTorch caching allocator: 5% of the activations (fragmentation, assumed) + one 20 MiB and one 2 MiB segment");
 
     b.result.notes.push_back(fmt::format(
-        "openai-whisper: beam {} ({}), {}; GPU memory does not grow with audio length (30 s windows){}",
-        in.beams, request.beam_size ? "given" : "the CLI's default; the Python API's DecodingOptions default is greedy",
+        "openai-whisper: beam {} ({}), {}; GPU memory does not grow with audio length (30 s windows){}", in.beams,
+        request.beam_size ? "given" : "the CLI's default; the Python API's DecodingOptions default is greedy",
         fp16 ? "fp16=True: fp32 weights resident, fp16 compute" : "fp16=False: fp32 compute",
         in.batch > 1 ? fmt::format("; batch {} means whisper.decode() on {} windows at once (transcribe() has no "
                                    "batching)",

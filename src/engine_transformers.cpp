@@ -12,8 +12,8 @@
 // fp16, beam 5, large-v2 at 4960 MB on an RTX 3070 Ti 8GB; this profile gives 4768 MiB (−4%).
 // - greedy by default (num_beams 1); the pipeline does not condition on previous text, so a
 //   window starts from 4 tokens.
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "detail/engine_common.hpp"
 #include "whisper_vram/error.hpp"
@@ -65,16 +65,17 @@ memory_estimate estimate_transformers(const estimate_request& request) {
     b.add("encoder_output", encoder_output,
           fmt::format("1500 x d x {} B x batch {} x beams {} (repeat_interleave per beam)", act, in.batch, in.beams));
     b.add("cross_attention_cache", cross,
-          fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch x beams (expanded per beam)", in.arch.decoder_layers,
-                      act));
+          fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch x beams (expanded per beam)",
+                      in.arch.decoder_layers, act));
     b.add("self_attention_cache", self_kv,
           fmt::format("2 x {} layers x d x {} B x 128 tokens (typical 30 s window) x batch {} x beams {}",
                       in.arch.decoder_layers, act, in.batch, in.beams));
     b.add("decoder_activations", decoder_act, fmt::format("4 start tokens x 14 x d x {} B x batch x beams", act));
     b.add("logits", logits,
           fmt::format("batch x beams x n_vocab x (4 prefill positions x {} B + 3 x 4 B float32 scores)", act));
-    b.add("allocator_slack", fraction_of(dynamic, allocator_fragmentation) + torch_allocator_segments_bytes,
-          "PyTorch caching allocator: 5% of the activations (fragmentation, assumed) + one 20 MiB and one 2 MiB segment");
+    b.add(
+        "allocator_slack", fraction_of(dynamic, allocator_fragmentation) + torch_allocator_segments_bytes,
+        "PyTorch caching allocator: 5% of the activations (fragmentation, assumed) + one 20 MiB and one 2 MiB segment");
 
     b.result.notes.push_back(fmt::format(
         "transformers: {} (beam {}), batch {} = pipeline batch_size chunks of 30 s per generate(); GPU memory does not "
@@ -82,10 +83,11 @@ memory_estimate estimate_transformers(const estimate_request& request) {
         in.beams == 1 ? "greedy" : "beam search", in.beams, in.batch,
         mib(hyps * w.self_kv_per_token * (static_cast<std::uint64_t>(in.arch.n_text_ctx) - batched_decode_tokens))));
     if (in.gpu != nullptr && in.precision == "bfloat16" && in.gpu->cc_major < 8) {
-        b.result.notes.push_back(fmt::format(
-            "{} (CC {}.{}) has no native bfloat16 (needs CC 8.0): PyTorch runs it emulated and slowly; memory is the same; "
-            "float16 is the better choice",
-            in.gpu->name, in.gpu->cc_major, in.gpu->cc_minor));
+        b.result.notes.push_back(
+            fmt::format("{} (CC {}.{}) has no native bfloat16 (needs CC 8.0): PyTorch runs it emulated and slowly; "
+                        "memory is the same; "
+                        "float16 is the better choice",
+                        in.gpu->name, in.gpu->cc_major, in.gpu->cc_minor));
     }
     return b.finish();
 }

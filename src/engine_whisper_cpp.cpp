@@ -43,7 +43,8 @@ std::uint64_t whisper_cpp_weight_bytes(std::string_view precision, const model_a
     using namespace engine_constants;
     const architecture_split s = split_parameters(arch);
     if (precision == "f32") return s.total * float32_bytes;
-    return s.linear * block_bytes_per_32(precision) / 32 + s.conv * f16_bytes + (s.positions + s.vectors) * float32_bytes;
+    return s.linear * block_bytes_per_32(precision) / 32 + s.conv * f16_bytes +
+           (s.positions + s.vectors) * float32_bytes;
 }
 
 memory_estimate estimate_whisper_cpp(const estimate_request& request) {
@@ -70,10 +71,11 @@ memory_estimate estimate_whisper_cpp(const estimate_request& request) {
     // ggml-cuda kernels loaded on first use: assumed 32 MiB (not published; ggml instantiates far
     // fewer kernels than libtorch, whose share we assume at 128 MiB).
     const std::uint64_t kernels = 32 * bytes_per_mib;
-    b.add("library_workspace", cublas + pool + kernels,
-          fmt::format("cuBLAS workspace {} (sized like PyTorch's cuBLASLt choice by arch) + ggml CUDA pool {} (f16 copy "
-                      "of 1500 x 4d{}) + ggml-cuda kernels 32 MiB (assumed)",
-                      mib(cublas), mib(pool), quantized ? " + dequantized 4d x d matrix" : ""));
+    b.add(
+        "library_workspace", cublas + pool + kernels,
+        fmt::format("cuBLAS workspace {} (sized like PyTorch's cuBLASLt choice by arch) + ggml CUDA pool {} (f16 copy "
+                    "of 1500 x 4d{}) + ggml-cuda kernels 32 MiB (assumed)",
+                    mib(cublas), mib(pool), quantized ? " + dequantized 4d x d matrix" : ""));
     b.add("weights", whisper_cpp_weight_bytes(in.precision, in.arch),
           in.precision == "f32"
               ? std::string("f32 file: every parameter x 4 B")
@@ -82,18 +84,19 @@ memory_estimate estimate_whisper_cpp(const estimate_request& request) {
     b.add("weights_transient", 0, "none: tensors are read from the file into their final GPU buffer");
 
     // Compute buffers (ggml-alloc reuses memory inside a graph; f32 activations). Derived:
-    const std::uint64_t conv_buffer = float32_bytes * (static_cast<std::uint64_t>(in.arch.n_mels) * window_mel_frames +
-                                                       2 * window_mel_frames * d);
-    const std::uint64_t kq = in.flash_attention
-                                 ? 0
-                                 : static_cast<std::uint64_t>(in.arch.n_heads) * audio_positions * audio_positions * float32_bytes;
+    const std::uint64_t conv_buffer =
+        float32_bytes * (static_cast<std::uint64_t>(in.arch.n_mels) * window_mel_frames + 2 * window_mel_frames * d);
+    const std::uint64_t kq = in.flash_attention ? 0
+                                                : static_cast<std::uint64_t>(in.arch.n_heads) * audio_positions *
+                                                      audio_positions * float32_bytes;
     const std::uint64_t encode_buffer = float32_bytes * 14 * audio_positions * d + kq;
     const std::uint64_t kv_pad = 2 * d * ggml_cross_kv_cells * f16_bytes;
     b.add("encoder_activations", in.batch * (conv_buffer + encode_buffer + kv_pad),
-          fmt::format("per state: compute buffer conv (mel + 2 x 3000 x d, f32) {} + encode (14 x 1500 x d f32{}) {} + kv "
-                      "pad 2 x d x 1536 x 2 B {}",
-                      mib(conv_buffer), in.flash_attention ? ", flash attention" : " + heads x 1500^2 x 4 B scores",
-                      mib(encode_buffer), mib(kv_pad)));
+          fmt::format(
+              "per state: compute buffer conv (mel + 2 x 3000 x d, f32) {} + encode (14 x 1500 x d f32{}) {} + kv "
+              "pad 2 x d x 1536 x 2 B {}",
+              mib(conv_buffer), in.flash_attention ? ", flash attention" : " + heads x 1500^2 x 4 B scores",
+              mib(encode_buffer), mib(kv_pad)));
     b.add("encoder_output", 0, "written straight into kv cross by the cross graph (no separate buffer)");
     b.add("cross_attention_cache", in.batch * whisper_cpp_cross_kv_bytes(in.arch),
           fmt::format("kv cross: 2 x d x {} layers x 1536 cells x 2 B per state, not replicated per decoder",
@@ -107,9 +110,10 @@ memory_estimate estimate_whisper_cpp(const estimate_request& request) {
                                                              ggml_self_kv_cells * float32_bytes;
     const std::uint64_t decode_buffer = float32_bytes * 14 * text_ctx * d + decode_kq;
     b.add("decoder_activations", in.batch * (cross_buffer + decode_buffer),
-          fmt::format("per state: compute buffer cross (2 x 1500 x d f32) {} + decode, worst case 448 tokens (14 x 448 x d "
-                      "f32{}) {}",
-                      mib(cross_buffer), in.flash_attention ? "" : " + heads x 448 x 512 x 4 B", mib(decode_buffer)));
+          fmt::format(
+              "per state: compute buffer cross (2 x 1500 x d f32) {} + decode, worst case 448 tokens (14 x 448 x d "
+              "f32{}) {}",
+              mib(cross_buffer), in.flash_attention ? "" : " + heads x 448 x 512 x 4 B", mib(decode_buffer)));
     b.add("logits", in.batch * text_ctx * vocab * float32_bytes,
           "decode compute buffer's logits: 448 tokens x n_vocab x 4 B per state");
     b.add("allocator_slack", 0, "none: ggml allocates each buffer once at its exact size");

@@ -2,10 +2,10 @@
 // engine profiles (the profiles themselves live in engine_<name>.cpp).
 #include "whisper_vram/engines.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "detail/engine_common.hpp"
 #include "detail/text.hpp"
@@ -39,7 +39,10 @@ const std::array<engine_info, 4>& engines() {
          {"float32", "float16", "bfloat16", "int8", "int8_float16", "int8_float32", "int8_bfloat16", "int16"},
          5,
          false},
-        {"whisper.cpp", {"ggml", "whisper-cpp", "whispercpp"}, {"f32", "f16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1"}, 5,
+        {"whisper.cpp",
+         {"ggml", "whisper-cpp", "whispercpp"},
+         {"f32", "f16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1"},
+         5,
          true},
     }};
     return list;
@@ -112,10 +115,9 @@ std::string canonical_engine_precision(std::string_view engine, std::string_view
     }
     const std::string aliases = e.name == "whisper.cpp"
                                     ? "float32/fp32 = f32, float16/fp16 = f16, int8 = q8_0, int4 = q4_0"
-                                    : (e.name == "openai-whisper" ? "fp16, fp32"
-                                                                  : "fp32, fp16, bf16");
-    throw usage_error(fmt::format("precision '{}' is not supported by {}: accepted: {} (aliases: {})", precision, e.name,
-                                  detail::join(engine_precisions(e.name)), aliases));
+                                    : (e.name == "openai-whisper" ? "fp16, fp32" : "fp32, fp16, bf16");
+    throw usage_error(fmt::format("precision '{}' is not supported by {}: accepted: {} (aliases: {})", precision,
+                                  e.name, detail::join(engine_precisions(e.name)), aliases));
 }
 
 int default_beam_size(std::string_view engine) { return find_engine(engine).default_beam; }
@@ -123,8 +125,9 @@ int default_beam_size(std::string_view engine) { return find_engine(engine).defa
 bool default_flash_attention(std::string_view engine) { return find_engine(engine).default_flash; }
 
 std::uint64_t whisper_cpp_self_kv_bytes(const model_architecture& a, int n_decoders) noexcept {
-    const std::uint64_t one = 2ULL * static_cast<std::uint64_t>(a.d_model) * static_cast<std::uint64_t>(a.decoder_layers) *
-                              engine_constants::ggml_self_kv_cells * engine_constants::f16_bytes;
+    const std::uint64_t one = 2ULL * static_cast<std::uint64_t>(a.d_model) *
+                              static_cast<std::uint64_t>(a.decoder_layers) * engine_constants::ggml_self_kv_cells *
+                              engine_constants::f16_bytes;
     return n_decoders > 1 ? one * static_cast<std::uint64_t>(n_decoders + 2) : one;
 }
 
@@ -188,8 +191,9 @@ memory_estimate estimate_builder::finish() {
     result.recommended_bytes = static_cast<std::uint64_t>(std::ceil(recommended));
     result.recommended_gib = bytes_to_gib(result.recommended_bytes);
     if (gpu != nullptr && result.recommended_bytes > gpu->memory_bytes) {
-        result.notes.push_back(fmt::format("recommended {} exceeds the {}'s {} of memory", format_gib(result.recommended_bytes),
-                                           gpu->name, format_gib(gpu->memory_bytes)));
+        result.notes.push_back(fmt::format("recommended {} exceeds the {}'s {} of memory",
+                                           format_gib(result.recommended_bytes), gpu->name,
+                                           format_gib(gpu->memory_bytes)));
     }
     return std::move(result);
 }
@@ -238,8 +242,9 @@ void add_torch_runtime(estimate_builder& b, const engine_inputs& in) {
     b.add("library_workspace", torch_cublas_workspace_bytes + lt + torch_kernel_modules_bytes,
           fmt::format("cuBLAS workspace 8,519,680 B (PyTorch default :4096:2:16:8) + cuBLASLt workspace {} ({}) + "
                       "libtorch/cuBLAS kernels loaded on first use, 128 MiB (assumed, to be calibrated by measurement)",
-                      mib(lt), in.gpu != nullptr ? fmt::format("{}, CC {}.{}", in.gpu->name, in.gpu->cc_major, in.gpu->cc_minor)
-                                                 : std::string("card unknown: the largest, sm90's")));
+                      mib(lt),
+                      in.gpu != nullptr ? fmt::format("{}, CC {}.{}", in.gpu->name, in.gpu->cc_major, in.gpu->cc_minor)
+                                        : std::string("card unknown: the largest, sm90's")));
 }
 
 window_sizes window_sizes_for(const model_architecture& a, std::uint64_t act, std::uint64_t score_bytes) {
@@ -250,7 +255,8 @@ window_sizes window_sizes_for(const model_architecture& a, std::uint64_t act, st
     // One encoder block at its peak: residual, layer-norm output, q, k, v, attention output
     // (6·n·d) + MLP hidden before and after GELU (2 × 4·n·d) = 14·n·d elements; plus the float32
     // mel input of the window (n_mels × 3000 × 4 B). Derived from openai/whisper model.py.
-    w.encoder_working = 14 * audio_positions * d * act + static_cast<std::uint64_t>(a.n_mels) * window_mel_frames * float32_bytes;
+    w.encoder_working =
+        14 * audio_positions * d * act + static_cast<std::uint64_t>(a.n_mels) * window_mel_frames * float32_bytes;
     w.attention_scores = static_cast<std::uint64_t>(a.n_heads) * audio_positions * audio_positions * score_bytes;
     w.encoder_output = audio_positions * d * act;
     w.cross_kv = 2 * layers * audio_positions * d * act;

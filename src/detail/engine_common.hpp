@@ -16,10 +16,10 @@ namespace whisper_vram {
 
 namespace engine_constants {
 // ---- audio front end (openai/whisper audio.py) ----
-inline constexpr double sample_rate_hz = 16000.0;        // SAMPLE_RATE
-inline constexpr double mel_frames_per_second = 100.0;   // 16000 / HOP_LENGTH 160
-inline constexpr std::uint64_t window_mel_frames = 3000; // N_FRAMES: 30 s window
-inline constexpr std::uint64_t audio_positions = 1500;   // n_audio_ctx: 3000 frames / stride-2 conv2
+inline constexpr double sample_rate_hz = 16000.0;         // SAMPLE_RATE
+inline constexpr double mel_frames_per_second = 100.0;    // 16000 / HOP_LENGTH 160
+inline constexpr std::uint64_t window_mel_frames = 3000;  // N_FRAMES: 30 s window
+inline constexpr std::uint64_t audio_positions = 1500;    // n_audio_ctx: 3000 frames / stride-2 conv2
 
 // ---- element sizes ----
 inline constexpr std::uint64_t float32_bytes = 4;
@@ -57,9 +57,9 @@ inline constexpr std::uint64_t sot_tokens = 4;  // sot, language, task, notimest
 inline constexpr std::uint64_t batched_decode_tokens = 128;
 
 // ---- whisper.cpp (src/whisper.cpp, whisper_init_state) ----
-inline constexpr std::uint64_t ggml_self_kv_cells = 512;   // GGML_PAD(n_text_ctx 448, 256)
-inline constexpr std::uint64_t ggml_cross_kv_cells = 1536; // GGML_PAD(n_audio_ctx 1500, 256)
-inline constexpr int ggml_max_decoders = 8;                // WHISPER_MAX_DECODERS
+inline constexpr std::uint64_t ggml_self_kv_cells = 512;    // GGML_PAD(n_text_ctx 448, 256)
+inline constexpr std::uint64_t ggml_cross_kv_cells = 1536;  // GGML_PAD(n_audio_ctx 1500, 256)
+inline constexpr int ggml_max_decoders = 8;                 // WHISPER_MAX_DECODERS
 }  // namespace engine_constants
 
 namespace detail {

@@ -52,7 +52,8 @@ TEST(CliEngines, SegmentSweepIsFlatAndPrecisionAllSweepsTheEnginesPrecisions) {
 TEST(CliEngines, HumanOutputShowsNotesAndHostMemory) {
     const auto r = run_cli("calc large-v2 --engine faster-whisper --gpu \"GTX 1080\"");
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.out.find("engine faster-whisper | beam 5 | flash attention off | GPU GTX 1080"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("engine faster-whisper | beam 5 | flash attention off | GPU GTX 1080"), std::string::npos)
+        << r.out;
     EXPECT_NE(r.out.find("note: GTX 1080 (CC 6.1): no efficient float16"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("host memory"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("cross_attention_cache"), std::string::npos) << r.out;

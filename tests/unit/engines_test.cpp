@@ -13,7 +13,8 @@
 namespace whisper_vram {
 namespace {
 
-estimate_request engine_request(const std::string& engine, const std::string& model, const std::string& precision = "float16") {
+estimate_request engine_request(const std::string& engine, const std::string& model,
+                                const std::string& precision = "float16") {
     estimate_request r;
     r.engine = engine;
     r.model = model;
@@ -41,7 +42,8 @@ std::string usage_message(const estimate_request& r) {
 const char* const all_engines[] = {"openai-whisper", "transformers", "faster-whisper", "whisper.cpp"};
 
 TEST(Engines, NamesAndAliasesAreCanonicalised) {
-    EXPECT_EQ(engine_names(), (std::vector<std::string>{"openai-whisper", "transformers", "faster-whisper", "whisper.cpp"}));
+    EXPECT_EQ(engine_names(),
+              (std::vector<std::string>{"openai-whisper", "transformers", "faster-whisper", "whisper.cpp"}));
     EXPECT_EQ(canonical_engine("hf"), "transformers");
     EXPECT_EQ(canonical_engine(" CTranslate2 "), "faster-whisper");
     EXPECT_EQ(canonical_engine("whisperx"), "faster-whisper");
@@ -52,7 +54,8 @@ TEST(Engines, NamesAndAliasesAreCanonicalised) {
     EXPECT_EQ(estimate(engine_request("whisperx", "tiny")).request.engine, "faster-whisper");
     const std::string message = usage_message(engine_request("vllm", "tiny"));
     EXPECT_NE(message.find("unknown engine 'vllm'"), std::string::npos) << message;
-    for (const char* name : {"guide", "openai-whisper", "transformers", "hf", "faster-whisper", "whisperx", "whisper.cpp", "ggml"}) {
+    for (const char* name :
+         {"guide", "openai-whisper", "transformers", "hf", "faster-whisper", "whisperx", "whisper.cpp", "ggml"}) {
         EXPECT_NE(message.find(name), std::string::npos) << name << " missing from: " << message;
     }
 }
@@ -83,7 +86,8 @@ TEST(Engines, PrecisionListsAndUnsupportedPrecisionErrors) {
     EXPECT_EQ(engine_precisions("faster-whisper"),
               (std::vector<std::string>{"float32", "float16", "bfloat16", "int8", "int8_float16", "int8_float32",
                                         "int8_bfloat16", "int16"}));
-    EXPECT_EQ(engine_precisions("ggml"), (std::vector<std::string>{"f32", "f16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1"}));
+    EXPECT_EQ(engine_precisions("ggml"),
+              (std::vector<std::string>{"f32", "f16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1"}));
     EXPECT_EQ(engine_precisions("transformers"), (std::vector<std::string>{"float32", "float16", "bfloat16"}));
     EXPECT_EQ(engine_precisions("openai-whisper"), (std::vector<std::string>{"float32", "float16"}));
     EXPECT_THROW((void)engine_precisions("guide"), usage_error);
@@ -94,8 +98,10 @@ TEST(Engines, PrecisionListsAndUnsupportedPrecisionErrors) {
         const char* must_list;
     };
     const bad_case cases[] = {
-        {"faster-whisper", "q5_0", "int8_bfloat16"},  {"faster-whisper", "int4", "int8_float16"},
-        {"whisper.cpp", "int8_float16", "q5_1"},      {"transformers", "int8", "bfloat16"},
+        {"faster-whisper", "q5_0", "int8_bfloat16"},
+        {"faster-whisper", "int4", "int8_float16"},
+        {"whisper.cpp", "int8_float16", "q5_1"},
+        {"transformers", "int8", "bfloat16"},
         {"openai-whisper", "bfloat16", "float32, float16"},
     };
     for (const auto& c : cases) {
@@ -307,7 +313,8 @@ TEST(Engines, ComputeCapabilityAdjustments) {
     hf.gpu_name = "T4";
     const auto hf_t4 = estimate(hf);
     hf.gpu_name = "H100";
-    EXPECT_EQ(component(estimate(hf), "library_workspace") - component(hf_t4, "library_workspace"), 31ULL * 1024 * 1024);
+    EXPECT_EQ(component(estimate(hf), "library_workspace") - component(hf_t4, "library_workspace"),
+              31ULL * 1024 * 1024);
 }
 
 TEST(Engines, TotalsAreTheSumAndRecommendedAddsTheMargin) {
@@ -335,7 +342,9 @@ TEST(Engines, TotalsAreTheSumAndRecommendedAddsTheMargin) {
 // The calibration the constants were derived from (published figures, nvidia-smi MiB):
 // faster-whisper README, large-v2, beam 5, RTX 3070 Ti 8GB: fp16 4525 MB, int8 2926 MB.
 TEST(Engines, PublishedFasterWhisperFiguresWithinTenPercent) {
-    const auto mib_of = [](const memory_estimate& e) { return static_cast<double>(e.total_required_bytes) / 1048576.0; };
+    const auto mib_of = [](const memory_estimate& e) {
+        return static_cast<double>(e.total_required_bytes) / 1048576.0;
+    };
     auto r = engine_request("faster-whisper", "large-v2");
     r.gpu_name = "RTX 3070 Ti";
     EXPECT_NEAR(mib_of(estimate(r)), 4525.0, 452.5);

@@ -19,7 +19,9 @@ namespace {
 namespace fs = std::filesystem;
 
 // tests/unit/<this file> → <repo>/data/measurements (CMake passes absolute source paths).
-fs::path measurements_dir() { return fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "measurements"; }
+fs::path measurements_dir() {
+    return fs::path(__FILE__).parent_path().parent_path().parent_path() / "data" / "measurements";
+}
 
 std::vector<std::string> split_csv_line(const std::string& line) {
     // The script writes plain fields (no quotes or commas inside); a quoted field is kept whole.
@@ -91,8 +93,8 @@ TEST(Measurements, CommittedMeasurementsWithinTenPercent) {
             const auto e = estimate(r);
             const double measured = std::stod(row.at("process_peak_bytes"));
             const double predicted = static_cast<double>(e.total_required_bytes);
-            EXPECT_NEAR(predicted, measured, 0.10 * measured)
-                << where << ": estimate " << predicted / 1048576.0 << " MiB, measured " << measured / 1048576.0 << " MiB";
+            EXPECT_NEAR(predicted, measured, 0.10 * measured) << where << ": estimate " << predicted / 1048576.0
+                                                              << " MiB, measured " << measured / 1048576.0 << " MiB";
             EXPECT_GE(static_cast<double>(e.recommended_bytes), 0.95 * measured) << where;
             ++compared;
         }
