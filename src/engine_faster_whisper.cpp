@@ -63,10 +63,9 @@ compute_type resolve(const std::string& requested, const gpu_model* gpu, std::ve
     const bool bf16 = requested == "bfloat16" || requested == "int8_bfloat16";
     if (bf16 && cc < 80) {
         throw usage_error(fmt::format(
-            "precision '{}' needs compute capability 8.0 or newer; {} does not support it (CTranslate2 refuses: "
-            "\"Requested {} compute type, but the target device or backend do not support efficient {} computation\"): "
-            "use float16, int8_float16 or int8 instead",
-            requested, card, requested, requested == "bfloat16" ? "bfloat16" : "int8_bfloat16"));
+            "precision '{}' needs compute capability 8.0 or newer and {} has no efficient bfloat16, so CTranslate2 "
+            "refuses it: use {} instead",
+            requested, card, cc >= 70 ? "float16, int8_float16 or int8" : "float32 or int8_float32"));
     }
     const bool int8 = requested.rfind("int8", 0) == 0;
     if (int8 && cc < 61) {
