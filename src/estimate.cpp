@@ -11,7 +11,8 @@
 namespace whisper_vram {
 
 namespace detail {
-// Engine estimators register here when built in (see engines.cpp); the guide is always present.
+// The engine-aware estimators (engines.hpp, src/engines.cpp): canonicalise the engine name and
+// throw usage_error listing every accepted engine and alias for an unknown one.
 memory_estimate estimate_engine(const estimate_request& request);
 }  // namespace detail
 

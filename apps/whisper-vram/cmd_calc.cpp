@@ -1,12 +1,15 @@
 // whisper-vram calc: the guide's calculate_memory_usage (and engine-aware estimates), with sweeps.
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <iostream>
 
 #include "commands.hpp"
+#include "whisper_vram/engines.hpp"
 #include "whisper_vram/error.hpp"
 #include "whisper_vram/json.hpp"
 #include "whisper_vram/precision.hpp"
+#include "whisper_vram/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -19,6 +22,9 @@ struct calc_options {
 
 std::vector<std::string> precision_list(const calc_options& o) {
     if (o.estimate.precision == "all") {
+        // The guide's four columns, or every precision the chosen engine supports.
+        const std::string engine = canonical_engine(o.estimate.engine);
+        if (engine != "guide") return engine_precisions(engine);
         std::vector<std::string> names;
         for (const auto p : guide_precisions()) names.emplace_back(to_string(p));
         return names;
@@ -27,8 +33,12 @@ std::vector<std::string> precision_list(const calc_options& o) {
 }
 
 void print_single(const memory_estimate& e) {
-    fmt::print("{} | {} | segment {:g} s | batch {} | engine {}\n", e.request.model, e.request.precision,
+    fmt::print("{} | {} | segment {:g} s | batch {} | engine {}", e.request.model, e.request.precision,
                e.request.segment_seconds, e.request.batch_size, e.request.engine);
+    if (e.request.beam_size) fmt::print(" | beam {}", *e.request.beam_size);
+    if (e.request.flash_attention) fmt::print(" | flash attention {}", *e.request.flash_attention ? "on" : "off");
+    if (e.request.gpu_name) fmt::print(" | GPU {}", *e.request.gpu_name);
+    fmt::print("\n");
     text_table table({"component", "GiB", "what"});
     for (const auto& c : e.breakdown) table.add_row({c.key, gib2(c.gib), c.description});
     table.add_rule();
@@ -36,11 +46,17 @@ void print_single(const memory_estimate& e) {
     table.add_row({"recommended", gib2(e.recommended_gib), fmt::format("total x {:g} (margin {:g}%)", 1.0 + e.request.margin,
                                                                       e.request.margin * 100.0)});
     std::cout << table.render();
+    if (e.host_bytes) {
+        fmt::print("host memory for {:g} s of audio and its mel spectrogram: {:.2f} GiB ({:.1f} MiB)\n",
+                   e.request.segment_seconds, bytes_to_gib(*e.host_bytes), bytes_to_mib(*e.host_bytes));
+    }
     for (const auto& note : e.notes) fmt::print("note: {}\n", note);
 }
 
 void print_sweep(const std::vector<memory_estimate>& estimates) {
     std::vector<std::string> header{"model", "precision", "segment s", "batch"};
+    const bool engine = estimates.front().request.engine != "guide";
+    if (engine) header.emplace_back("beam");
     for (const auto& c : estimates.front().breakdown) header.push_back(c.key);
     header.emplace_back("total GiB");
     header.emplace_back("recommended GiB");
@@ -48,12 +64,20 @@ void print_sweep(const std::vector<memory_estimate>& estimates) {
     for (const auto& e : estimates) {
         std::vector<std::string> row{e.request.model, e.request.precision, fmt::format("{:g}", e.request.segment_seconds),
                                      std::to_string(e.request.batch_size)};
+        if (engine) row.push_back(e.request.beam_size ? std::to_string(*e.request.beam_size) : "-");
         for (const auto& c : e.breakdown) row.push_back(gib2(c.gib));
         row.push_back(gib2(e.total_required_gib));
         row.push_back(gib2(e.recommended_gib));
         table.add_row(std::move(row));
     }
     std::cout << table.render();
+    std::vector<std::string> shown;
+    for (const auto& e : estimates) {
+        for (const auto& note : e.notes) {
+            if (std::find(shown.begin(), shown.end(), note) == shown.end()) shown.push_back(note);
+        }
+    }
+    for (const auto& note : shown) fmt::print("note: {}\n", note);
 }
 
 int run_calc(const calc_options& o) {
@@ -99,7 +123,11 @@ void setup_calc(CLI::App& app, command_action& action) {
         "  whisper-vram calc medium\n"
         "  whisper-vram calc large --segment 600 --batch 2 --precision int8 --json\n"
         "  whisper-vram calc medium --segment 30,60,120,300,600\n"
-        "  whisper-vram calc large --precision all");
+        "  whisper-vram calc large --precision all\n"
+        "Engine-aware (what nvidia-smi shows; GPU memory flat over --segment):\n"
+        "  whisper-vram calc large-v3 --engine faster-whisper --precision int8_float16 --gpu T4\n"
+        "  whisper-vram calc turbo --engine openai-whisper --beam 1\n"
+        "  whisper-vram calc large-v3 --engine whisper.cpp --precision all");
     command->callback([options, &action] { action = [options] { return run_calc(*options); }; });
 }
 

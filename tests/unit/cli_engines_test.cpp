@@ -1,0 +1,80 @@
+// whisper-vram calc --engine …: end to end (JSON keys, sweeps, notes, errors).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "support/run_cli.hpp"
+
+namespace whisper_vram {
+namespace {
+
+using test::run_cli;
+
+TEST(CliEngines, JsonCarriesTheEngineInputsAndBytes) {
+    const auto r = run_cli("calc large-v3 --engine ctranslate2 --precision int8_float16 --gpu T4 --beam 2 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["engine"], "faster-whisper");
+    EXPECT_EQ(j["precision"], "int8_float16");
+    EXPECT_EQ(j["beam_size"], 2);
+    EXPECT_EQ(j["gpu"], "T4");
+    EXPECT_EQ(j["flash_attention"], false);
+    ASSERT_EQ(j["breakdown_bytes"].size(), 11U);
+    std::uint64_t sum = 0;
+    for (const auto& [key, value] : j["breakdown_bytes"].items()) sum += value.get<std::uint64_t>();
+    EXPECT_EQ(j["total_required_bytes"].get<std::uint64_t>(), sum);
+    // cross cache: 2 × 32 × 1500 × 1280 × 2 B, once (CTranslate2 does not replicate it per beam).
+    EXPECT_EQ(j["breakdown_bytes"]["cross_attention_cache"], 245760000);
+    // 30 s of audio on the host: 480,000 × 4 B + 128 × 3000 × 4 B.
+    EXPECT_EQ(j["host_memory_bytes"], 3456000);
+    EXPECT_FALSE(j["notes"].empty());
+}
+
+TEST(CliEngines, SegmentSweepIsFlatAndPrecisionAllSweepsTheEnginesPrecisions) {
+    auto r = run_cli("calc medium --engine transformers --segment 30,600,3600 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 3U);
+    EXPECT_EQ(j[0]["total_required_bytes"], j[2]["total_required_bytes"]);
+    EXPECT_LT(j[0]["host_memory_bytes"].get<std::uint64_t>(), j[2]["host_memory_bytes"].get<std::uint64_t>());
+    r = run_cli("calc large-v3 --engine faster-whisper --precision all --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    j = nlohmann::json::parse(r.out);
+    ASSERT_EQ(j.size(), 8U);
+    EXPECT_EQ(j[0]["precision"], "float32");
+    EXPECT_EQ(j[7]["precision"], "int16");
+    r = run_cli("calc turbo --engine ggml --precision all");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("q5_1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("self_attention_cache"), std::string::npos) << r.out;
+}
+
+TEST(CliEngines, HumanOutputShowsNotesAndHostMemory) {
+    const auto r = run_cli("calc large-v2 --engine faster-whisper --gpu \"GTX 1080\"");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("engine faster-whisper | beam 5 | flash attention off | GPU GTX 1080"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("note: GTX 1080 (CC 6.1): no efficient float16"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("host memory"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cross_attention_cache"), std::string::npos) << r.out;
+}
+
+TEST(CliEngines, UsageErrorsExitTwo) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"calc tiny --engine vllm", "unknown engine 'vllm'"},
+        {"calc tiny --engine faster-whisper --precision q4_0", "int8_float16"},
+        {"calc tiny --engine whisper.cpp --beam 9", "at most 8 decoders"},
+        {"calc tiny --engine transformers --beam 0", "beam size '0'"},
+        {"calc tiny --engine hf --flash-attention maybe", "on, off"},
+        {"calc tiny --engine faster-whisper --gpu T4 --precision bf16", "compute capability 8.0"},
+        {"calc tiny --beam 5", "choose an engine"},
+    };
+    for (const auto& [args, needle] : cases) {
+        const auto r = run_cli(args);
+        EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find(needle), std::string::npos) << args << " -> " << r.err;
+    }
+}
+
+}  // namespace
+}  // namespace whisper_vram
