@@ -8,5 +8,10 @@ namespace whisper_vram::cli {
 
 void setup_calc(CLI::App& app, command_action& action);
 void setup_models(CLI::App& app, command_action& action);
+void setup_best_model(CLI::App& app, command_action& action);
+void setup_solve(CLI::App& app, command_action& action);
+void setup_recommend(CLI::App& app, command_action& action);
+void setup_presets(CLI::App& app, command_action& action);
+void setup_check(CLI::App& app, command_action& action);
 
 }  // namespace whisper_vram::cli

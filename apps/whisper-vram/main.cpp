@@ -23,6 +23,11 @@ int main(int argc, char** argv) {
     cli::command_action action;
     cli::setup_calc(app, action);
     cli::setup_models(app, action);
+    cli::setup_best_model(app, action);
+    cli::setup_solve(app, action);
+    cli::setup_recommend(app, action);
+    cli::setup_presets(app, action);
+    cli::setup_check(app, action);
 
     // A first word that is neither an option nor a subcommand: say so, and list the subcommands.
     const auto subcommands = app.get_subcommands({});
