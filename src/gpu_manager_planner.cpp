@@ -41,7 +41,8 @@ solve_result gpu_manager::solve_min_memory(const estimate_request& request) cons
 recommendation_result gpu_manager::recommend(const estimate_request& request, bool english_only) const {
     estimate(request);  // invalid input is a usage error before any GPU question
     const gpu_snapshot snapshot = probe_->snapshot();
-    if (!snapshot.available()) throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
+    if (!snapshot.available())
+        throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
     const auto visible = visible_gpus(snapshot, cuda_visible_devices_from_environment());
     return recommend_for_gpus(visible, snapshot.source, request, english_only);
 }
@@ -57,9 +58,9 @@ std::vector<preset_evaluation> gpu_manager::presets() const {
     return out;
 }
 
-check_result gpu_manager::check_gpu_memory_sufficient(std::string_view model_name, const std::vector<std::string>& gpu_ids,
-                                                      double segment_duration, int batch_size,
-                                                      std::string_view precision) const {
+check_result gpu_manager::check_gpu_memory_sufficient(std::string_view model_name,
+                                                      const std::vector<std::string>& gpu_ids, double segment_duration,
+                                                      int batch_size, std::string_view precision) const {
     estimate_request request;
     request.model = std::string(model_name);
     request.segment_seconds = segment_duration;
@@ -72,13 +73,14 @@ check_result gpu_manager::check_gpu_memory_sufficient(const estimate_request& re
                                                       const std::vector<std::string>& gpu_ids) const {
     estimate(request);  // invalid input is a usage error before any GPU question
     const gpu_snapshot snapshot = probe_->snapshot();
-    if (!snapshot.available()) throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
+    if (!snapshot.available())
+        throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
     const auto cuda_visible = cuda_visible_devices_from_environment();
     const auto visible = visible_gpus(snapshot, cuda_visible);
     if (visible.empty()) {
-        throw gpu_unavailable_error(
-            cuda_visible ? fmt::format("no GPU is visible (CUDA_VISIBLE_DEVICES='{}')", *cuda_visible)
-                         : std::string("no GPU found"));
+        throw gpu_unavailable_error(cuda_visible
+                                        ? fmt::format("no GPU is visible (CUDA_VISIBLE_DEVICES='{}')", *cuda_visible)
+                                        : std::string("no GPU found"));
     }
     const auto selected = select_gpus(visible, join_ids(gpu_ids));
     return check_memory(request, selected, snapshot.source);

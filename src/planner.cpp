@@ -3,10 +3,10 @@
 // Other engines: monotone binary search over whole steps, re-estimating at each probe.
 #include "whisper_vram/planner.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cmath>
 #include <functional>
-#include <fmt/format.h>
 
 #include "detail/planner_detail.hpp"
 #include "detail/text.hpp"
@@ -126,9 +126,9 @@ solve_result run_step_solver(const step_solver& solver, const detail::estimator_
         result.value = 0;
         result.fits = false;
         result.next_step_bytes = first.recommended_bytes;
-        result.message = fmt::format("nothing fits: even {} needs {} recommended, more than {}",
-                                     step_text(solver.quantity, 1), gib_text(first.recommended_bytes),
-                                     gib_text(available_bytes));
+        result.message =
+            fmt::format("nothing fits: even {} needs {} recommended, more than {}", step_text(solver.quantity, 1),
+                        gib_text(first.recommended_bytes), gib_text(available_bytes));
         return result;
     }
     const memory_estimate last = at(solver.limit);
@@ -136,11 +136,11 @@ solve_result run_step_solver(const step_solver& solver, const detail::estimator_
     if (fits_in(last, available_bytes)) {
         value = solver.limit;
         if (last.recommended_bytes == first.recommended_bytes) {
-            result.notes.push_back(fmt::format(
-                "GPU memory is flat in {} for this engine ({} at 1 and at {}): the answer is the {} limit",
-                solver.quantity == solve_quantity::max_segment ? "segment length" : "batch size",
-                gib_text(first.recommended_bytes), step_text(solver.quantity, solver.limit),
-                step_text(solver.quantity, solver.limit)));
+            result.notes.push_back(
+                fmt::format("GPU memory is flat in {} for this engine ({} at 1 and at {}): the answer is the {} limit",
+                            solver.quantity == solve_quantity::max_segment ? "segment length" : "batch size",
+                            gib_text(first.recommended_bytes), step_text(solver.quantity, solver.limit),
+                            step_text(solver.quantity, solver.limit)));
         } else {
             result.notes.push_back(fmt::format("capped at the limit of {}", step_text(solver.quantity, solver.limit)));
         }
@@ -155,15 +155,13 @@ solve_result run_step_solver(const step_solver& solver, const detail::estimator_
     result.request = at_value.request;
     result.at_value = at_value;
     if (value < solver.limit) result.next_step_bytes = at(value + 1).recommended_bytes;
-    result.message = fmt::format("{}: {} ({} recommended, {} available{})",
-                                 solver.quantity == solve_quantity::max_segment ? "longest segment that fits"
-                                                                                : "largest batch that fits",
-                                 step_text(solver.quantity, value), gib_text(at_value.recommended_bytes),
-                                 gib_text(available_bytes),
-                                 result.next_step_bytes
-                                     ? fmt::format("; {} needs {}", step_text(solver.quantity, value + 1),
-                                                   gib_text(*result.next_step_bytes))
-                                     : std::string());
+    result.message = fmt::format(
+        "{}: {} ({} recommended, {} available{})",
+        solver.quantity == solve_quantity::max_segment ? "longest segment that fits" : "largest batch that fits",
+        step_text(solver.quantity, value), gib_text(at_value.recommended_bytes), gib_text(available_bytes),
+        result.next_step_bytes
+            ? fmt::format("; {} needs {}", step_text(solver.quantity, value + 1), gib_text(*result.next_step_bytes))
+            : std::string());
     return result;
 }
 
@@ -175,8 +173,8 @@ std::vector<std::string> model_ladder(std::string_view engine, bool english_only
         return {"large", "medium", "small", "base", "tiny"};
     }
     if (english_only) {
-        return {"large-v3", "large-v3-turbo", "distil-large-v3", "medium.en", "distil-medium.en",
-                "small.en", "distil-small.en", "base.en", "tiny.en"};
+        return {"large-v3", "large-v3-turbo",  "distil-large-v3", "medium.en", "distil-medium.en",
+                "small.en", "distil-small.en", "base.en",         "tiny.en"};
     }
     return {"large-v3", "large-v3-turbo", "medium", "small", "base", "tiny"};
 }
@@ -220,10 +218,14 @@ best_model_result assign_optimal_model(std::uint64_t available_bytes, const esti
 
 std::string_view to_string(solve_quantity quantity) noexcept {
     switch (quantity) {
-        case solve_quantity::max_segment: return "max_segment";
-        case solve_quantity::max_batch: return "max_batch";
-        case solve_quantity::max_concurrent: return "max_concurrent";
-        case solve_quantity::min_memory: return "min_memory";
+        case solve_quantity::max_segment:
+            return "max_segment";
+        case solve_quantity::max_batch:
+            return "max_batch";
+        case solve_quantity::max_concurrent:
+            return "max_concurrent";
+        case solve_quantity::min_memory:
+            return "min_memory";
     }
     return "?";
 }
@@ -282,13 +284,12 @@ solve_result solve_max_concurrent(const estimate_request& request, std::uint64_t
     result.value = available_bytes / per_task;
     result.fits = result.value > 0;
     result.next_step_bytes = (result.value + 1) * per_task;
-    result.message =
-        result.fits
-            ? fmt::format("{} tasks fit side by side: {} x {} = {} of {} ({} tasks need {})", result.value,
-                          result.value, gib_text(per_task), gib_text(result.value * per_task),
-                          gib_text(available_bytes), result.value + 1, gib_text(*result.next_step_bytes))
-            : fmt::format("nothing fits: one task needs {} recommended, more than {}", gib_text(per_task),
-                          gib_text(available_bytes));
+    result.message = result.fits
+                         ? fmt::format("{} tasks fit side by side: {} x {} = {} of {} ({} tasks need {})", result.value,
+                                       result.value, gib_text(per_task), gib_text(result.value * per_task),
+                                       gib_text(available_bytes), result.value + 1, gib_text(*result.next_step_bytes))
+                         : fmt::format("nothing fits: one task needs {} recommended, more than {}", gib_text(per_task),
+                                       gib_text(available_bytes));
     return result;
 }
 

@@ -1,8 +1,8 @@
 // The guide's check_gpu_memory_sufficient over given GPUs, with computed suggestions: each one is
 // a single change, re-estimated and checked against the tightest usable GPU before it is offered.
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
-#include <fmt/format.h>
 
 #include "detail/planner_detail.hpp"
 #include "detail/text.hpp"
@@ -40,7 +40,8 @@ constexpr std::array<std::string_view, 4> precision_order{"float32", "float16", 
 std::size_t precision_rank(std::string_view name) {
     const std::string key = name == "bfloat16" ? "float16" : std::string(name);
     const auto it = std::find(precision_order.begin(), precision_order.end(), key);
-    return it == precision_order.end() ? precision_order.size() : static_cast<std::size_t>(it - precision_order.begin());
+    return it == precision_order.end() ? precision_order.size()
+                                       : static_cast<std::size_t>(it - precision_order.begin());
 }
 
 std::vector<check_suggestion> suggestions_for(const memory_estimate& required, const check_gpu_row& tightest) {
@@ -96,7 +97,8 @@ std::vector<check_suggestion> suggestions_for(const memory_estimate& required, c
             estimate_request c = r;
             c.model = name;
             try {
-                auto s = verified("model", c, free_bytes, fmt::format("use the smaller model {} (from {})", name, r.model));
+                auto s =
+                    verified("model", c, free_bytes, fmt::format("use the smaller model {} (from {})", name, r.model));
                 if (s) {
                     out.push_back(std::move(*s));
                     break;
@@ -114,9 +116,9 @@ std::vector<check_suggestion> suggestions_for(const memory_estimate& required, c
         s.recommended_gib = required.recommended_gib;
         s.recommended_bytes = required.recommended_bytes;
         s.free_needed_bytes = required.recommended_bytes - free_bytes;
-        s.text = fmt::format("free {} on GPU {} ({}): other processes use {} of its {}", gib_text(s.free_needed_bytes),
-                             tightest.index, tightest.name, gib_text(tightest.total_bytes - free_bytes),
-                             gib_text(tightest.total_bytes));
+        s.text = fmt::format("free {} on GPU {} ({}): {} of its {} is in use by other processes",
+                             gib_text(s.free_needed_bytes), tightest.index, tightest.name,
+                             gib_text(tightest.total_bytes - free_bytes), gib_text(tightest.total_bytes));
         out.push_back(std::move(s));
     }
     return out;
@@ -215,8 +217,8 @@ check_result check_memory(const estimate_request& request, const std::vector<vis
             const memory_estimate floor = estimate(smallest);
             floor_text = fits_in(floor, tightest->free_bytes)
                              ? "; combine several changes (segment, batch, precision, model)"
-                             : fmt::format("; not even the smallest configuration ({}: {}) fits", describe_config(floor.request),
-                                           gib_text(floor.recommended_bytes));
+                             : fmt::format("; not even the smallest configuration ({}: {}) fits",
+                                           describe_config(floor.request), gib_text(floor.recommended_bytes));
         } catch (const usage_error&) {
         }
         result.optimization_suggestions.push_back(

@@ -45,10 +45,18 @@ json to_json(const solve_result& r) {
     }
     j["fits"] = r.fits;
     switch (r.quantity) {
-        case solve_quantity::max_segment: j["unit"] = "s"; break;
-        case solve_quantity::max_batch: j["unit"] = "batch"; break;
-        case solve_quantity::max_concurrent: j["unit"] = "tasks"; break;
-        case solve_quantity::min_memory: j["unit"] = "GiB"; break;
+        case solve_quantity::max_segment:
+            j["unit"] = "s";
+            break;
+        case solve_quantity::max_batch:
+            j["unit"] = "batch";
+            break;
+        case solve_quantity::max_concurrent:
+            j["unit"] = "tasks";
+            break;
+        case solve_quantity::min_memory:
+            j["unit"] = "GiB";
+            break;
     }
     j["model"] = r.request.model;
     j["engine"] = r.request.engine;
@@ -103,8 +111,8 @@ json to_json(const gpu_recommendation& r) {
             j[key] = plan[key];
         }
     } else {
-        for (const char* key : {"model", "fits", "recommended", "recommended_bytes", "max_segment", "max_concurrent",
-                                "precision"}) {
+        for (const char* key :
+             {"model", "fits", "recommended", "recommended_bytes", "max_segment", "max_concurrent", "precision"}) {
             j[key] = nullptr;
         }
         j["fits"] = false;

@@ -1,7 +1,7 @@
 // Per-GPU recommendations and the guide's presets, computed from the estimator.
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
-#include <fmt/format.h>
 
 #include "detail/planner_detail.hpp"
 #include "detail/text.hpp"
@@ -33,9 +33,9 @@ void fill_plans(gpu_recommendation& rec, const estimate_request& request, bool e
 
 // The guide's presets (guide.zh.md "预设配置"); the comments there name the target cards.
 constexpr std::array<guide_preset, 3> presets{{
-    {"high_performance", "large", 600.0, 1, "float16", 2, "RTX 3090"},   // "RTX 3090, 24GB"
-    {"balanced", "medium", 300.0, 1, "float16", 1, "RTX 3070"},          // "RTX 3070, 8GB"
-    {"efficient", "small", 120.0, 1, "int8", 1, "GTX 1660"},             // "GTX 1660, 6GB"
+    {"high_performance", "large", 600.0, 1, "float16", 2, "RTX 3090"},  // "RTX 3090, 24GB"
+    {"balanced", "medium", 300.0, 1, "float16", 1, "RTX 3070"},         // "RTX 3070, 8GB"
+    {"efficient", "small", 120.0, 1, "int8", 1, "GTX 1660"},            // "GTX 1660, 6GB"
 }};
 
 std::string preset_key(std::string_view name) {
@@ -132,9 +132,9 @@ preset_evaluation evaluate_preset(const guide_preset& preset) {
     ev.max_concurrent_on_target = solve_max_concurrent(request, target.memory_bytes).value;
     // Longest segment at which max_concurrent tasks fit: each task gets an equal share of the card.
     ev.max_segment_on_target = solve_max_segment(request, target.memory_bytes / n).value;
-    const std::string need = n > 1 ? fmt::format("{} x {} = {}", n, gib_text(ev.estimate.recommended_bytes),
-                                                 gib_text(ev.recommended_bytes))
-                                   : gib_text(ev.recommended_bytes);
+    const std::string need =
+        n > 1 ? fmt::format("{} x {} = {}", n, gib_text(ev.estimate.recommended_bytes), gib_text(ev.recommended_bytes))
+              : gib_text(ev.recommended_bytes);
     if (ev.fits_target) {
         ev.message = fmt::format("fits its target {} ({}): needs {} recommended", target.name,
                                  gib_text(target.memory_bytes), need);
@@ -145,10 +145,12 @@ preset_evaluation evaluate_preset(const guide_preset& preset) {
             ev.max_segment_on_target == 0
                 ? fmt::format("{} cannot fit even with 1 s segments", tasks)
                 : fmt::format("{} {} only with segments up to {} s", tasks, verb, ev.max_segment_on_target);
-        ev.message = fmt::format("does NOT fit its target {} ({}): needs {} recommended; {} task(s) of {:g} s fit "
-                                 "there; {}",
-                                 target.name, gib_text(target.memory_bytes), need, ev.max_concurrent_on_target,
-                                 preset.segment_seconds, side_by_side);
+        const std::string here = ev.max_concurrent_on_target == 0
+                                     ? fmt::format("not even one task of {:g} s fits there", preset.segment_seconds)
+                                     : fmt::format("only {} task(s) of {:g} s fit there", ev.max_concurrent_on_target,
+                                                   preset.segment_seconds);
+        ev.message = fmt::format("does NOT fit its target {} ({}): needs {} recommended; {}; {}", target.name,
+                                 gib_text(target.memory_bytes), need, here, side_by_side);
     }
     return ev;
 }

@@ -45,7 +45,8 @@ int run_best_model(const best_model_options& o) {
 
 void setup_best_model(CLI::App& app, command_action& action) {
     auto options = std::make_shared<best_model_options>();
-    auto* command = app.add_subcommand("best-model", "the best model that fits in an amount of memory (assign_optimal_model)");
+    auto* command =
+        app.add_subcommand("best-model", "the best model that fits in an amount of memory (assign_optimal_model)");
     command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
         ->required();
     add_estimate_options(*command, options->estimate);

@@ -30,12 +30,13 @@ int run_check(const check_options& o) {
     text_table table({"GPU", "name", "free GiB", "required GiB", "shortfall GiB", "fits"});
     for (const auto& g : r.gpus) {
         table.add_row({std::to_string(g.index), g.name, gib2_bytes(g.free_bytes), gib2_bytes(g.required_bytes),
-                       gib2_bytes(g.shortfall_bytes), g.fits ? "yes" : (g.state == "ok" ? "no" : "no (" + g.state + ")")});
+                       gib2_bytes(g.shortfall_bytes),
+                       g.fits ? "yes" : (g.state == "ok" ? "no" : "no (" + g.state + ")")});
     }
     std::cout << table.render();
     fmt::print("{}\n", r.message);
     if (!r.optimization_suggestions.empty()) {
-        fmt::print("suggestions (each alone makes it fit):\n");
+        fmt::print("suggestions (each change alone, re-estimated):\n");
         for (const auto& s : r.optimization_suggestions) fmt::print("  - {}\n", s);
     }
     return r.sufficient ? 0 : 1;
@@ -47,8 +48,9 @@ void setup_check(CLI::App& app, command_action& action) {
     auto options = std::make_shared<check_options>();
     auto* command = app.add_subcommand("check", "does a configuration fit on the GPUs? (check_gpu_memory_sufficient)");
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
-    command->add_option("--gpus", options->gpus,
-                        "GPU ids, comma-separated: CUDA index, UUID (or unique prefix), PCI bus id (default: every visible GPU)");
+    command->add_option(
+        "--gpus", options->gpus,
+        "GPU ids, comma-separated: CUDA index, UUID (or unique prefix), PCI bus id (default: every visible GPU)");
     add_estimate_options(*command, options->estimate);
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json,

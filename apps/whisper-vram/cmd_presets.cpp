@@ -19,11 +19,12 @@ int run_presets(bool json) {
     text_table table({"preset", "model", "segment s", "batch", "precision", "tasks", "total GiB", "recommended GiB",
                       "x tasks GiB", "target", "target GiB", "fits target"});
     for (const auto& p : presets) {
-        table.add_row({std::string(p.preset.name), std::string(p.preset.model), fmt::format("{:g}", p.preset.segment_seconds),
-                       std::to_string(p.preset.batch_size), std::string(p.preset.precision),
-                       std::to_string(p.preset.max_concurrent), gib2(p.estimate.total_required_gib),
-                       gib2(p.estimate.recommended_gib), gib2(p.recommended_gib), std::string(p.preset.target_gpu),
-                       gib2_bytes(p.target_memory_bytes), p.fits_target ? "yes" : "NO"});
+        table.add_row({std::string(p.preset.name), std::string(p.preset.model),
+                       fmt::format("{:g}", p.preset.segment_seconds), std::to_string(p.preset.batch_size),
+                       std::string(p.preset.precision), std::to_string(p.preset.max_concurrent),
+                       gib2(p.estimate.total_required_gib), gib2(p.estimate.recommended_gib), gib2(p.recommended_gib),
+                       std::string(p.preset.target_gpu), gib2_bytes(p.target_memory_bytes),
+                       p.fits_target ? "yes" : "NO"});
     }
     std::cout << table.render();
     for (const auto& p : presets) fmt::print("{}: {}\n", p.preset.name, p.message);

@@ -22,10 +22,14 @@ std::string plan_cell(const std::optional<gpu_plan>& plan, int what) {
     if (!plan) return "-";
     if (!plan->best.fits) return what == 0 ? "none fits" : "-";
     switch (what) {
-        case 0: return plan->best.model;
-        case 1: return gib2(plan->best.estimate.recommended_gib);
-        case 2: return std::to_string(plan->max_segment_seconds);
-        default: return std::to_string(plan->max_concurrent);
+        case 0:
+            return plan->best.model;
+        case 1:
+            return gib2(plan->best.estimate.recommended_gib);
+        case 2:
+            return std::to_string(plan->max_segment_seconds);
+        default:
+            return std::to_string(plan->max_concurrent);
     }
 }
 
@@ -62,14 +66,15 @@ int run_recommend(const recommend_options& o) {
             table.add_row({name, gib2_bytes(g.memory_bytes), fmt::format("({})", g.reason)});
             continue;
         }
-        table.add_row({name, gib2_bytes(g.memory_bytes), plan_cell(g.plan, 0), plan_cell(g.plan, 1), plan_cell(g.plan, 2),
-                       plan_cell(g.plan, 3), plan_cell(g.int8, 0), plan_cell(g.int8, 1), plan_cell(g.int8, 2),
-                       plan_cell(g.int8, 3)});
+        table.add_row({name, gib2_bytes(g.memory_bytes), plan_cell(g.plan, 0), plan_cell(g.plan, 1),
+                       plan_cell(g.plan, 2), plan_cell(g.plan, 3), plan_cell(g.int8, 0), plan_cell(g.int8, 1),
+                       plan_cell(g.int8, 2), plan_cell(g.int8, 3)});
     }
     std::cout << table.render();
-    fmt::print("model: best of the ladder at {:g} s; max segment: longest for that model; concurrent: tasks of {:g} s\n"
-               "side by side (floor(memory / recommended)).\n",
-               q.segment_seconds, q.segment_seconds);
+    fmt::print(
+        "model: best of the ladder at {:g} s; max segment: longest for that model; concurrent: tasks of {:g} s\n"
+        "side by side (floor(memory / recommended)).\n",
+        q.segment_seconds, q.segment_seconds);
     return all_fit ? 0 : 1;
 }
 
@@ -77,10 +82,13 @@ int run_recommend(const recommend_options& o) {
 
 void setup_recommend(CLI::App& app, command_action& action) {
     auto options = std::make_shared<recommend_options>();
-    auto* command = app.add_subcommand("recommend", "per-GPU suggestions computed from the formula: model, longest segment, tasks");
-    auto* simulate = command->add_option("--simulate", options->simulate,
-                                         "simulated GPUs, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
-    auto* gpu = command->add_option("--gpu", options->gpu_names, "catalog GPU names, comma-separated, e.g. \"RTX 3090,T4\"");
+    auto* command =
+        app.add_subcommand("recommend", "per-GPU suggestions computed from the formula: model, longest segment, tasks");
+    auto* simulate =
+        command->add_option("--simulate", options->simulate,
+                            "simulated GPUs, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
+    auto* gpu =
+        command->add_option("--gpu", options->gpu_names, "catalog GPU names, comma-separated, e.g. \"RTX 3090,T4\"");
     auto* all = command->add_flag("--all", options->all, "every GPU of the catalog");
     simulate->excludes(gpu)->excludes(all);
     gpu->excludes(all);
@@ -94,7 +102,8 @@ void setup_recommend(CLI::App& app, command_action& action) {
     command->add_option("--beam", options->estimate.beam, "beam size (engines only)");
     command->add_option("--flash-attention", options->estimate.flash_attention, "on|off (engines only)");
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");
-    command->add_flag("--json", options->json, "print JSON {gpus: [{gpu, memory, model, max_segment, max_concurrent, int8}]}");
+    command->add_flag("--json", options->json,
+                      "print JSON {gpus: [{gpu, memory, model, max_segment, max_concurrent, int8}]}");
     command->footer(
         "No option: the live GPUs (NVML), planned on their free memory; exit 3 when unavailable.\n"
         "Exit 0 when every GPU listed can run some model, 1 otherwise.\n"

@@ -25,9 +25,15 @@ int run_solve(const solve_options& o) {
     } else {
         const std::uint64_t memory = parse_size_bytes(o.memory, "--memory");
         switch (o.quantity) {
-            case solve_quantity::max_segment: r = manager.solve_max_segment(request, memory); break;
-            case solve_quantity::max_batch: r = manager.solve_max_batch(request, memory); break;
-            default: r = manager.solve_max_concurrent(request, memory); break;
+            case solve_quantity::max_segment:
+                r = manager.solve_max_segment(request, memory);
+                break;
+            case solve_quantity::max_batch:
+                r = manager.solve_max_batch(request, memory);
+                break;
+            default:
+                r = manager.solve_max_concurrent(request, memory);
+                break;
         }
     }
     if (o.json) {
@@ -58,15 +64,16 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     }
     add_estimate_options(*command, options->estimate, set);
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
-    command->footer(fmt::format("Exit 0 when the answer fits, 1 when even the smallest step does not.\nExample:\n  {}",
-                                example));
+    command->footer(
+        fmt::format("Exit 0 when the answer fits, 1 when even the smallest step does not.\nExample:\n  {}", example));
     command->callback([options, &action] { action = [options] { return run_solve(*options); }; });
 }
 
 }  // namespace
 
 void setup_solve(CLI::App& app, command_action& action) {
-    auto* solve = app.add_subcommand("solve", "exact inverse solvers: longest segment, largest batch, most tasks, least memory");
+    auto* solve =
+        app.add_subcommand("solve", "exact inverse solvers: longest segment, largest batch, most tasks, least memory");
     solve->require_subcommand(1);
     solve->footer(
         "Examples:\n"
@@ -86,9 +93,8 @@ void setup_solve(CLI::App& app, command_action& action) {
     add_solver(*solve, action, solve_quantity::max_concurrent, "max-concurrent",
                "how many such tasks fit side by side: floor(memory / recommended)", {},
                "whisper-vram solve max-concurrent medium --memory 24");
-    add_solver(*solve, action, solve_quantity::min_memory, "min-memory",
-               "least GPU memory that fits (= recommended)", {},
-               "whisper-vram solve min-memory medium --segment 300");
+    add_solver(*solve, action, solve_quantity::min_memory, "min-memory", "least GPU memory that fits (= recommended)",
+               {}, "whisper-vram solve min-memory medium --segment 300");
 }
 
 }  // namespace whisper_vram::cli

@@ -85,15 +85,15 @@ struct solve_result {
     /// The answer: seconds, batch size or task count; 0 when even the smallest step does not fit.
     /// For min_memory: bytes (= recommended_bytes).
     std::uint64_t value = 0;
-    bool fits = false;                        ///< false when even the smallest step does not fit
-    estimate_request request;                 ///< the inputs (normalised); the solved field set to value
+    bool fits = false;                             ///< false when even the smallest step does not fit
+    estimate_request request;                      ///< the inputs (normalised); the solved field set to value
     std::optional<std::uint64_t> available_bytes;  ///< the memory solved for (none for min_memory)
-    std::optional<memory_estimate> at_value;  ///< estimate at the answer (per task for max_concurrent)
+    std::optional<memory_estimate> at_value;       ///< estimate at the answer (per task for max_concurrent)
     /// Recommended bytes one step beyond the answer (segment + 1 s, batch + 1, one more task,
     /// memory − 1 byte is the min_memory counterpart); none when the answer is at the limit.
     std::optional<std::uint64_t> next_step_bytes;
-    std::vector<std::string> notes;           ///< e.g. memory flat in segment length, capped at the limit
-    std::string message;                      ///< one line for people
+    std::vector<std::string> notes;  ///< e.g. memory flat in segment length, capped at the limit
+    std::string message;             ///< one line for people
 };
 
 /// Longest whole-second segment (1 … 86400) whose recommended amount fits in @p available_bytes,
@@ -123,10 +123,10 @@ solve_result solve_min_memory(const estimate_request& request);
 
 /// What to run with a given amount of memory at one precision.
 struct gpu_plan {
-    std::string precision;              ///< the precision planned for
-    best_model_result best;             ///< best model at the request's segment (30 s by default)
+    std::string precision;                  ///< the precision planned for
+    best_model_result best;                 ///< best model at the request's segment (30 s by default)
     std::uint64_t max_segment_seconds = 0;  ///< longest segment for that model (0 when nothing fits)
-    std::uint64_t max_concurrent = 0;   ///< how many tasks of that model at the request's segment fit
+    std::uint64_t max_concurrent = 0;       ///< how many tasks of that model at the request's segment fit
     std::vector<std::string> notes;
 };
 
@@ -137,22 +137,22 @@ gpu_plan plan_for_memory(std::uint64_t memory_bytes, const estimate_request& req
 
 /// Recommendations for one GPU.
 struct gpu_recommendation {
-    std::string gpu;                    ///< catalog name or device name
-    std::optional<unsigned> index;      ///< CUDA index for live/simulated GPUs
-    std::string uuid;                   ///< live/simulated GPUs only
-    std::uint64_t total_bytes = 0;      ///< the card's memory
+    std::string gpu;                ///< catalog name or device name
+    std::optional<unsigned> index;  ///< CUDA index for live/simulated GPUs
+    std::string uuid;               ///< live/simulated GPUs only
+    std::uint64_t total_bytes = 0;  ///< the card's memory
     /// Memory planned for: the card's size for catalog GPUs, the free memory for live ones.
     std::uint64_t memory_bytes = 0;
-    std::string state = "ok";           ///< gpu_state name; not "ok" → no plan
-    std::string reason;                 ///< why there is no plan
-    std::optional<gpu_plan> plan;       ///< at the requested precision
-    std::optional<gpu_plan> int8;       ///< the same at int8; none when the engine refuses int8
+    std::string state = "ok";      ///< gpu_state name; not "ok" → no plan
+    std::string reason;            ///< why there is no plan
+    std::optional<gpu_plan> plan;  ///< at the requested precision
+    std::optional<gpu_plan> int8;  ///< the same at int8; none when the engine refuses int8
 };
 
 /// Recommendations for several GPUs.
 struct recommendation_result {
-    std::string source;                 ///< "catalog", "nvml" or "simulated"
-    estimate_request request;           ///< base inputs (precision, engine, segment 30 s, batch 1)
+    std::string source;        ///< "catalog", "nvml" or "simulated"
+    estimate_request request;  ///< base inputs (precision, engine, segment 30 s, batch 1)
     std::vector<gpu_recommendation> gpus;
 };
 
@@ -172,13 +172,13 @@ recommendation_result recommend_for_gpus(const std::vector<visible_gpu>& gpus, p
 
 /// One of the guide's preset configurations ("预设配置"), exactly as the guide writes it.
 struct guide_preset {
-    std::string_view name;          ///< "high_performance", "balanced", "efficient"
+    std::string_view name;  ///< "high_performance", "balanced", "efficient"
     std::string_view model;
     double segment_seconds = 30.0;
     int batch_size = 1;
     std::string_view precision;
     int max_concurrent = 1;
-    std::string_view target_gpu;    ///< catalog name of the card the guide's comment names
+    std::string_view target_gpu;  ///< catalog name of the card the guide's comment names
 };
 
 /// The three presets in the guide's order.
@@ -194,17 +194,17 @@ estimate_request preset_request(const guide_preset& preset);
 /// A preset sized by the formula and compared with its own target GPU.
 struct preset_evaluation {
     guide_preset preset;
-    memory_estimate estimate;                  ///< one task
-    std::uint64_t total_required_bytes = 0;    ///< total_required_bytes × max_concurrent
-    std::uint64_t recommended_bytes = 0;       ///< recommended_bytes × max_concurrent
-    double total_required_gib = 0.0;           ///< total_required × max_concurrent
-    double recommended_gib = 0.0;              ///< recommended × max_concurrent
-    std::uint64_t target_memory_bytes = 0;     ///< the target card's memory
-    bool fits_target = false;                  ///< recommended × max_concurrent ≤ target memory
+    memory_estimate estimate;                    ///< one task
+    std::uint64_t total_required_bytes = 0;      ///< total_required_bytes × max_concurrent
+    std::uint64_t recommended_bytes = 0;         ///< recommended_bytes × max_concurrent
+    double total_required_gib = 0.0;             ///< total_required × max_concurrent
+    double recommended_gib = 0.0;                ///< recommended × max_concurrent
+    std::uint64_t target_memory_bytes = 0;       ///< the target card's memory
+    bool fits_target = false;                    ///< recommended × max_concurrent ≤ target memory
     std::uint64_t max_concurrent_on_target = 0;  ///< tasks of the preset that fit on the target
     /// Longest segment at which max_concurrent tasks of the preset fit on the target (0: none).
     std::uint64_t max_segment_on_target = 0;
-    std::string message;                       ///< plain verdict
+    std::string message;  ///< plain verdict
 };
 
 /// Sizes @p preset and compares it with its target GPU.
@@ -214,39 +214,39 @@ preset_evaluation evaluate_preset(const guide_preset& preset);
 
 /// One GPU of a check.
 struct check_gpu_row {
-    unsigned index = 0;                  ///< CUDA index (what --gpus and PyTorch's cuda:N mean)
-    unsigned nvml_index = 0;             ///< NVML index
+    unsigned index = 0;       ///< CUDA index (what --gpus and PyTorch's cuda:N mean)
+    unsigned nvml_index = 0;  ///< NVML index
     std::string name;
     std::string uuid;
-    std::string state = "ok";            ///< gpu_state name
+    std::string state = "ok";  ///< gpu_state name
     std::uint64_t total_bytes = 0;
     std::uint64_t free_bytes = 0;
-    std::uint64_t required_bytes = 0;    ///< recommended bytes of the request
-    std::uint64_t shortfall_bytes = 0;   ///< required − free when it does not fit, else 0
-    bool fits = false;                   ///< state ok and required ≤ free
-    std::string reason;                  ///< why it does not fit
+    std::uint64_t required_bytes = 0;   ///< recommended bytes of the request
+    std::uint64_t shortfall_bytes = 0;  ///< required − free when it does not fit, else 0
+    bool fits = false;                  ///< state ok and required ≤ free
+    std::string reason;                 ///< why it does not fit
 };
 
 /// A change that alone makes the request fit on the tightest GPU, re-estimated.
 struct check_suggestion {
     /// "segment_duration", "batch_size", "precision", "model" or "free_memory".
     std::string change;
-    estimate_request config;             ///< the request with the change applied
-    double recommended_gib = 0.0;        ///< re-estimated recommended amount of config
+    estimate_request config;       ///< the request with the change applied
+    double recommended_gib = 0.0;  ///< re-estimated recommended amount of config
     std::uint64_t recommended_bytes = 0;
-    std::uint64_t free_needed_bytes = 0; ///< free_memory only: what other processes would have to free
-    std::string text;                    ///< the suggestion in words, with its numbers
+    std::uint64_t free_needed_bytes = 0;  ///< free_memory only: what other processes would have to free
+    std::string text;                     ///< the suggestion in words, with its numbers
 };
 
 /// Result of check_gpu_memory_sufficient().
 struct check_result {
-    bool sufficient = false;             ///< true only when every listed GPU fits (each runs its own copy)
+    bool sufficient = false;  ///< true only when every listed GPU fits (each runs its own copy)
     std::string message;
     std::vector<std::string> optimization_suggestions;  ///< the guide's list of strings
-    std::vector<check_suggestion> suggestions;           ///< the same, as data
+    std::vector<check_suggestion> suggestions;          ///< the same, as data
     std::vector<check_gpu_row> gpus;
-    memory_estimate required;            ///< the estimate of the request
-    std::string source;                  ///< probe source: "nvml" or "simulated"
+    memory_estimate required;  ///< the estimate of the request
+    std::string source;        ///< probe source: "nvml" or "simulated"
 };
 
 /// The guide's check_gpu_memory_sufficient over given GPUs: fits when recommended ≤ free on a
@@ -256,8 +256,7 @@ struct check_result {
 /// smaller model, and the memory other processes would have to free. GPUs whose state is not ok
 /// (lost, unified memory) do not fit, with the reason. @p gpus empty: not sufficient.
 /// @throws usage_error for invalid inputs.
-check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus,
-                          probe_source source);
+check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus, probe_source source);
 
 // ---- JSON -----------------------------------------------------------------------------------------
 

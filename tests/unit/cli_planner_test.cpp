@@ -15,7 +15,8 @@ using test::run_cli;
 
 // No simulation from the caller's environment, no CUDA_VISIBLE_DEVICES filter, and an NVML
 // library that cannot be loaded: GPU information is unavailable unless --simulate is given.
-const std::string clean_env = "env -u WHISPER_VRAM_SIMULATE -u CUDA_VISIBLE_DEVICES WHISPER_VRAM_NVML_LIBRARY=/nonexistent";
+const std::string clean_env =
+    "env -u WHISPER_VRAM_SIMULATE -u CUDA_VISIBLE_DEVICES WHISPER_VRAM_NVML_LIBRARY=/nonexistent";
 
 TEST(CliPlanner, BestModel) {
     auto r = run_cli("best-model --memory 8 --json");
@@ -72,7 +73,7 @@ TEST(CliPlanner, SolveEachQuantity) {
     EXPECT_EQ(run_cli("solve max-concurrent large --memory 9").status, 1);
     // Usage errors.
     EXPECT_EQ(run_cli("solve").status, 2);
-    EXPECT_EQ(run_cli("solve max-segment medium").status, 2);                       // no --memory
+    EXPECT_EQ(run_cli("solve max-segment medium").status, 2);                          // no --memory
     EXPECT_EQ(run_cli("solve max-segment medium --memory 8 --segment 30").status, 2);  // the solved input
     EXPECT_EQ(run_cli("solve max-batch medium --memory 8 --batch 2").status, 2);
     EXPECT_EQ(run_cli("solve max-width medium --memory 8").status, 2);
@@ -166,12 +167,11 @@ TEST(CliPlanner, CheckExitStatuses) {
     // Each suggested configuration, checked again, fits.
     for (const auto& s : j["suggestions"]) {
         const auto& c = s["config"];
-        const auto again = run_cli(
-            "check " + c["model"].get<std::string>() + " --segment " +
-                std::to_string(c["segment_duration"].get<double>()) + " --batch " +
-                std::to_string(c["batch_size"].get<int>()) + " --precision " + c["precision"].get<std::string>() +
-                " --simulate 8GiB",
-            clean_env);
+        const auto again = run_cli("check " + c["model"].get<std::string>() + " --segment " +
+                                       std::to_string(c["segment_duration"].get<double>()) + " --batch " +
+                                       std::to_string(c["batch_size"].get<int>()) + " --precision " +
+                                       c["precision"].get<std::string>() + " --simulate 8GiB",
+                                   clean_env);
         EXPECT_EQ(again.status, 0) << s.dump() << again.out << again.err;
     }
     r = run_cli("check medium --segment 300 --simulate 8GiB", clean_env);
@@ -179,7 +179,10 @@ TEST(CliPlanner, CheckExitStatuses) {
     EXPECT_NE(r.out.find("shorten segments to 117 s"), std::string::npos) << r.out;
     EXPECT_EQ(run_cli("check medium --segment 300 --simulate 24GiB", clean_env).status, 0);
     EXPECT_EQ(run_cli("check medium --segment 300 --gpus 0,1 --simulate 24GiB,8GiB", clean_env).status, 1);
-    EXPECT_EQ(run_cli("check medium --segment 300 --gpus 0", "env -u CUDA_VISIBLE_DEVICES WHISPER_VRAM_SIMULATE=24GiB,8GiB").status, 0);
+    EXPECT_EQ(
+        run_cli("check medium --segment 300 --gpus 0", "env -u CUDA_VISIBLE_DEVICES WHISPER_VRAM_SIMULATE=24GiB,8GiB")
+            .status,
+        0);
     r = run_cli("check medium --gpus 3 --simulate 24GiB,8GiB", clean_env);
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("'3'"), std::string::npos) << r.err;

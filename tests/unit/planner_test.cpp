@@ -161,8 +161,8 @@ TEST(PlannerSolvers, PropertyAnswerFitsNextStepDoesNot) {
     for (const double g : {0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 11.0, 12.0, 16.0, 24.0, 40.0, 48.0, 80.0}) {
         memories.push_back(static_cast<std::uint64_t>(g * static_cast<double>(GiB)));
     }
-    memories.push_back(8 * GiB - 1);         // just under a boundary
-    memories.push_back(7'999'999'999ULL);    // not a multiple of anything
+    memories.push_back(8 * GiB - 1);                   // just under a boundary
+    memories.push_back(7'999'999'999ULL);              // not a multiple of anything
     memories.push_back(rec_bytes(req("large", 240)));  // exactly the 240 s boundary of large
     int checked = 0;
     for (const auto& model : models) {
@@ -175,7 +175,8 @@ TEST(PlannerSolvers, PropertyAnswerFitsNextStepDoesNot) {
                     if (s.fits) {
                         EXPECT_LE(rec_bytes(req(model, static_cast<double>(s.value), batch, precision)), memory);
                         if (s.value < max_segment_limit_seconds) {
-                            EXPECT_GT(rec_bytes(req(model, static_cast<double>(s.value + 1), batch, precision)), memory);
+                            EXPECT_GT(rec_bytes(req(model, static_cast<double>(s.value + 1), batch, precision)),
+                                      memory);
                         }
                     } else {
                         EXPECT_EQ(s.value, 0U);
@@ -292,7 +293,11 @@ TEST(PlannerRecommend, GuideCardsComputedFromTheFormula) {
     const auto r = recommend_for_catalog(names, {});
     ASSERT_EQ(r.gpus.size(), 6U);
     EXPECT_EQ(r.source, "catalog");
-    struct row { const char* model; std::uint64_t segment; std::uint64_t concurrent; };
+    struct row {
+        const char* model;
+        std::uint64_t segment;
+        std::uint64_t concurrent;
+    };
     // GTX 1660 6 GiB: medium 5.0625; 1.2·(3.375 + 0.84375k) ≤ 6 → k ≤ 1.926 → 57 s; 1 task.
     // RTX 3060 8GB / 3070 8 GiB: medium, 117 s, 1.
     // RTX 3080 10 GiB: large 9.825 ≤ 10; 1.2·(6.5 + 1.6875k) ≤ 10 → k ≤ 1.0864 → 32 s; 1.
