@@ -42,6 +42,10 @@ TEST(CliPlanner, BestModel) {
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("--memory"), std::string::npos) << r.err;
     EXPECT_EQ(run_cli("best-model").status, 2);  // --memory is required
+    // English ladder: large 9.825 > 8, medium.en 5.0625 ≤ 8.
+    r = run_cli("best-model --memory 8 --english --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["model"], "medium.en");
     EXPECT_EQ(run_cli("best-model --memory 8 --precision fp8").status, 2);
 }
 
@@ -191,6 +195,15 @@ TEST(CliPlanner, CheckExitStatuses) {
     EXPECT_EQ(r.status, 3);
     EXPECT_FALSE(r.err.empty());
     EXPECT_EQ(run_cli("check mediun --simulate 8GiB", clean_env).status, 2);
+    // CUDA_VISIBLE_DEVICES="" hides every GPU: nothing to check on, exit 3 saying why.
+    r = run_cli("check medium --simulate 8GiB", "env -u WHISPER_VRAM_SIMULATE CUDA_VISIBLE_DEVICES=");
+    EXPECT_EQ(r.status, 3);
+    EXPECT_NE(r.err.find("CUDA_VISIBLE_DEVICES"), std::string::npos) << r.err;
+    // CUDA_VISIBLE_DEVICES=1 renumbers: the 8 GiB GPU is CUDA index 0 (300 s medium does not fit there).
+    EXPECT_EQ(run_cli("check medium --segment 300 --gpus 0 --simulate 24GiB,8GiB",
+                      "env -u WHISPER_VRAM_SIMULATE CUDA_VISIBLE_DEVICES=1")
+                  .status,
+              1);
     EXPECT_EQ(run_cli("check", clean_env).status, 2);
 }
 
