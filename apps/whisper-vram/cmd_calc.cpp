@@ -8,6 +8,7 @@
 #include "whisper_vram/engines.hpp"
 #include "whisper_vram/error.hpp"
 #include "whisper_vram/json.hpp"
+#include "whisper_vram/planner.hpp"
 #include "whisper_vram/precision.hpp"
 #include "whisper_vram/units.hpp"
 
@@ -17,8 +18,32 @@ namespace {
 struct calc_options {
     std::string model;
     estimate_options estimate;
+    std::optional<std::string> preset;
+    std::vector<std::string> explicit_options;  // options given on the command line (for --preset conflicts)
     bool json = false;
 };
+
+// --preset NAME fills model, segment, batch and precision from the guide's preset; giving any of
+// them too is a usage error (which one would win is not obvious).
+void apply_preset(calc_options& o) {
+    if (!o.preset) {
+        if (o.model.empty()) throw usage_error("model is required: give a MODEL (e.g. medium) or --preset NAME (high_performance, balanced, efficient)");
+        return;
+    }
+    const guide_preset& preset = find_preset(*o.preset);
+    if (!o.model.empty()) {
+        throw usage_error(fmt::format("--preset {} sets the model ({}); do not give a MODEL ('{}') too", preset.name,
+                                      preset.model, o.model));
+    }
+    if (!o.explicit_options.empty()) {
+        throw usage_error(fmt::format("--preset {} sets model, segment, batch and precision; {} conflicts with it",
+                                      preset.name, o.explicit_options.front()));
+    }
+    o.model = std::string(preset.model);
+    o.estimate.segment = fmt::format("{:g}", preset.segment_seconds);
+    o.estimate.batch = std::to_string(preset.batch_size);
+    o.estimate.precision = std::string(preset.precision);
+}
 
 std::vector<std::string> precision_list(const calc_options& o) {
     if (o.estimate.precision == "all") {
@@ -80,7 +105,8 @@ void print_sweep(const std::vector<memory_estimate>& estimates) {
     for (const auto& note : shown) fmt::print("note: {}\n", note);
 }
 
-int run_calc(const calc_options& o) {
+int run_calc(calc_options o) {
+    apply_preset(o);
     const auto segments = split_list(o.estimate.segment, "--segment");
     const auto precisions = precision_list(o);
     std::vector<memory_estimate> estimates;
@@ -93,9 +119,13 @@ int run_calc(const calc_options& o) {
         }
     }
     const bool sweep = estimates.size() > 1;
+    std::optional<preset_evaluation> preset;
+    if (o.preset) preset = evaluate_preset(find_preset(*o.preset));
     if (o.json) {
         if (!sweep) {
-            print_json(to_json(estimates.front()));
+            auto j = to_json(estimates.front());
+            if (preset) j["preset"] = to_json(*preset);
+            print_json(j);
         } else {
             nlohmann::ordered_json array = nlohmann::ordered_json::array();
             for (const auto& e : estimates) array.push_back(to_json(e));
@@ -105,6 +135,12 @@ int run_calc(const calc_options& o) {
         print_sweep(estimates);
     } else {
         print_single(estimates.front());
+        if (preset) {
+            fmt::print("preset {}: max_concurrent {}, target {}; {} x {} = {:.2f} GiB recommended\n", preset->preset.name,
+                       preset->preset.max_concurrent, preset->preset.target_gpu, preset->preset.max_concurrent,
+                       gib2(preset->estimate.recommended_gib), preset->recommended_gib);
+            fmt::print("preset {}: {}\n", preset->preset.name, preset->message);
+        }
     }
     return 0;
 }
@@ -114,8 +150,10 @@ int run_calc(const calc_options& o) {
 void setup_calc(CLI::App& app, command_action& action) {
     auto options = std::make_shared<calc_options>();
     auto* command = app.add_subcommand("calc", "memory a Whisper job needs: breakdown, total, recommended (+margin)");
-    command->add_option("model", options->model, "model name, e.g. medium, large-v3, turbo")->required();
+    command->add_option("model", options->model, "model name, e.g. medium, large-v3, turbo (or use --preset)");
     add_estimate_options(*command, options->estimate);
+    command->add_option("--preset", options->preset,
+                        "the guide's preset: high_performance, balanced, efficient (sets model, segment, batch, precision)");
     command->add_flag("--json", options->json, "print one JSON object (a JSON array for sweeps)");
     command->footer(
         "Lists sweep: --segment 30,60,120,300,600 and/or --precision all (or float32,int8) print one table.\n"
@@ -124,11 +162,17 @@ void setup_calc(CLI::App& app, command_action& action) {
         "  whisper-vram calc large --segment 600 --batch 2 --precision int8 --json\n"
         "  whisper-vram calc medium --segment 30,60,120,300,600\n"
         "  whisper-vram calc large --precision all\n"
+        "  whisper-vram calc --preset balanced\n"
         "Engine-aware (what nvidia-smi shows; GPU memory flat over --segment):\n"
         "  whisper-vram calc large-v3 --engine faster-whisper --precision int8_float16 --gpu T4\n"
         "  whisper-vram calc turbo --engine openai-whisper --beam 1\n"
         "  whisper-vram calc large-v3 --engine whisper.cpp --precision all");
-    command->callback([options, &action] { action = [options] { return run_calc(*options); }; });
+    command->callback([options, command, &action] {
+        for (const char* name : {"--segment", "--batch", "--precision"}) {
+            if (command->count(name) > 0) options->explicit_options.emplace_back(name);
+        }
+        action = [options] { return run_calc(*options); };
+    });
 }
 
 }  // namespace whisper_vram::cli

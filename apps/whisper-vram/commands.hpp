@@ -11,4 +11,11 @@ void setup_models(CLI::App& app, command_action& action);
 void setup_gpus(CLI::App& app, command_action& action);
 void setup_debug(CLI::App& app, command_action& action);
 
+void setup_best_model(CLI::App& app, command_action& action);
+void setup_solve(CLI::App& app, command_action& action);
+void setup_recommend(CLI::App& app, command_action& action);
+void setup_presets(CLI::App& app, command_action& action);
+void setup_check(CLI::App& app, command_action& action);
+
+
 }  // namespace whisper_vram::cli

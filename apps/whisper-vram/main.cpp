@@ -26,6 +26,13 @@ int main(int argc, char** argv) {
     cli::setup_gpus(app, action);
     cli::setup_debug(app, action);
 
+    cli::setup_best_model(app, action);
+    cli::setup_solve(app, action);
+    cli::setup_recommend(app, action);
+    cli::setup_presets(app, action);
+    cli::setup_check(app, action);
+
+
     // A first word that is neither an option nor a subcommand: say so, and list the subcommands.
     const auto subcommands = app.get_subcommands({});
     const bool known = argc > 1 && std::any_of(subcommands.begin(), subcommands.end(),

@@ -3,12 +3,17 @@
 /// The facade: the guide's API (`gpu_manager.calculate_memory_usage(...)` etc.) over the
 /// estimators, planner, probes and scheduler. The CLI and the Python module both sit on it.
 
+#include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "whisper_vram/cuda_debug.hpp"
 #include "whisper_vram/estimate.hpp"
 #include "whisper_vram/gpu_probe.hpp"
+#include "whisper_vram/planner.hpp"
 
 namespace whisper_vram {
 
@@ -43,6 +48,58 @@ public:
 
     /// The probe in use.
     [[nodiscard]] gpu_probe& probe() const noexcept { return *probe_; }
+
+    // ---- planner: best model, solvers, recommendations, presets, check ----
+    // Thin over planner.hpp (pure); see there for the rules. Memory is in bytes.
+
+    /// The guide's assign_optimal_model(available_memory): best model of model_ladder(engine)
+    /// whose recommended amount fits in @p available_bytes with @p request's segment, batch,
+    /// precision, margin and engine (request.model ignored). Nothing fits → tiny, fits false.
+    /// @throws usage_error on invalid input.
+    [[nodiscard]] best_model_result assign_optimal_model(std::uint64_t available_bytes,
+                                                         const estimate_request& request = {},
+                                                         bool english_only = false) const;
+
+    /// Longest whole-second segment that fits (request.segment_seconds ignored). @throws usage_error.
+    [[nodiscard]] solve_result solve_max_segment(const estimate_request& request, std::uint64_t available_bytes) const;
+    /// Largest batch that fits (request.batch_size ignored). @throws usage_error.
+    [[nodiscard]] solve_result solve_max_batch(const estimate_request& request, std::uint64_t available_bytes) const;
+    /// How many such tasks fit side by side: floor(available / recommended_bytes). @throws usage_error.
+    [[nodiscard]] solve_result solve_max_concurrent(const estimate_request& request,
+                                                    std::uint64_t available_bytes) const;
+    /// Least memory that fits (= recommended_bytes). @throws usage_error.
+    [[nodiscard]] solve_result solve_min_memory(const estimate_request& request) const;
+
+    /// Per-GPU recommendations for the GPUs this manager's probe sees (live or simulated, in
+    /// CUDA's numbering after CUDA_VISIBLE_DEVICES), planned on each GPU's free memory.
+    /// @throws gpu_unavailable_error with the probe's reason when GPU information is unavailable;
+    ///         usage_error on invalid input.
+    [[nodiscard]] recommendation_result recommend(const estimate_request& request = {},
+                                                  bool english_only = false) const;
+    /// Per-GPU recommendations for catalog GPUs by name, planned on each card's memory.
+    /// @throws usage_error for an unknown GPU name or invalid input.
+    [[nodiscard]] recommendation_result recommend(std::span<const std::string> gpu_names,
+                                                  const estimate_request& request = {},
+                                                  bool english_only = false) const;
+
+    /// The guide's three presets, each sized and compared with its own target GPU.
+    [[nodiscard]] std::vector<preset_evaluation> presets() const;
+
+    /// The guide's check_gpu_memory_sufficient: does the configuration fit on each listed GPU
+    /// (ids: CUDA index, UUID or unique prefix, PCI bus id; empty = every visible GPU)? Each GPU
+    /// runs its own copy, so `sufficient` needs every one to fit. Suggestions per planner.hpp.
+    /// @throws gpu_unavailable_error (probe's reason) when GPU information is unavailable or no
+    ///         GPU is visible; usage_error for invalid input or a GPU id that does not exist
+    ///         (the message names the GPUs there are).
+    [[nodiscard]] check_result check_gpu_memory_sufficient(std::string_view model_name,
+                                                           const std::vector<std::string>& gpu_ids = {},
+                                                           double segment_duration = 30,
+                                                           int batch_size = 1,
+                                                           std::string_view precision = "float16") const;
+    /// The same for any request (engine, margin, beams…).
+    [[nodiscard]] check_result check_gpu_memory_sufficient(const estimate_request& request,
+                                                           const std::vector<std::string>& gpu_ids = {}) const;
+    // ---- end planner ----
 
 private:
     std::shared_ptr<gpu_probe> probe_;

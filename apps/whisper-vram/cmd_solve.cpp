@@ -1,0 +1,100 @@
+// whisper-vram solve: the exact inverse solvers (max-segment, max-batch, max-concurrent, min-memory).
+
+#include <iostream>
+
+#include "commands.hpp"
+#include "planner_cli.hpp"
+
+namespace whisper_vram::cli {
+namespace {
+
+struct solve_options {
+    solve_quantity quantity = solve_quantity::max_segment;
+    std::string model;
+    std::string memory;
+    estimate_options estimate;
+    bool json = false;
+};
+
+int run_solve(const solve_options& o) {
+    const estimate_request request = to_request(o.estimate, o.model);
+    const gpu_manager manager = offline_manager();
+    solve_result r;
+    if (o.quantity == solve_quantity::min_memory) {
+        r = manager.solve_min_memory(request);
+    } else {
+        const std::uint64_t memory = parse_size_bytes(o.memory, "--memory");
+        switch (o.quantity) {
+            case solve_quantity::max_segment:
+                r = manager.solve_max_segment(request, memory);
+                break;
+            case solve_quantity::max_batch:
+                r = manager.solve_max_batch(request, memory);
+                break;
+            default:
+                r = manager.solve_max_concurrent(request, memory);
+                break;
+        }
+    }
+    if (o.json) {
+        print_json(to_json(r));
+    } else {
+        const auto& q = r.request;
+        std::string inputs = fmt::format("{} | {} | engine {}", q.model, q.precision, q.engine);
+        if (o.quantity != solve_quantity::max_segment) inputs += fmt::format(" | segment {:g} s", q.segment_seconds);
+        if (o.quantity != solve_quantity::max_batch) inputs += fmt::format(" | batch {}", q.batch_size);
+        if (r.available_bytes) inputs += fmt::format(" | memory {}", format_gib(*r.available_bytes));
+        fmt::print("{}\n{}: {}\n{}\n", inputs, to_string(r.quantity),
+                   r.quantity == solve_quantity::min_memory ? format_gib(r.value) : std::to_string(r.value), r.message);
+        for (const auto& n : r.notes) fmt::print("note: {}\n", n);
+    }
+    if (!r.fits) std::cerr << "whisper-vram: " << r.message << '\n';
+    return r.fits ? 0 : 1;
+}
+
+void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity, const char* name,
+                const char* description, estimate_option_set set, const char* example) {
+    auto options = std::make_shared<solve_options>();
+    options->quantity = quantity;
+    auto* command = solve.add_subcommand(name, description);
+    command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
+    if (quantity != solve_quantity::min_memory) {
+        command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
+            ->required();
+    }
+    add_estimate_options(*command, options->estimate, set);
+    command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
+    command->footer(
+        fmt::format("Exit 0 when the answer fits, 1 when even the smallest step does not.\nExample:\n  {}", example));
+    command->callback([options, &action] { action = [options] { return run_solve(*options); }; });
+}
+
+}  // namespace
+
+void setup_solve(CLI::App& app, command_action& action) {
+    auto* solve =
+        app.add_subcommand("solve", "exact inverse solvers: longest segment, largest batch, most tasks, least memory");
+    solve->require_subcommand(1);
+    solve->footer(
+        "Examples:\n"
+        "  whisper-vram solve max-segment medium --memory 8\n"
+        "  whisper-vram solve max-batch medium --memory 8 --json\n"
+        "  whisper-vram solve max-concurrent medium --memory 24\n"
+        "  whisper-vram solve min-memory large --segment 600 --precision int8");
+    estimate_option_set no_segment;
+    no_segment.segment = false;
+    estimate_option_set no_batch;
+    no_batch.batch = false;
+    add_solver(*solve, action, solve_quantity::max_segment, "max-segment",
+               "longest segment in whole seconds (1-86400) that fits", no_segment,
+               "whisper-vram solve max-segment medium --memory 8 --batch 1 --precision float16");
+    add_solver(*solve, action, solve_quantity::max_batch, "max-batch", "largest batch (1-4096) that fits", no_batch,
+               "whisper-vram solve max-batch medium --memory 8 --segment 30");
+    add_solver(*solve, action, solve_quantity::max_concurrent, "max-concurrent",
+               "how many such tasks fit side by side: floor(memory / recommended)", {},
+               "whisper-vram solve max-concurrent medium --memory 24");
+    add_solver(*solve, action, solve_quantity::min_memory, "min-memory", "least GPU memory that fits (= recommended)",
+               {}, "whisper-vram solve min-memory medium --segment 300");
+}
+
+}  // namespace whisper_vram::cli
