@@ -8,11 +8,14 @@
 
 #include <cmath>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "whisper_vram/error.hpp"
 #include "whisper_vram/gpu_manager.hpp"
 #include "whisper_vram/json.hpp"
+#include "whisper_vram/planner.hpp"
+#include "whisper_vram/units.hpp"
 
 namespace py = pybind11;
 using namespace whisper_vram;
@@ -94,35 +97,71 @@ std::string text_from(const py::handle& value, const char* what) {
     return value.cast<std::string>();
 }
 
-/// The keyword arguments every sizing method shares → an estimate_request.
-estimate_request request_from(const py::handle& model_name, const py::handle& segment_duration, const py::handle& batch_size,
-                              const py::handle& precision, const py::handle& engine, const py::handle& margin,
-                              const py::handle& beam_size, const py::handle& gpu, const py::handle& flash_attention) {
+/// The options every sizing method shares, passed from the Python layer as a dict with the keys
+/// model_name, segment_duration, batch_size, precision, engine, margin, beam_size, gpu,
+/// flash_attention (missing keys take the guide's defaults) → an estimate_request.
+estimate_request request_from(const py::dict& o) {
+    const auto get = [&](const char* key) -> py::object {
+        return o.contains(key) ? py::reinterpret_borrow<py::object>(o[key]) : py::none();
+    };
     estimate_request r;
-    r.model = text_from(model_name, "model name");
-    r.segment_seconds = segment_from(segment_duration);
-    r.batch_size = batch_from(batch_size);
-    r.precision = text_from(precision, "precision");
-    r.engine = engine.is_none() ? "guide" : text_from(engine, "engine");
-    r.margin = margin.is_none() ? default_margin : margin_from(margin);
-    if (!beam_size.is_none()) {
-        if (py::isinstance<py::bool_>(beam_size) || !py::isinstance<py::int_>(beam_size) || beam_size.cast<long long>() < 1 ||
-            beam_size.cast<long long>() > 64) {
-            throw usage_error("beam size '" + py_repr(beam_size) + "' is invalid: must be an integer from 1 to 64");
+    if (const auto v = get("model_name"); !v.is_none()) r.model = text_from(v, "model name");
+    if (const auto v = get("segment_duration"); !v.is_none()) r.segment_seconds = segment_from(v);
+    if (const auto v = get("batch_size"); !v.is_none()) r.batch_size = batch_from(v);
+    if (const auto v = get("precision"); !v.is_none()) r.precision = text_from(v, "precision");
+    if (const auto v = get("engine"); !v.is_none()) r.engine = text_from(v, "engine");
+    if (const auto v = get("margin"); !v.is_none()) r.margin = margin_from(v);
+    if (const auto v = get("beam_size"); !v.is_none()) {
+        if (py::isinstance<py::bool_>(v) || !py::isinstance<py::int_>(v) || v.cast<long long>() < 1 || v.cast<long long>() > 64) {
+            throw usage_error("beam size '" + py_repr(v) + "' is invalid: must be an integer from 1 to 64");
         }
-        r.beam_size = beam_size.cast<int>();
+        r.beam_size = v.cast<int>();
     }
-    if (!gpu.is_none()) r.gpu_name = text_from(gpu, "gpu");
-    if (!flash_attention.is_none()) {
-        if (!py::isinstance<py::bool_>(flash_attention)) {
-            throw usage_error("flash_attention " + py_repr(flash_attention) + " is invalid: must be True, False or None");
+    if (const auto v = get("gpu"); !v.is_none()) r.gpu_name = text_from(v, "gpu");
+    if (const auto v = get("flash_attention"); !v.is_none()) {
+        if (!py::isinstance<py::bool_>(v)) {
+            throw usage_error("flash_attention " + py_repr(v) + " is invalid: must be True, False or None");
         }
-        r.flash_attention = flash_attention.cast<bool>();
+        r.flash_attention = v.cast<bool>();
     }
     return r;
 }
 
-/// The C++ facade plus the probe it was made with.
+/// Memory in GiB (the guide's unit) → bytes, rounded down.
+std::uint64_t memory_from(const py::handle& value) {
+    if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value))) {
+        throw usage_error("available memory " + py_repr(value) + " is invalid: must be a number of GiB >= 0");
+    }
+    return gib_to_bytes_floor(value.cast<double>());
+}
+
+/// GPU ids from Python (ints or strings; None = every visible GPU) → the strings select_gpus takes.
+std::vector<std::string> gpu_ids_from(const py::handle& value) {
+    std::vector<std::string> ids;
+    if (value.is_none()) return ids;
+    if (py::isinstance<py::str>(value) || py::isinstance<py::int_>(value)) {
+        throw usage_error("gpu_ids " + py_repr(value) + " is invalid: must be a list of GPU ids, e.g. [0] or ['GPU-8a3f']");
+    }
+    for (const auto& item : py::iter(value)) {
+        if (py::isinstance<py::bool_>(item) || !(py::isinstance<py::int_>(item) || py::isinstance<py::str>(item))) {
+            throw usage_error("GPU id " + py_repr(item) + " is invalid: ids are CUDA indices (int), UUIDs or PCI bus ids (str)");
+        }
+        ids.push_back(py::str(item).cast<std::string>());
+    }
+    return ids;
+}
+
+std::vector<std::string> names_from(const py::handle& value) {
+    std::vector<std::string> names;
+    if (py::isinstance<py::str>(value)) {
+        names.push_back(value.cast<std::string>());
+        return names;
+    }
+    for (const auto& item : py::iter(value)) names.push_back(text_from(item, "GPU name"));
+    return names;
+}
+
+/// The C++ facade on the probe the Python side asked for (simulate spec, else the environment).
 class manager {
 public:
     explicit manager(const std::optional<std::string>& simulate) : manager_(make(simulate)) {}
@@ -158,19 +197,39 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<manager>(m, "Manager")
         .def(py::init<const std::optional<std::string>&>(), py::arg("simulate") = py::none())
-        .def(
-            "calculate_memory_usage",
-            [](const manager& self, const py::object& model_name, const py::object& segment_duration, const py::object& batch_size,
-               const py::object& precision, const py::object& engine, const py::object& margin, const py::object& beam_size,
-               const py::object& gpu, const py::object& flash_attention) {
-                return to_python(to_json(self.get().calculate(request_from(model_name, segment_duration, batch_size, precision,
-                                                                            engine, margin, beam_size, gpu, flash_attention))));
-            },
-            py::arg("model_name"), py::arg("segment_duration"), py::arg("batch_size"), py::arg("precision"), py::arg("engine"),
-            py::arg("margin"), py::arg("beam_size"), py::arg("gpu"), py::arg("flash_attention"))
-        .def("get_gpu_memory_info", [](const manager& self) {
+        .def("calculate", [](const manager& self, const py::dict& options) {
+            return to_python(to_json(self.get().calculate(request_from(options))));
+        })
+        .def("gpu_memory_info", [](const manager& self) {
             const gpu_snapshot snapshot = self.get().get_gpu_memory_info();
             if (!snapshot.available()) throw gpu_unavailable_error("no GPU information: " + snapshot.unavailable_reason);
             return to_python(to_json(snapshot));
+        })
+        .def("cuda_debug_info", [](const manager& self) { return to_python(to_json(self.get().get_cuda_debug_info())); })
+        .def("check", [](const manager& self, const py::dict& options, const py::object& gpu_ids) {
+            return to_python(to_json(self.get().check_gpu_memory_sufficient(request_from(options), gpu_ids_from(gpu_ids))));
+        })
+        .def("best_model", [](const manager& self, const py::object& available, const py::dict& options, bool english_only) {
+            return to_python(to_json(self.get().assign_optimal_model(memory_from(available), request_from(options), english_only)));
+        })
+        .def("solve", [](const manager& self, const std::string& quantity, const py::dict& options, const py::object& available) {
+            const estimate_request request = request_from(options);
+            if (quantity == "min_memory") return to_python(to_json(self.get().solve_min_memory(request)));
+            const std::uint64_t bytes = memory_from(available);
+            if (quantity == "max_segment") return to_python(to_json(self.get().solve_max_segment(request, bytes)));
+            if (quantity == "max_batch") return to_python(to_json(self.get().solve_max_batch(request, bytes)));
+            if (quantity == "max_concurrent") return to_python(to_json(self.get().solve_max_concurrent(request, bytes)));
+            throw usage_error("unknown quantity '" + quantity + "': accepted: max_segment, max_batch, max_concurrent, min_memory");
+        })
+        .def("recommend", [](const manager& self, const py::object& gpus, const py::dict& options, bool english_only) {
+            const estimate_request request = request_from(options);
+            if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only)));
+            const std::vector<std::string> names = names_from(gpus);
+            return to_python(to_json(self.get().recommend(std::span<const std::string>(names), request, english_only)));
+        })
+        .def("presets", [](const manager& self) {
+            nlohmann::ordered_json list = nlohmann::ordered_json::array();
+            for (const auto& preset : self.get().presets()) list.push_back(to_json(preset));
+            return to_python(list);
         });
 }
