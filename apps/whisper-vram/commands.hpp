@@ -8,5 +8,8 @@ namespace whisper_vram::cli {
 
 void setup_calc(CLI::App& app, command_action& action);
 void setup_models(CLI::App& app, command_action& action);
+void setup_run(CLI::App& app, command_action& action);
+void setup_tasks(CLI::App& app, command_action& action);
+void setup_release_all(CLI::App& app, command_action& action);
 
 }  // namespace whisper_vram::cli

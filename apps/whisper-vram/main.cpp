@@ -23,6 +23,9 @@ int main(int argc, char** argv) {
     cli::command_action action;
     cli::setup_calc(app, action);
     cli::setup_models(app, action);
+    cli::setup_run(app, action);
+    cli::setup_tasks(app, action);
+    cli::setup_release_all(app, action);
 
     // A first word that is neither an option nor a subcommand: say so, and list the subcommands.
     const auto subcommands = app.get_subcommands({});
