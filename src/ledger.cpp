@@ -39,7 +39,8 @@ std::uint32_t crc32(std::string_view data) {
 }
 
 std::string sealed_line(const nlohmann::ordered_json& j) {
-    const std::string body = j.dump();  // one line: dump() without indent escapes control characters
+    // One line: dump() without indent escapes control characters; invalid UTF-8 is replaced, not thrown.
+    const std::string body = j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     return fmt::format("{}\t{:08x}\n", body, crc32(body));
 }
 
