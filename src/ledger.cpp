@@ -264,14 +264,15 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
     return state;
 }
 
-void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access) {
+void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access,
+               const std::optional<process_identity>& self) {
     std::erase_if(state.reservations, [&](const reservation_record& r) {
-        if (processes.alive(r.holder)) return false;
+        if ((self && r.holder == *self) || processes.alive(r.holder)) return false;
         access.reaped_reservations.push_back(r);
         return true;
     });
     std::erase_if(state.waiters, [&](const waiter_record& w) {
-        if (processes.alive(w.holder)) return false;
+        if ((self && w.holder == *self) || processes.alive(w.holder)) return false;
         access.reaped_waiters.push_back(w);
         return true;
     });
@@ -290,12 +291,13 @@ ledger_state ledger::read(ledger_access* access) {
 // ---- memory ledger --------------------------------------------------------------------------------
 
 memory_ledger::memory_ledger(std::shared_ptr<const process_table> processes)
-    : processes_(processes ? std::move(processes) : std::make_shared<system_process_table>()) {}
+    : processes_(processes ? std::move(processes) : std::make_shared<system_process_table>()),
+      self_(processes_->self()) {}
 
 ledger_access memory_ledger::update(const std::function<bool(ledger_state&)>& fn) {
     const std::lock_guard lock(mutex_);
     ledger_access access;
-    reap_dead(state_, *processes_, access);
+    reap_dead(state_, *processes_, access, self_);
     ledger_state working = state_;  // fn sees a copy: an exception leaves the ledger unchanged
     if (fn(working)) state_ = std::move(working);
     return access;

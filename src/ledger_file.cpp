@@ -1,5 +1,5 @@
 // The file-backed ledger: `ledger` in the state folder, guarded by flock on `ledger.lock`,
-// rewritten atomically (temporary file + rename) while the lock is held.
+// rewritten in place while the lock is held (see rewrite_in_place for why not temp + rename).
 
 #include <cerrno>
 #include <cstring>
@@ -33,51 +33,39 @@ private:
     throw error(fmt::format("ledger: cannot {} '{}': {}", what, path.string(), std::strerror(errno)));
 }
 
-std::string read_all(const std::filesystem::path& path) {
-    const unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-        if (errno == ENOENT) return {};
-        fail("open", path);
-    }
+std::string read_all(int fd, const std::filesystem::path& path) {
     std::string text;
     char buffer[8192];
-    for (;;) {
-        const ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
+    for (off_t offset = 0;;) {
+        const ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
         if (n < 0) {
             if (errno == EINTR) continue;
             fail("read", path);
         }
         if (n == 0) break;
         text.append(buffer, static_cast<std::size_t>(n));
+        offset += n;
         if (text.size() > (64U << 20U)) break;  // far beyond any real ledger: treated as corrupt below
     }
     return text;
 }
 
-void write_atomically(const std::filesystem::path& path, const std::string& text) {
-    const std::filesystem::path temp = path.string() + fmt::format(".tmp.{}", ::getpid());
-    {
-        const unique_fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-        if (fd.get() < 0) fail("create", temp);
-        std::size_t done = 0;
-        while (done < text.size()) {
-            const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                const int saved = errno;
-                ::unlink(temp.c_str());
-                errno = saved;
-                fail("write", temp);
-            }
-            done += static_cast<std::size_t>(n);
+// Rewrites the file in place (pwrite from offset 0, then shrink). Not temp+rename: on ext4 a rename
+// over an existing file (like a truncate to zero) triggers auto_da_alloc writeback, which made every
+// ledger access cost ~1.6 ms instead of ~50 us. In place is safe here: every reader and writer holds
+// the flock, so no one sees a half-written file; only a machine crash or a kill in mid-write can
+// leave one, and the per-line checksums and the end marker detect it and the ledger is rebuilt.
+void rewrite_in_place(int fd, const std::filesystem::path& path, const std::string& text) {
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("write", path);
         }
+        done += static_cast<std::size_t>(n);
     }
-    if (::rename(temp.c_str(), path.c_str()) != 0) {
-        const int saved = errno;
-        ::unlink(temp.c_str());
-        errno = saved;
-        fail("replace", path);
-    }
+    if (::ftruncate(fd, static_cast<off_t>(text.size())) != 0) fail("truncate", path);
 }
 
 void prepare_state_dir(const std::filesystem::path& dir) {
@@ -108,7 +96,8 @@ file_ledger::file_ledger(std::filesystem::path state_dir, std::shared_ptr<const 
       file_(dir_ / "ledger"),
       lock_file_(dir_ / "ledger.lock"),
       processes_(processes ? std::move(processes) : std::make_shared<system_process_table>()),
-      warnings_(std::move(warnings)) {
+      warnings_(std::move(warnings)),
+      self_(processes_->self()) {
     prepare_state_dir(dir_);
 }
 
@@ -120,9 +109,11 @@ ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) 
         while (::flock(lock.get(), LOCK_EX) != 0) {
             if (errno != EINTR) fail("lock", lock_file_);
         }
+        const unique_fd file(::open(file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (file.get() < 0) fail("open", file_);
         std::vector<std::string> problems;
-        ledger_state state = parse_ledger(read_all(file_), problems);
-        reap_dead(state, *processes_, access);
+        ledger_state state = parse_ledger(read_all(file.get(), file_), problems);
+        reap_dead(state, *processes_, access, self_);
         if (!problems.empty()) {
             std::string joined;
             for (const auto& p : problems) joined += (joined.empty() ? "" : "; ") + p;
@@ -132,7 +123,7 @@ ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) 
         }
         const bool changed = fn(state);
         if (changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty()) {
-            write_atomically(file_, serialize_ledger(state));
+            rewrite_in_place(file.get(), file_, serialize_ledger(state));
         }
     }  // unlocked here
     if (warnings_) {

@@ -18,9 +18,11 @@
 /// a record count that disagrees is "corrupt": the ledger is rebuilt from the records that still
 /// parse with a good checksum and whose holders are alive (possibly none), a warning is emitted,
 /// and the rebuilt file is written back. It is never trusted blindly and never crashes a reader.
-/// Writes go to a temporary file renamed over the ledger while the lock is held (atomic); the lock
-/// is `flock` on a separate `ledger.lock` file, which is never renamed. No fsync: after a machine
-/// crash every holder is dead anyway and a damaged file is rebuilt.
+/// Every access holds `flock` on a separate `ledger.lock` file while it reads, reaps and rewrites the
+/// ledger in place (pwrite + ftruncate: a rename over the file costs a forced writeback on ext4), so
+/// no reader ever sees a half-written file; a machine crash or a kill in mid-write can leave one,
+/// which the checksums and the end marker detect (then rebuilt). No fsync: after a machine crash
+/// every holder is dead anyway.
 
 #include <chrono>
 #include <cstdint>
@@ -138,6 +140,7 @@ private:
     std::mutex mutex_;
     ledger_state state_;
     std::shared_ptr<const process_table> processes_;
+    process_identity self_;
 };
 
 /// The ledger file `ledger` (and lock `ledger.lock`) in a state folder, shared by processes.
@@ -157,6 +160,7 @@ private:
     std::filesystem::path lock_file_;
     std::shared_ptr<const process_table> processes_;
     warning_sink warnings_;
+    process_identity self_;
 };
 
 /// Serialises @p state in the file format above.
@@ -167,7 +171,9 @@ std::string serialize_ledger(const ledger_state& state);
 ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warnings);
 
 /// Drops reservations and waiters whose holders are not alive; returns them in @p access.
-void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access);
+/// Records of @p self (when given: the calling process, alive by definition) are not looked up.
+void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access,
+               const std::optional<process_identity>& self = std::nullopt);
 
 /// The state folder: @p state_dir_env (WHISPER_VRAM_STATE_DIR) when set and non-empty, else
 /// $XDG_RUNTIME_DIR/whisper-vram when XDG_RUNTIME_DIR is set, else /tmp/whisper-vram-UID.
