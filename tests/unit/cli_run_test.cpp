@@ -217,7 +217,11 @@ TEST_F(CliRun, ExitStatusesAndSignalForwarding) {
 TEST_F(CliRun, TimeoutWaitsThenExits124AndReleaseAllNeedsForce) {
     const pid_t holder = spawn({"run", "--model", "large", "--", "sleep", "30"}, "12GiB");
     wait_for_tasks(1);
-    auto r = run_cli("run --model large --timeout 0.2 -- true", env("12GiB"));
+    auto r = run_cli("tasks", env("12GiB"));  // the human table: 9.825 GiB prints as 9.83
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("large float16 30s batch 1  9.83"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::to_string(holder)), std::string::npos) << r.out;
+    r = run_cli("run --model large --timeout 0.2 -- true", env("12GiB"));
     EXPECT_EQ(r.status, 124);
     EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("waiting"), std::string::npos) << r.err;  // the status line
