@@ -60,13 +60,16 @@ protected:
         return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
     }
 
-    // Polls `tasks --json` until it lists @p count reservations (at most 10 s).
+    // Polls `tasks --json` until it lists @p count reservations, each with its child started
+    // (run records the child's pid just after the fork), at most 10 s.
     nlohmann::json wait_for_tasks(std::size_t count) const {
         nlohmann::json j;
         for (int i = 0; i < 500; ++i) {
             const auto r = run_cli("tasks --json", env());
             j = nlohmann::json::parse(r.out);
-            if (j["tasks"].size() == count) return j;
+            const bool children = std::all_of(j["tasks"].begin(), j["tasks"].end(),
+                                              [](const nlohmann::json& t) { return t["child_pid"].get<int>() > 0; });
+            if (j["tasks"].size() == count && children) return j;
             std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
         ADD_FAILURE() << "never saw " << count << " task(s): " << j.dump();
@@ -121,7 +124,7 @@ TEST_F(CliRun, SigkilledHolderFreesItsCapacityAtTheNextAccess) {
     EXPECT_EQ(tasks["tasks"][0]["bytes"], 10549513421ULL);  // ceil(9.825 × 2^30)
     EXPECT_EQ(tasks["tasks"][0]["model"], "large float16 30s batch 1");
     const auto child = tasks["tasks"][0]["child_pid"].get<pid_t>();
-    EXPECT_GT(child, 0);
+    ASSERT_GT(child, 0);
     EXPECT_EQ(run_cli("run --model large --timeout 0 -- true", env("12GiB")).status, 124);
     ASSERT_EQ(::kill(holder, SIGKILL), 0);
     // Not reaped by us yet: the holder is a zombie, which is not a live holder.
