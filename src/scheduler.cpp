@@ -237,6 +237,8 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             return result;
         }
         const bool cancelled = request.cancelled && request.cancelled();
+        // Report before the deadline check, so a request that waits at all reports at least once.
+        if (may_wait && !cancelled && request.on_wait) request.on_wait(progress);
         if (cancelled || !may_wait || std::chrono::steady_clock::now() >= deadline) {
             result.status = cancelled ? reserve_status::cancelled : reserve_status::timed_out;
             const std::string what = cancelled ? "cancelled" : may_wait ? "timed out" : "not admitted now";
@@ -245,7 +247,6 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
                                          request.model.empty() ? "the task" : request.model, progress.reason);
             return result;
         }
-        if (request.on_wait) request.on_wait(progress);
         const auto now = std::chrono::steady_clock::now();
         const auto limit = std::min<std::chrono::steady_clock::duration>(options_.poll_interval, deadline - now);
         wait_for_change(gen, limit);
