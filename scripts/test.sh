@@ -10,3 +10,6 @@ cmake --workflow --preset default
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build + tests"
 cmake --workflow --preset asan
+
+echo "== ThreadSanitizer build + concurrency tests"
+cmake --workflow --preset tsan

@@ -17,5 +17,9 @@ void setup_recommend(CLI::App& app, command_action& action);
 void setup_presets(CLI::App& app, command_action& action);
 void setup_check(CLI::App& app, command_action& action);
 
+void setup_run(CLI::App& app, command_action& action);
+void setup_tasks(CLI::App& app, command_action& action);
+void setup_release_all(CLI::App& app, command_action& action);
+
 
 }  // namespace whisper_vram::cli

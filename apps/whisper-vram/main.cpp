@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
     cli::setup_presets(app, action);
     cli::setup_check(app, action);
 
+    cli::setup_run(app, action);
+    cli::setup_tasks(app, action);
+    cli::setup_release_all(app, action);
+
 
     // A first word that is neither an option nor a subcommand: say so, and list the subcommands.
     const auto subcommands = app.get_subcommands({});

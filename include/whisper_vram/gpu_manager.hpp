@@ -4,7 +4,9 @@
 /// estimators, planner, probes and scheduler. The CLI and the Python module both sit on it.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,8 +16,14 @@
 #include "whisper_vram/estimate.hpp"
 #include "whisper_vram/gpu_probe.hpp"
 #include "whisper_vram/planner.hpp"
+#include "whisper_vram/concurrency.hpp"
 
 namespace whisper_vram {
+
+namespace detail {
+struct concurrency_state;
+std::shared_ptr<concurrency_state> make_concurrency_state();
+}  // namespace detail
 
 /// The guide's gpu_manager.
 class gpu_manager {
@@ -101,8 +109,49 @@ public:
                                                            const std::vector<std::string>& gpu_ids = {}) const;
     // ---- end planner ----
 
+    // ---- concurrency (reservations, scheduling, memory release) ----
+    // Copies of a gpu_manager share one scheduler and one set of release hooks.
+
+    /// The guide's can_run_concurrent_task with the corrected accounting (see concurrent_task_check:
+    /// running tasks are already in `used`, so only recommended(new) ≤ available is checked, on the
+    /// first visible GPU; the guide counts them twice). Models are sized with the guide's defaults.
+    /// @throws usage_error for an unknown model; gpu_unavailable_error when no GPU can be read.
+    [[nodiscard]] concurrent_task_check can_run_concurrent_task(std::string_view model_name,
+                                                                const std::vector<std::string>& current_tasks_models) const;
+
+    /// Reserves the configuration's recommended memory on one GPU (waiting FIFO up to the timeout);
+    /// the result's granted_lease holds it (RAII). Expected outcomes (timed out, never fits, no GPU)
+    /// are statuses. @throws usage_error for bad input (model, ids, negative timeout).
+    [[nodiscard]] reserve_result reserve(const reserve_options& options) const;
+    /// reserve() for a guide configuration.
+    [[nodiscard]] reserve_result reserve(std::string_view model_name, double segment_duration = 30.0, int batch_size = 1,
+                                         std::string_view precision = "float16", std::string gpu_ids = "",
+                                         std::optional<double> timeout_seconds = std::nullopt,
+                                         placement_policy policy = placement_policy::best_fit) const;
+
+    /// The guide's release_all_memory. This library holds no CUDA memory of its own, so it
+    /// (1) drops this process's reservations (its leases become no-ops), (2) calls the release hooks
+    /// in registration order (a hook that throws is reported, the others still run), and
+    /// (3) reports free memory per GPU before and after. It cannot free memory held by CUDA
+    /// contexts or caching allocators of this or other processes, nor other processes' reservations
+    /// (see scheduler::release_all_reservations, the CLI's release-all); see release_report::cannot_free.
+    release_report release_all_memory() const;
+
+    /// Registers @p hook, called by release_all_memory() (e.g. a server freeing its models and
+    /// emptying its framework's cache). A hook with the same @p name replaces the earlier one.
+    /// @throws usage_error for an empty name or hook.
+    void register_release_hook(std::string name, std::function<void()> hook) const;
+
+    /// The scheduler behind reserve(): by default one on a file_ledger in state_dir_from_environment()
+    /// (shared with `whisper-vram run`), created on first use. @throws usage_error for a bad state folder.
+    [[nodiscard]] scheduler& get_scheduler() const;
+    /// Uses @p scheduler instead (tests, a memory_ledger, another state folder).
+    void use_scheduler(std::shared_ptr<scheduler> scheduler) const;
+
+
 private:
     std::shared_ptr<gpu_probe> probe_;
+    std::shared_ptr<detail::concurrency_state> concurrency_ = detail::make_concurrency_state();
 };
 
 }  // namespace whisper_vram

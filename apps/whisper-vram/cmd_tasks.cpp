@@ -1,0 +1,70 @@
+// whisper-vram tasks: the live reservations (and waiting requests) in the ledger.
+
+#include <fmt/format.h>
+#include <iostream>
+
+#include "commands.hpp"
+#include "whisper_vram/ledger.hpp"
+#include "whisper_vram/units.hpp"
+
+namespace whisper_vram::cli {
+namespace {
+
+struct tasks_options {
+    bool json = false;
+};
+
+void print_warning(const std::string& w) { std::cerr << "whisper-vram: warning: " << w << '\n'; }
+
+int run_tasks(const tasks_options& o) {
+    const auto dir = state_dir_from_environment();
+    file_ledger ledger(dir, nullptr, print_warning);
+    const auto state = ledger.read();
+    if (o.json) {
+        nlohmann::ordered_json tasks = nlohmann::ordered_json::array();
+        for (const auto& r : state.reservations) tasks.push_back(to_json(r));
+        nlohmann::ordered_json waiting = nlohmann::ordered_json::array();
+        for (const auto& w : state.waiters) waiting.push_back(to_json(w));
+        print_json({{"tasks", tasks}, {"waiting", waiting}, {"state_dir", dir.string()}});
+        return 0;
+    }
+    if (state.reservations.empty()) {
+        fmt::print("no reservations ({})\n", (dir / "ledger").string());
+    } else {
+        text_table table({"pid", "gpu", "uuid", "model", "GiB", "since (UTC)", "child"});
+        for (const auto& r : state.reservations) {
+            table.add_row({std::to_string(r.holder.pid), std::to_string(r.gpu_index), r.gpu_uuid, r.model,
+                           gib2(bytes_to_gib(r.bytes)), format_utc_iso8601(r.since_ms),
+                           r.child_pid != 0 ? std::to_string(r.child_pid) : "-"});
+        }
+        std::cout << table.render();
+    }
+    if (!state.waiters.empty()) {
+        fmt::print("waiting (first in, first served):\n");
+        text_table table({"pid", "model", "GiB", "since (UTC)", "gpus"});
+        for (const auto& w : state.waiters) {
+            std::string gpus;
+            for (const auto& g : w.gpu_uuids) gpus += (gpus.empty() ? "" : ",") + g;
+            table.add_row({std::to_string(w.holder.pid), w.model, gib2(bytes_to_gib(w.bytes)), format_utc_iso8601(w.since_ms), gpus});
+        }
+        std::cout << table.render();
+    }
+    return 0;
+}
+
+}  // namespace
+
+void setup_tasks(CLI::App& app, command_action& action) {
+    auto options = std::make_shared<tasks_options>();
+    auto* command = app.add_subcommand("tasks", "live GPU memory reservations (whisper-vram run jobs and library leases)");
+    command->add_flag("--json", options->json, R"(print {"tasks": [{pid, gpu, model, bytes, since, ...}], "waiting": [...]})");
+    command->footer(
+        "Dead holders' reservations are dropped on every access. Ledger: WHISPER_VRAM_STATE_DIR, else\n"
+        "$XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.\n"
+        "Examples:\n"
+        "  whisper-vram tasks\n"
+        "  whisper-vram tasks --json");
+    command->callback([options, &action] { action = [options] { return run_tasks(*options); }; });
+}
+
+}  // namespace whisper_vram::cli

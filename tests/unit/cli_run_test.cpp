@@ -1,0 +1,248 @@
+// whisper-vram run / tasks / release-all as processes: admission across processes, exit statuses,
+// SIGKILLed holders, a corrupt ledger, signal forwarding. Each test has its own state folder.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "support/run_cli.hpp"
+#include "whisper_vram/ledger.hpp"
+
+namespace whisper_vram {
+namespace {
+
+using test::run_cli;
+namespace fs = std::filesystem;
+
+class CliRun : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        dir_ = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) / (std::string("run-") + info->name() + "-" + std::to_string(::getpid()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_ / "out");
+        state_ = dir_ / "state";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    [[nodiscard]] std::string env(const std::string& simulate = "24GiB") const {
+        return "WHISPER_VRAM_STATE_DIR='" + state_.string() + "' WHISPER_VRAM_SIMULATE='" + simulate + "'";
+    }
+
+    // Starts `whisper-vram ARGS…` in the background with this test's state folder.
+    pid_t spawn(const std::vector<std::string>& args, const std::string& simulate = "24GiB") const {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::setenv("WHISPER_VRAM_STATE_DIR", state_.c_str(), 1);
+            ::setenv("WHISPER_VRAM_SIMULATE", simulate.c_str(), 1);
+            std::vector<char*> argv{const_cast<char*>(WHISPER_VRAM_CLI_PATH)};
+            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+            argv.push_back(nullptr);
+            const int null = ::open("/dev/null", O_WRONLY);
+            ::dup2(null, STDERR_FILENO);
+            ::execv(WHISPER_VRAM_CLI_PATH, argv.data());
+            ::_exit(99);
+        }
+        return pid;
+    }
+
+    static int wait_status(pid_t pid) {
+        int raw = 0;
+        ::waitpid(pid, &raw, 0);
+        return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+    }
+
+    // Polls `tasks --json` until it lists @p count reservations, each with its child started
+    // (run records the child's pid just after the fork), at most 10 s.
+    nlohmann::json wait_for_tasks(std::size_t count) const {
+        nlohmann::json j;
+        for (int i = 0; i < 500; ++i) {
+            const auto r = run_cli("tasks --json", env());
+            j = nlohmann::json::parse(r.out);
+            const bool children = std::all_of(j["tasks"].begin(), j["tasks"].end(),
+                                              [](const nlohmann::json& t) { return t["child_pid"].get<int>() > 0; });
+            if (j["tasks"].size() == count && children) return j;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        ADD_FAILURE() << "never saw " << count << " task(s): " << j.dump();
+        return j;
+    }
+
+    fs::path dir_;
+    fs::path state_;
+};
+
+std::int64_t read_number(const fs::path& path) {
+    std::ifstream in(path);
+    std::int64_t value = -1;
+    in >> value;
+    return value;
+}
+
+TEST_F(CliRun, SixLargeJobsOnA24GiBGpuRunAtMostTwoAtOnce) {
+    // large/float16/30 s = (5 + 0.75 + 0.95 + 1.4875) × 1.2 = 9.825 GiB: 2 fit in 24 GiB (19.65), 3 do not (29.475).
+    const std::vector<int> codes{0, 3, 5, 7, 9, 11};
+    std::vector<pid_t> pids;
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+        const std::string job = (dir_ / "out" / ("job" + std::to_string(i))).string();
+        const std::string script = "date +%s%N > '" + job + ".start'; sleep 0.25; date +%s%N > '" + job + ".end'; exit " +
+                                   std::to_string(codes[i]);
+        pids.push_back(spawn({"run", "--model", "large", "--precision", "float16", "--", "sh", "-c", script}));
+    }
+    for (std::size_t i = 0; i < pids.size(); ++i) EXPECT_EQ(wait_status(pids[i]), codes[i]) << "job " << i;
+    std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+    for (std::size_t i = 0; i < codes.size(); ++i) {
+        const auto base = dir_ / "out" / ("job" + std::to_string(i));
+        spans.emplace_back(read_number(base.string() + ".start"), read_number(base.string() + ".end"));
+        ASSERT_GT(spans.back().first, 0) << "job " << i << " did not run";
+        ASSERT_GE(spans.back().second, spans.back().first) << "job " << i << " did not finish";
+    }
+    // At each job's start, count the jobs running then (started at or before, not yet ended).
+    std::size_t most = 0;
+    for (const auto& [start, end] : spans) {
+        const auto running = std::count_if(spans.begin(), spans.end(),
+                                           [&](const auto& s) { return s.first <= start && s.second > start; });
+        most = std::max(most, static_cast<std::size_t>(running));
+    }
+    EXPECT_LE(most, 2U);
+    EXPECT_TRUE(nlohmann::json::parse(run_cli("tasks --json", env()).out)["tasks"].empty());
+}
+
+TEST_F(CliRun, SigkilledHolderFreesItsCapacityAtTheNextAccess) {
+    // One large job (9.825 GiB) fills a 12 GiB GPU; a second cannot be admitted while it lives.
+    const pid_t holder = spawn({"run", "--model", "large", "--", "sleep", "30"}, "12GiB");
+    const auto tasks = wait_for_tasks(1);
+    EXPECT_EQ(tasks["tasks"][0]["pid"], holder);
+    EXPECT_EQ(tasks["tasks"][0]["bytes"], 10549513421ULL);  // ceil(9.825 × 2^30)
+    EXPECT_EQ(tasks["tasks"][0]["model"], "large float16 30s batch 1");
+    const auto child = tasks["tasks"][0]["child_pid"].get<pid_t>();
+    ASSERT_GT(child, 0);
+    EXPECT_EQ(run_cli("run --model large --timeout 0 -- true", env("12GiB")).status, 124);
+    ASSERT_EQ(::kill(holder, SIGKILL), 0);
+    // Not reaped by us yet: the holder is a zombie, which is not a live holder.
+    for (int i = 0; i < 200 && ::kill(holder, 0) == 0; ++i) {
+        std::ifstream stat("/proc/" + std::to_string(holder) + "/stat");
+        std::string text;
+        std::getline(stat, text);
+        if (text.find(") Z") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    const auto r = run_cli("run --model large --timeout 0 -- true", env("12GiB"));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(wait_status(holder), 128 + SIGKILL);
+    // The orphaned job was stopped too (parent-death signal), not left running unaccounted.
+    bool gone = false;
+    for (int i = 0; i < 250 && !gone; ++i) {
+        gone = ::kill(child, 0) != 0;
+        if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(gone);
+}
+
+TEST_F(CliRun, CorruptLedgerIsRebuiltWithAWarning) {
+    fs::create_directories(state_);
+    fs::permissions(state_, fs::perms::owner_all, fs::perm_options::replace);
+    // An intact record of a live holder (this test process), then garbage and half a line.
+    ledger_state s;
+    reservation_record r;
+    r.id = 4;
+    r.gpu_uuid = "GPU-51a17a7e-0000-4000-8000-000000000000";
+    r.holder = system_process_table().self();
+    r.bytes = 1U << 30U;
+    r.model = "kept";
+    s.reservations.push_back(r);
+    s.next_id = 5;
+    std::string text = serialize_ledger(s);
+    text = text.substr(0, text.rfind("{\"type\":\"end\""));  // drop the end marker
+    text += "\x13garbage garbage\n{\"type\":\"reserv";
+    std::ofstream(state_ / "ledger") << text;
+    auto result = run_cli("tasks --json", env());
+    ASSERT_EQ(result.status, 0) << result.err;
+    EXPECT_NE(result.err.find("warning"), std::string::npos) << result.err;
+    EXPECT_NE(result.err.find("corrupt"), std::string::npos) << result.err;
+    auto j = nlohmann::json::parse(result.out);
+    ASSERT_EQ(j["tasks"].size(), 1U);
+    EXPECT_EQ(j["tasks"][0]["model"], "kept");
+    result = run_cli("tasks --json", env());  // repaired: no second warning
+    EXPECT_EQ(result.err, "");
+    // Pure garbage: recovered as an empty ledger; run works on it.
+    std::ofstream(state_ / "ledger", std::ios::trunc) << "\xff\xfe not a ledger\n";
+    result = run_cli("run --model tiny -- true", env());
+    EXPECT_EQ(result.status, 0);
+    EXPECT_NE(result.err.find("corrupt"), std::string::npos) << result.err;
+}
+
+TEST_F(CliRun, ExitStatusesAndSignalForwarding) {
+    EXPECT_EQ(run_cli("run --model tiny -- sh -c 'exit 42'", env()).status, 42);
+    EXPECT_EQ(run_cli("run --model tiny -- sh -c 'kill -TERM $$'", env()).status, 128 + SIGTERM);
+    auto r = run_cli("run --model tiny -- /nonexistent/program", env());
+    EXPECT_EQ(r.status, 127);
+    EXPECT_NE(r.err.find("cannot execute '/nonexistent/program'"), std::string::npos) << r.err;
+    r = run_cli("run --model tiny", env());
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("no COMMAND"), std::string::npos) << r.err;
+    r = run_cli("run --model large -- true", env("8GiB"));  // 9.825 GiB > 8 GiB total: at once
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("can never fit"), std::string::npos) << r.err;
+    EXPECT_EQ(run_cli("run --model tiny --policy first-fit -- true", env()).status, 2);
+    EXPECT_EQ(run_cli("run --model tiny --timeout soon -- true", env()).status, 2);
+    EXPECT_EQ(run_cli("run --model tiny --gpus 5 -- true", env()).status, 2);
+    // The child sees the chosen GPU by UUID.
+    const auto out = (dir_ / "out" / "env").string();
+    ASSERT_EQ(run_cli("run --model tiny --gpus 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES $WHISPER_VRAM_GPU_INDEX > " + out + "'",
+                      env("8GiB,8GiB"))
+                  .status,
+              0);
+    std::ifstream in(out);
+    std::string uuid;
+    std::string index;
+    in >> uuid >> index;
+    EXPECT_EQ(uuid, "GPU-51a17a7e-0000-4000-8000-000000000001");
+    EXPECT_EQ(index, "1");
+    // SIGTERM sent to run reaches the child, whose own exit status comes back.
+    const auto ready = (dir_ / "out" / "ready").string();
+    const pid_t pid = spawn({"run", "--model", "tiny", "--", "sh", "-c",
+                             "trap 'exit 42' TERM; touch '" + ready + "'; while :; do sleep 0.05; done"});
+    for (int i = 0; i < 500 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(fs::exists(ready));
+    ::kill(pid, SIGTERM);
+    EXPECT_EQ(wait_status(pid), 42);
+}
+
+TEST_F(CliRun, TimeoutWaitsThenExits124AndReleaseAllNeedsForce) {
+    const pid_t holder = spawn({"run", "--model", "large", "--", "sleep", "30"}, "12GiB");
+    wait_for_tasks(1);
+    auto r = run_cli("tasks", env("12GiB"));  // the human table: 9.825 GiB prints as 9.83
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("large float16 30s batch 1  9.83"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::to_string(holder)), std::string::npos) << r.out;
+    r = run_cli("run --model large --timeout 0.2 -- true", env("12GiB"));
+    EXPECT_EQ(r.status, 124);
+    EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("waiting"), std::string::npos) << r.err;  // the status line
+    r = run_cli("release-all --json", env("12GiB"));
+    EXPECT_EQ(r.status, 1);
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["refused"], true);
+    EXPECT_EQ(j["would_free_bytes"], 10549513421ULL);
+    EXPECT_EQ(j["live"].size(), 1U);
+    r = run_cli("release-all --force --json", env("12GiB"));
+    EXPECT_EQ(r.status, 0);
+    j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["dropped_bytes"], 10549513421ULL);
+    EXPECT_EQ(j["dropped"][0]["pid"], holder);
+    EXPECT_EQ(run_cli("run --model large --timeout 0 -- true", env("12GiB")).status, 0);
+    ::kill(holder, SIGTERM);
+    EXPECT_EQ(wait_status(holder), 128 + SIGTERM);  // sleep got SIGTERM forwarded and died of it
+}
+
+}  // namespace
+}  // namespace whisper_vram
