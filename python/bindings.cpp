@@ -15,6 +15,7 @@
 #include "whisper_vram/gpu_manager.hpp"
 #include "whisper_vram/json.hpp"
 #include "whisper_vram/planner.hpp"
+#include "whisper_vram/scheduler.hpp"
 #include "whisper_vram/units.hpp"
 
 namespace py = pybind11;
@@ -161,6 +162,30 @@ std::vector<std::string> names_from(const py::handle& value) {
     return names;
 }
 
+/// A granted reservation, owned by Python: released by release(), or when garbage-collected.
+class py_lease {
+public:
+    explicit py_lease(lease held) : lease_(std::move(held)) {}
+    void release() { lease_.release(); }
+    [[nodiscard]] bool active() const { return lease_.active(); }
+    [[nodiscard]] py::dict info() const {
+        const lease_info& i = lease_.info();
+        py::dict d;
+        d["id"] = i.id;
+        d["gpu_uuid"] = i.gpu_uuid;
+        d["gpu_index"] = i.gpu_index;
+        d["cuda_index"] = i.cuda_index;
+        d["gpu_name"] = i.gpu_name;
+        d["bytes"] = i.bytes;
+        d["gib"] = bytes_to_gib(i.bytes);
+        d["model"] = i.model;
+        return d;
+    }
+
+private:
+    lease lease_;
+};
+
 /// The C++ facade on the probe the Python side asked for (simulate spec, else the environment).
 class manager {
 public:
@@ -231,5 +256,53 @@ PYBIND11_MODULE(_core, m) {
             nlohmann::ordered_json list = nlohmann::ordered_json::array();
             for (const auto& preset : self.get().presets()) list.push_back(to_json(preset));
             return to_python(list);
+        })
+        .def("can_run_concurrent_task", [](const manager& self, const py::object& model_name, const py::object& current_tasks) {
+            // current_tasks as in the guide: [{'model': 'medium'}, ...] (or plain model names).
+            std::vector<std::string> models;
+            for (const auto& task : py::iter(current_tasks)) {
+                if (py::isinstance<py::dict>(task)) {
+                    const auto dict = py::reinterpret_borrow<py::dict>(task);
+                    if (!dict.contains("model")) throw usage_error("current task " + py_repr(task) + " has no 'model' key");
+                    models.push_back(text_from(dict["model"], "task model"));
+                } else {
+                    models.push_back(text_from(task, "task model"));
+                }
+            }
+            return to_python(to_json(self.get().can_run_concurrent_task(text_from(model_name, "model name"), models)));
+        })
+        .def("reserve", [](const manager& self, const py::dict& options, const py::object& gpu_ids, const py::object& timeout,
+                           const std::string& policy) {
+            reserve_options o;
+            o.request = request_from(options);
+            std::string ids;
+            for (const auto& id : gpu_ids_from(gpu_ids)) ids += (ids.empty() ? "" : ",") + id;
+            o.gpu_ids = ids;
+            if (!timeout.is_none()) {
+                if (py::isinstance<py::bool_>(timeout) || !(py::isinstance<py::int_>(timeout) || py::isinstance<py::float_>(timeout)) ||
+                    !std::isfinite(timeout.cast<double>()) || timeout.cast<double>() < 0) {
+                    throw usage_error("timeout " + py_repr(timeout) + " is invalid: must be a number of seconds >= 0, or None to wait");
+                }
+                o.timeout_seconds = timeout.cast<double>();
+            }
+            o.policy = parse_placement_policy(policy);
+            reserve_result result;
+            {
+                // Waiting can take long: let other Python threads run meanwhile.
+                py::gil_scoped_release unlocked;
+                result = self.get().reserve(o);
+            }
+            py::object held = py::none();
+            if (result.granted()) held = py::cast(py_lease(std::move(result.granted_lease)));
+            return py::make_tuple(to_python(to_json(result)), held);
+        })
+        .def("release_all_memory", [](const manager& self) { return to_python(to_json(self.get().release_all_memory())); })
+        .def("register_release_hook", [](const manager& self, const std::string& name, const std::function<void()>& hook) {
+            self.get().register_release_hook(name, hook);
         });
+
+    py::class_<py_lease>(m, "Lease")
+        .def("release", &py_lease::release)
+        .def_property_readonly("active", &py_lease::active)
+        .def_property_readonly("info", &py_lease::info);
 }

@@ -16,12 +16,12 @@ information raises :class:`GpuUnavailableError`. ``WHISPER_VRAM_SIMULATE`` (or
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from . import _core
 from ._core import GpuUnavailableError
 
-__all__ = ["GpuManager", "GpuUnavailableError", "gpu_manager"]
+__all__ = ["GpuManager", "GpuUnavailableError", "Lease", "ReservationError", "ReservationTimeoutError", "gpu_manager"]
 
 
 class GpuManager:
@@ -205,6 +205,142 @@ class GpuManager:
         """The guide's three presets (high_performance, balanced, efficient), each with its memory
         and whether it fits its own target GPU."""
         return self._core().presets()
+
+
+    # ---- concurrency --------------------------------------------------------------------------
+
+    def can_run_concurrent_task(self, model_name: str, current_tasks: Sequence[Any]) -> bool:
+        """The guide's can_run_concurrent_task with the corrected accounting.
+
+        ``current_tasks`` are the running tasks, as in the guide (``[{'model': 'medium'}, ...]``
+        or model names). Their memory is already in the GPU's ``used`` (and so missing from
+        ``free``), so they are NOT added again, as the guide's sample does: the new task may start
+        when its recommended memory fits in the first visible GPU's free memory minus outstanding
+        reservations not yet allocated. See :meth:`can_run_concurrent_task_details` for the numbers
+        (including the guide's double-counting answer).
+        """
+        return bool(self.can_run_concurrent_task_details(model_name, current_tasks)["can_run"])
+
+    def can_run_concurrent_task_details(self, model_name: str, current_tasks: Sequence[Any]) -> Dict[str, Any]:
+        """:meth:`can_run_concurrent_task` with its numbers: ``{'can_run', 'model', 'new_task',
+        'free', 'reserved', 'available', 'guide_result', 'message', ...}``."""
+        return self._core().can_run_concurrent_task(model_name, list(current_tasks))
+
+    def reserve(
+        self,
+        model_name: str,
+        gpu_ids: Optional[Sequence[Union[int, str]]] = None,
+        timeout: Optional[float] = None,
+        segment_duration: float = 30,
+        batch_size: int = 1,
+        precision: str = "float16",
+        *,
+        engine: str = "guide",
+        margin: float = 0.2,
+        policy: str = "best-fit",
+    ) -> "Lease":
+        """Reserves the configuration's recommended memory on one of ``gpu_ids`` (None = every
+        visible GPU; placement ``policy`` "best-fit" or "most-free"), waiting in FIFO order up to
+        ``timeout`` seconds (None = no limit, 0 = do not wait). The wait releases the GIL.
+
+        Use it as a context manager; the reservation is released on exit (or by
+        ``lease.release()``, or when the lease is garbage-collected)::
+
+            with gpu_manager.reserve("large", gpu_ids=[0], timeout=60) as lease:
+                print(lease.gpu_uuid)       # run the job on this GPU
+
+        Reservations are shared with ``whisper-vram run`` and other processes through the ledger
+        in ``WHISPER_VRAM_STATE_DIR``. Raises ReservationTimeoutError when the timeout passes,
+        ReservationError when the task can never fit on any listed GPU, GpuUnavailableError
+        without GPU information, ValueError for bad input.
+        """
+        options = _options(locals())
+        result, held = self._core().reserve(options, gpu_ids, timeout, policy)
+        if held is None:
+            status = result.get("status")
+            if status == "timed_out":
+                raise ReservationTimeoutError(result["message"], result)
+            if status == "gpu_unavailable":
+                raise GpuUnavailableError(result["message"])
+            raise ReservationError(result["message"], result)
+        return Lease(held, result)
+
+    # ---- memory release -----------------------------------------------------------------------
+
+    def release_all_memory(self) -> Dict[str, Any]:
+        """The guide's release_all_memory. This library holds no CUDA memory of its own, so it drops
+        this process's reservations, calls the hooks registered with
+        :meth:`register_release_hook` (e.g. a server freeing its models and emptying the CUDA
+        cache), and reports free memory per GPU before and after plus what it cannot free
+        (memory held by CUDA contexts and caching allocators, other processes' reservations).
+        """
+        return self._core().release_all_memory()
+
+    def register_release_hook(self, name: str, hook: Callable[[], None]) -> None:
+        """Registers ``hook`` (no arguments) to be called by :meth:`release_all_memory`; a hook of
+        the same ``name`` replaces the earlier one. Example::
+
+            gpu_manager.register_release_hook("torch", torch.cuda.empty_cache)
+        """
+        self._core().register_release_hook(name, hook)
+
+
+class ReservationError(RuntimeError):
+    """A reservation could not be granted (e.g. the task can never fit on any listed GPU).
+    ``result`` holds the details (status, message, requested bytes, …)."""
+
+    def __init__(self, message: str, result: Dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class ReservationTimeoutError(ReservationError, TimeoutError):
+    """The reservation was not granted before the timeout."""
+
+
+class Lease:
+    """A granted reservation (from :meth:`GpuManager.reserve`); a context manager that releases
+    it on exit."""
+
+    def __init__(self, core_lease: Any, result: Dict[str, Any]) -> None:
+        self._lease = core_lease
+        #: The reservation result: status, message, requested bytes, GPU, waited seconds.
+        self.result = result
+
+    @property
+    def active(self) -> bool:
+        """True until released."""
+        return bool(self._lease.active)
+
+    @property
+    def info(self) -> Dict[str, Any]:
+        """``{'id', 'gpu_uuid', 'gpu_index', 'cuda_index', 'gpu_name', 'bytes', 'gib', 'model'}``."""
+        return self._lease.info
+
+    @property
+    def gpu_uuid(self) -> str:
+        """UUID of the GPU reserved on (use it as CUDA_VISIBLE_DEVICES for a child process)."""
+        return self._lease.info["gpu_uuid"]
+
+    @property
+    def cuda_index(self) -> int:
+        """Index of the GPU in this process's CUDA numbering (``torch.device(f"cuda:{i}")``)."""
+        return self._lease.info["cuda_index"]
+
+    def release(self) -> None:
+        """Releases the reservation (idempotent)."""
+        self._lease.release()
+
+    def __enter__(self) -> "Lease":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        info = self.info
+        state = "active" if self.active else "released"
+        return f"<Lease {info['model']} {info['gib']:.2f} GiB on GPU {info['cuda_index']} ({state})>"
 
 
 _OPTION_KEYS = ("model_name", "segment_duration", "batch_size", "precision", "engine", "margin",

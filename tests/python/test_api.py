@@ -132,6 +132,16 @@ class Documentation(unittest.TestCase):
                 continue
             self.assertTrue(getattr(GpuManager, name).__doc__, name)
 
+    def test_type_stub_lists_every_public_method(self):
+        import ast
+        stub_path = os.path.join(os.path.dirname(whisper_vram.__file__), "__init__.pyi")
+        with open(stub_path, encoding="utf-8") as f:
+            stub = ast.parse(f.read())
+        cls = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "GpuManager")
+        stubbed = {f.name for f in cls.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")}
+        public = {name for name in dir(GpuManager) if not name.startswith("_")}
+        self.assertEqual(stubbed, public)
+
     def test_type_stub_ships_with_the_package(self):
         package_dir = os.path.dirname(whisper_vram.__file__)
         self.assertTrue(os.path.exists(os.path.join(package_dir, "__init__.pyi")))
