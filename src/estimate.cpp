@@ -69,6 +69,16 @@ double parse_margin(std::string_view text) {
     return value;
 }
 
+estimate_request make_guide_request(std::string_view model, double segment_seconds, int batch_size,
+                                    std::string_view precision) {
+    estimate_request request;
+    request.model = std::string(model);
+    request.segment_seconds = segment_seconds;
+    request.batch_size = batch_size;
+    request.precision = std::string(precision);
+    return request;
+}
+
 memory_estimate estimate(const estimate_request& request) {
     const std::string engine = detail::to_lower(detail::trim(request.engine));
     if (engine.empty() || engine == "guide") return estimate_guide(request);

@@ -7,12 +7,7 @@ gpu_manager::gpu_manager(std::shared_ptr<gpu_probe> probe)
 
 memory_estimate gpu_manager::calculate_memory_usage(std::string_view model_name, double segment_duration,
                                                     int batch_size, std::string_view precision) const {
-    estimate_request request;
-    request.model = std::string(model_name);
-    request.segment_seconds = segment_duration;
-    request.batch_size = batch_size;
-    request.precision = std::string(precision);
-    return estimate(request);
+    return estimate(make_guide_request(model_name, segment_duration, batch_size, precision));
 }
 
 memory_estimate gpu_manager::calculate(const estimate_request& request) const { return estimate(request); }

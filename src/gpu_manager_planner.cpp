@@ -61,12 +61,7 @@ std::vector<preset_evaluation> gpu_manager::presets() const {
 check_result gpu_manager::check_gpu_memory_sufficient(std::string_view model_name,
                                                       const std::vector<std::string>& gpu_ids, double segment_duration,
                                                       int batch_size, std::string_view precision) const {
-    estimate_request request;
-    request.model = std::string(model_name);
-    request.segment_seconds = segment_duration;
-    request.batch_size = batch_size;
-    request.precision = std::string(precision);
-    return check_gpu_memory_sufficient(request, gpu_ids);
+    return check_gpu_memory_sufficient(make_guide_request(model_name, segment_duration, batch_size, precision), gpu_ids);
 }
 
 check_result gpu_manager::check_gpu_memory_sufficient(const estimate_request& request,

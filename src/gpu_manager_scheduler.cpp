@@ -115,10 +115,7 @@ reserve_result gpu_manager::reserve(std::string_view model_name, double segment_
                                     std::string_view precision, std::string gpu_ids,
                                     std::optional<double> timeout_seconds, placement_policy policy) const {
     reserve_options options;
-    options.request.model = std::string(model_name);
-    options.request.segment_seconds = segment_duration;
-    options.request.batch_size = batch_size;
-    options.request.precision = std::string(precision);
+    options.request = make_guide_request(model_name, segment_duration, batch_size, precision);
     options.gpu_ids = std::move(gpu_ids);
     options.timeout_seconds = timeout_seconds;
     options.policy = policy;

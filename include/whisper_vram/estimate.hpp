@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace whisper_vram {
@@ -26,6 +27,10 @@ struct estimate_request {
     std::optional<std::string> gpu_name;      ///< engines only; card the job runs on (catalog name)
     std::optional<bool> flash_attention;      ///< engines only; unset = the engine's default
 };
+
+/// A guide-style request: the guide's four inputs, every other field at its default.
+[[nodiscard]] estimate_request make_guide_request(std::string_view model, double segment_seconds = 30.0,
+                                                  int batch_size = 1, std::string_view precision = "float16");
 
 /// One line of a breakdown.
 struct memory_component {
