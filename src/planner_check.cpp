@@ -184,7 +184,8 @@ check_result check_memory(const estimate_request& request, const std::vector<vis
     for (const auto& row : result.gpus) {
         if (!row.fits) short_gpus.push_back(fmt::format("GPU {} ({}) {}", row.index, row.name, row.reason));
     }
-    result.message = fmt::format("not enough memory: {} needs {} recommended; {}", config, gib_text(required_bytes),
+    // No "not enough" prefix: the guide prints f"not enough: {result['message']}" itself.
+    result.message = fmt::format("{} needs {} recommended; {}", config, gib_text(required_bytes),
                                  detail::join(short_gpus, "; "));
 
     // Unusable GPUs cannot be fixed by a smaller configuration: say so first.

@@ -34,7 +34,7 @@ int run_check(const check_options& o) {
                        g.fits ? "yes" : (g.state == "ok" ? "no" : "no (" + g.state + ")")});
     }
     std::cout << table.render();
-    fmt::print("{}\n", r.message);
+    fmt::print("{}{}\n", r.sufficient ? "" : "not enough memory: ", r.message);
     if (!r.optimization_suggestions.empty()) {
         fmt::print("suggestions (each change alone, re-estimated):\n");
         for (const auto& s : r.optimization_suggestions) fmt::print("  - {}\n", s);

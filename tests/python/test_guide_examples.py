@@ -35,6 +35,7 @@ class GuideExamples(unittest.TestCase):
         # 3. medium, 300 s, float16 needs 14.175 GiB recommended: does not fit 8 GiB
         self.assertTrue(out[6].startswith("not enough: "), out[6])
         self.assertIn("14.175", out[6])
+        self.assertFalse(out[6].startswith("not enough: not enough"), out[6])
         tips = [line for line in out[7:] if line.startswith("  • ")]
         self.assertTrue(any("117 s" in tip for tip in tips), tips)   # the longest segment that fits
         self.assertTrue(any("int8" in tip for tip in tips), tips)

@@ -46,7 +46,10 @@ TEST_F(PlannerCheck, MediumThreeHundredSecondsOnEightGiB) {
     EXPECT_EQ(r.gpus[0].free_bytes, 8 * GiB);
     EXPECT_EQ(r.gpus[0].shortfall_bytes, r.required.recommended_bytes - 8 * GiB);
     EXPECT_NEAR(bytes_to_gib(r.gpus[0].shortfall_bytes), 6.175, 1e-9);
-    EXPECT_NE(r.message.find("not enough"), std::string::npos);
+    // The guide prints f"not enough: {message}", so the message itself has no such prefix.
+    EXPECT_EQ(r.message.find("not enough"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("needs 14.175 GiB recommended"), std::string::npos) << r.message;
+    EXPECT_NE(r.message.find("6.175 GiB short"), std::string::npos) << r.message;
 
     // Guide's order: segment, (batch is 1: none), precision, model; no freeing (14.175 > the whole 8 GiB).
     ASSERT_EQ(r.suggestions.size(), 3U);
