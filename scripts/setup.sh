@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev python3-dev python3
   clang clang-tidy clang-format
-  util-linux procps
+  util-linux procps jq
 )
 
 missing=()
