@@ -72,10 +72,19 @@ void prepare_state_dir(const std::filesystem::path& dir) {
     std::error_code ec;
     if (!std::filesystem::exists(dir, ec)) {
         std::filesystem::create_directories(dir.parent_path(), ec);
-        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) fail("create the state folder", dir);
+        // A folder that cannot be made (no such parent, read-only or pseudo file system such as /proc)
+        // is a bad WHISPER_VRAM_STATE_DIR, not an internal error: say so and exit 2.
+        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+            throw usage_error(fmt::format("cannot create the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
+                                          "folder of your own that can be created",
+                                          dir.string(), std::strerror(errno)));
+        }
     }
     struct stat st {};
-    if (::lstat(dir.c_str(), &st) != 0) fail("inspect the state folder", dir);
+    if (::lstat(dir.c_str(), &st) != 0) {
+        throw usage_error(fmt::format("cannot inspect the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
+                                      "folder of your own", dir.string(), std::strerror(errno)));
+    }
     // The folder may sit in /tmp: refuse one that another user could have planted or can write.
     if (!S_ISDIR(st.st_mode)) {
         throw usage_error(fmt::format("state folder '{}' is not a directory; set WHISPER_VRAM_STATE_DIR to a folder of "

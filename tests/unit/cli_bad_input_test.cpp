@@ -1,0 +1,33 @@
+// Bad input found in review: each case exits 2 with a message naming the bad value and what is allowed.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "support/run_cli.hpp"
+
+namespace whisper_vram {
+namespace {
+
+using test::run_cli;
+
+TEST(CliBadInput, StateFolderThatCannotBeCreatedIsAUsageError) {
+    // /proc accepts no new folders (ENOENT even for root): this was exit 70, "internal error".
+    auto r = run_cli("tasks", "WHISPER_VRAM_STATE_DIR=/proc/whisper-vram-no-such/state");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("cannot create the state folder '/proc/whisper-vram-no-such/state'"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("set WHISPER_VRAM_STATE_DIR"), std::string::npos) << r.err;
+
+    const std::string file =
+        std::string(WHISPER_VRAM_TEST_BINARY_DIR) + "/bad-input-file-" + std::to_string(::getpid());
+    std::ofstream(file) << "not a folder\n";
+    r = run_cli("release-all", "WHISPER_VRAM_STATE_DIR='" + file + "'");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("is not a directory"), std::string::npos) << r.err;
+    std::filesystem::remove(file);
+}
+
+}  // namespace
+}  // namespace whisper_vram
