@@ -47,6 +47,20 @@ int main(int argc, char** argv) {
         std::cerr << "whisper-vram: unknown subcommand '" << argv[1] << "'; available: " << names << '\n';
         return 2;
     }
+    // The same one level down (solve's solvers): CLI11 would only say "A subcommand is required".
+    if (known && argc > 2 && argv[2][0] != '-') {
+        const auto* parent = app.get_subcommand(argv[1]);
+        const auto nested = parent->get_subcommands({});
+        const bool nested_known = std::any_of(nested.begin(), nested.end(),
+                                              [&](const CLI::App* sub) { return sub->get_name() == argv[2]; });
+        if (!nested.empty() && !nested_known) {
+            std::string names;
+            for (const auto* sub : nested) names += (names.empty() ? "" : ", ") + sub->get_name();
+            std::cerr << "whisper-vram: unknown " << argv[1] << " subcommand '" << argv[2] << "'; available: " << names
+                      << '\n';
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -29,5 +29,13 @@ TEST(CliBadInput, StateFolderThatCannotBeCreatedIsAUsageError) {
     std::filesystem::remove(file);
 }
 
+TEST(CliBadInput, UnknownSolverIsNamedWithTheSolvers) {
+    const auto r = run_cli("solve bogus medium --memory 8");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("unknown solve subcommand 'bogus'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("max-segment, max-batch, max-concurrent, min-memory"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 }  // namespace
 }  // namespace whisper_vram
