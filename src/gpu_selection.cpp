@@ -129,6 +129,10 @@ std::vector<visible_gpu> select_gpus(const std::vector<visible_gpu>& visible, st
     for (const auto& v : visible) devices.push_back(&v.device);
     for (const std::string_view raw : detail::split(ids, ',')) {
         const std::string_view id = detail::trim(raw);
+        if (id.empty()) {  // "0,", ",": a typo, not "every GPU" (an empty or blank list as a whole means that)
+            throw usage_error(fmt::format("GPU ids '{}' have an empty item; give comma-separated CUDA indices, UUIDs "
+                                          "(or a unique prefix) or PCI bus ids. {}", ids, describe(visible)));
+        }
         const visible_gpu* chosen = nullptr;
         unsigned index = 0;
         if (parse_index(id, index)) {

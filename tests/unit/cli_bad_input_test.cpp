@@ -37,5 +37,15 @@ TEST(CliBadInput, UnknownSolverIsNamedWithTheSolvers) {
     EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+TEST(CliBadInput, EmptyGpuIdInRunIsAnEmptyItem) {
+    const std::string state =
+        std::string(WHISPER_VRAM_TEST_BINARY_DIR) + "/bad-input-state-" + std::to_string(::getpid());
+    const auto r = run_cli("run --model tiny --simulate 24GiB --gpus 0, -- true",
+                           "WHISPER_VRAM_STATE_DIR='" + state + "'");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("GPU ids '0,' have an empty item"), std::string::npos) << r.err;
+    std::filesystem::remove_all(state);
+}
+
 }  // namespace
 }  // namespace whisper_vram

@@ -95,6 +95,8 @@ TEST(SelectGpus, IndexIdsAreCudaIndices) {
     EXPECT_EQ(nvml_indices(select_gpus(v, "0")), (list{2}));  // cuda:0 is NVML GPU 2 here
     EXPECT_EQ(nvml_indices(select_gpus(v, "1,0")), (list{1, 2}));
     EXPECT_EQ(nvml_indices(select_gpus(v, "0,0")), (list{2}));  // a repeat is selected once
+    EXPECT_THROW((void)select_gpus(v, ","), usage_error);   // an empty item is a typo, not "all"
+    EXPECT_THROW((void)select_gpus(v, "0,"), usage_error);
     try {
         (void)select_gpus(v, "2");  // NVML 2 exists, but CUDA index 2 does not
         FAIL() << "expected usage_error";
