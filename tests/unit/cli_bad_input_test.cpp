@@ -47,5 +47,12 @@ TEST(CliBadInput, EmptyGpuIdInRunIsAnEmptyItem) {
     std::filesystem::remove_all(state);
 }
 
+TEST(CliBadInput, SimulateFromTheEnvironmentSaysSo) {
+    const auto r = run_cli("gpus", "WHISPER_VRAM_SIMULATE=garbage");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("WHISPER_VRAM_SIMULATE='garbage' is invalid: unknown GPU 'garbage'"), std::string::npos)
+        << r.err;
+}
+
 }  // namespace
 }  // namespace whisper_vram
