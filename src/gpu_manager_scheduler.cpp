@@ -95,8 +95,13 @@ concurrent_task_check gpu_manager::can_run_concurrent_task(std::string_view mode
 }
 
 reserve_result gpu_manager::reserve(const reserve_options& options) const {
-    if (options.timeout_seconds && (!std::isfinite(*options.timeout_seconds) || *options.timeout_seconds < 0)) {
-        throw usage_error(fmt::format("timeout {} s is invalid: must be a finite number of seconds ≥ 0",
+    // At most 366 days, as the CLI's --timeout: a larger one (1e29 from Python) would overflow the
+    // milliseconds below and the deadline (undefined behaviour) instead of waiting "forever".
+    constexpr double max_timeout_seconds = 366.0 * 86400;
+    if (options.timeout_seconds && (!std::isfinite(*options.timeout_seconds) || *options.timeout_seconds < 0 ||
+                                    *options.timeout_seconds > max_timeout_seconds)) {
+        throw usage_error(fmt::format("timeout {} s is invalid: must be a number of seconds from 0 to 31622400 (366 "
+                                      "days), or none to wait without limit",
                                       *options.timeout_seconds));
     }
     const auto e = estimate(options.request);

@@ -53,7 +53,7 @@ nlohmann::ordered_json to_json(const concurrent_task_check& check);
 struct reserve_options {
     estimate_request request;                    ///< sized with estimate(); recommended_bytes is reserved
     std::string gpu_ids;                         ///< select_gpus() ids; empty = every visible GPU
-    std::optional<double> timeout_seconds;       ///< nullopt: wait without limit; 0: no waiting
+    std::optional<double> timeout_seconds;       ///< nullopt: wait without limit; 0: no waiting; at most 31622400 (366 d)
     placement_policy policy = placement_policy::best_fit;
 };
 

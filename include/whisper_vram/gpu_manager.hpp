@@ -121,7 +121,7 @@ public:
 
     /// Reserves the configuration's recommended memory on one GPU (waiting FIFO up to the timeout);
     /// the result's granted_lease holds it (RAII). Expected outcomes (timed out, never fits, no GPU)
-    /// are statuses. @throws usage_error for bad input (model, ids, negative timeout).
+    /// are statuses. @throws usage_error for bad input (model, ids, timeout < 0 or > 31622400 s).
     [[nodiscard]] reserve_result reserve(const reserve_options& options) const;
     /// reserve() for a guide configuration.
     [[nodiscard]] reserve_result reserve(std::string_view model_name, double segment_duration = 30.0, int batch_size = 1,

@@ -457,6 +457,14 @@ TEST(FacadeConcurrency, RunningTasksAreNotCountedTwice) {
     EXPECT_TRUE(m.can_run_concurrent_task("tiny", {}).can_run);
 }
 
+TEST(FacadeConcurrency, TimeoutAboveAYearIsRejected) {
+    // 1e29 s × 1000 does not fit the int64 milliseconds (undefined behaviour); 366 d = 31622400 s is the limit.
+    auto m = manager_on("24GiB");
+    EXPECT_THROW((void)m.reserve("tiny", 30.0, 1, "float16", "", 1e29), usage_error);
+    EXPECT_THROW((void)m.reserve("tiny", 30.0, 1, "float16", "", 31622400.5), usage_error);
+    EXPECT_TRUE(m.reserve("tiny", 30.0, 1, "float16", "", 31622400.0).granted());  // fits at once: no wait
+}
+
 TEST(FacadeConcurrency, ReleaseAllMemoryDropsOwnReservationsAndCallsHooks) {
     auto m = manager_on("24GiB:used=1GiB");
     auto r = m.reserve("medium", 30, 1, "float16", "", 0.0);
