@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <iostream>
 
+#include "whisper_vram/engines.hpp"
 #include "whisper_vram/error.hpp"
 
 namespace whisper_vram::cli {
@@ -37,6 +38,8 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
     request.precision = o.precision;
     request.margin = parse_margin(o.margin);
     request.engine = o.engine;
+    // The core reads an empty engine as the guide; from --engine '' that would be a silent default.
+    if (o.engine.find_first_not_of(" \t") == std::string::npos) (void)canonical_engine(o.engine);  // throws
     if (o.beam) {
         const auto& text = *o.beam;
         int beam = 0;

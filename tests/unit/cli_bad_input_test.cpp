@@ -54,5 +54,13 @@ TEST(CliBadInput, SimulateFromTheEnvironmentSaysSo) {
         << r.err;
 }
 
+TEST(CliBadInput, EmptyEngineIsUnknownNotTheGuide) {
+    // The core reads an empty engine as the guide; --engine '' must not be that silent default.
+    const auto r = run_cli("calc medium --engine ''");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("unknown engine '': accepted: guide"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 }  // namespace
 }  // namespace whisper_vram
