@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 
+#include "whisper_vram/engines.hpp"
 #include "whisper_vram/error.hpp"
 #include "whisper_vram/gpu_manager.hpp"
 #include "whisper_vram/json.hpp"
@@ -93,6 +94,14 @@ double margin_from(const py::handle& value) {
     return margin;
 }
 
+bool is_blank(const std::string& text) { return text.find_first_not_of(" \t") == std::string::npos; }
+
+/// True or False only: pybind11's bool caster would take None, 1.5 or nan as a flag.
+bool flag_from(const py::handle& value, const char* what) {
+    if (!py::isinstance<py::bool_>(value)) throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be True or False");
+    return value.cast<bool>();
+}
+
 std::string text_from(const py::handle& value, const char* what) {
     if (!py::isinstance<py::str>(value)) throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be a string");
     return value.cast<std::string>();
@@ -101,22 +110,28 @@ std::string text_from(const py::handle& value, const char* what) {
 /// The options every sizing method shares, passed from the Python layer as a dict with the keys
 /// model_name, segment_duration, batch_size, precision, engine, margin, beam_size, gpu,
 /// flash_attention (missing keys take the guide's defaults) → an estimate_request.
+/// None is "the engine's default" only for beam_size, gpu and flash_attention; for the others it is
+/// a wrong type (ValueError), not a silent default (model_name=None used to size "medium").
 estimate_request request_from(const py::dict& o) {
     const auto get = [&](const char* key) -> py::object {
         return o.contains(key) ? py::reinterpret_borrow<py::object>(o[key]) : py::none();
     };
     estimate_request r;
-    if (const auto v = get("model_name"); !v.is_none()) r.model = text_from(v, "model name");
-    if (const auto v = get("segment_duration"); !v.is_none()) r.segment_seconds = segment_from(v);
-    if (const auto v = get("batch_size"); !v.is_none()) r.batch_size = batch_from(v);
-    if (const auto v = get("precision"); !v.is_none()) r.precision = text_from(v, "precision");
-    if (const auto v = get("engine"); !v.is_none()) r.engine = text_from(v, "engine");
-    if (const auto v = get("margin"); !v.is_none()) r.margin = margin_from(v);
+    if (o.contains("model_name")) r.model = text_from(get("model_name"), "model name");
+    if (o.contains("segment_duration")) r.segment_seconds = segment_from(get("segment_duration"));
+    if (o.contains("batch_size")) r.batch_size = batch_from(get("batch_size"));
+    if (o.contains("precision")) r.precision = text_from(get("precision"), "precision");
+    if (o.contains("engine")) r.engine = text_from(get("engine"), "engine");
+    if (is_blank(r.engine)) (void)canonical_engine(r.engine);  // '' is no engine: "unknown engine ''", not the guide
+    if (o.contains("margin")) r.margin = margin_from(get("margin"));
     if (const auto v = get("beam_size"); !v.is_none()) {
-        if (py::isinstance<py::bool_>(v) || !py::isinstance<py::int_>(v) || v.cast<long long>() < 1 || v.cast<long long>() > 64) {
+        // Range-check without cast<long long>(): 10**30 would raise pybind11's RuntimeError.
+        int overflow = 0;
+        const long long beam = py::isinstance<py::int_>(v) ? PyLong_AsLongLongAndOverflow(v.ptr(), &overflow) : 0;
+        if (py::isinstance<py::bool_>(v) || !py::isinstance<py::int_>(v) || overflow != 0 || beam < 1 || beam > 64) {
             throw usage_error("beam size '" + py_repr(v) + "' is invalid: must be an integer from 1 to 64");
         }
-        r.beam_size = v.cast<int>();
+        r.beam_size = static_cast<int>(beam);
     }
     if (const auto v = get("gpu"); !v.is_none()) r.gpu_name = text_from(v, "gpu");
     if (const auto v = get("flash_attention"); !v.is_none()) {
@@ -140,7 +155,7 @@ std::uint64_t memory_from(const py::handle& value) {
 std::vector<std::string> gpu_ids_from(const py::handle& value) {
     std::vector<std::string> ids;
     if (value.is_none()) return ids;
-    if (py::isinstance<py::str>(value) || py::isinstance<py::int_>(value)) {
+    if (py::isinstance<py::str>(value) || !py::isinstance<py::iterable>(value)) {
         throw usage_error("gpu_ids " + py_repr(value) + " is invalid: must be a list of GPU ids, e.g. [0] or ['GPU-8a3f']");
     }
     for (const auto& item : py::iter(value)) {
@@ -157,6 +172,10 @@ std::vector<std::string> names_from(const py::handle& value) {
     if (py::isinstance<py::str>(value)) {
         names.push_back(value.cast<std::string>());
         return names;
+    }
+    if (!py::isinstance<py::iterable>(value)) {
+        throw usage_error("gpus " + py_repr(value) + " is invalid: must be a GPU name or a list of them, e.g. 'RTX 3090' or "
+                          "['T4', 'RTX 3090']");
     }
     for (const auto& item : py::iter(value)) names.push_back(text_from(item, "GPU name"));
     return names;
@@ -221,7 +240,12 @@ PYBIND11_MODULE(_core, m) {
     });
 
     py::class_<manager>(m, "Manager")
-        .def(py::init<const std::optional<std::string>&>(), py::arg("simulate") = py::none())
+        // simulate as an object: 5 or ['x'] are ValueErrors naming the value, not pybind11 TypeErrors.
+        .def(py::init([](const py::object& simulate) {
+                 return manager(simulate.is_none() ? std::nullopt
+                                                   : std::optional<std::string>(text_from(simulate, "simulate")));
+             }),
+             py::arg("simulate") = py::none())
         .def("calculate", [](const manager& self, const py::dict& options) {
             return to_python(to_json(self.get().calculate(request_from(options))));
         })
@@ -234,7 +258,8 @@ PYBIND11_MODULE(_core, m) {
         .def("check", [](const manager& self, const py::dict& options, const py::object& gpu_ids) {
             return to_python(to_json(self.get().check_gpu_memory_sufficient(request_from(options), gpu_ids_from(gpu_ids))));
         })
-        .def("best_model", [](const manager& self, const py::object& available, const py::dict& options, bool english_only) {
+        .def("best_model", [](const manager& self, const py::object& available, const py::dict& options, const py::object& english_only_flag) {
+            const bool english_only = flag_from(english_only_flag, "english_only");
             return to_python(to_json(self.get().assign_optimal_model(memory_from(available), request_from(options), english_only)));
         })
         .def("solve", [](const manager& self, const std::string& quantity, const py::dict& options, const py::object& available) {
@@ -246,7 +271,8 @@ PYBIND11_MODULE(_core, m) {
             if (quantity == "max_concurrent") return to_python(to_json(self.get().solve_max_concurrent(request, bytes)));
             throw usage_error("unknown quantity '" + quantity + "': accepted: max_segment, max_batch, max_concurrent, min_memory");
         })
-        .def("recommend", [](const manager& self, const py::object& gpus, const py::dict& options, bool english_only) {
+        .def("recommend", [](const manager& self, const py::object& gpus, const py::dict& options, const py::object& english_only_flag) {
+            const bool english_only = flag_from(english_only_flag, "english_only");
             const estimate_request request = request_from(options);
             if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only)));
             const std::vector<std::string> names = names_from(gpus);
@@ -272,7 +298,7 @@ PYBIND11_MODULE(_core, m) {
             return to_python(to_json(self.get().can_run_concurrent_task(text_from(model_name, "model name"), models)));
         })
         .def("reserve", [](const manager& self, const py::dict& options, const py::object& gpu_ids, const py::object& timeout,
-                           const std::string& policy) {
+                           const py::object& policy) {
             reserve_options o;
             o.request = request_from(options);
             std::string ids;
@@ -285,7 +311,7 @@ PYBIND11_MODULE(_core, m) {
                 }
                 o.timeout_seconds = timeout.cast<double>();
             }
-            o.policy = parse_placement_policy(policy);
+            o.policy = parse_placement_policy(text_from(policy, "policy"));
             reserve_result result;
             {
                 // Waiting can take long: let other Python threads run meanwhile.
