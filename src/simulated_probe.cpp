@@ -64,6 +64,9 @@ std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {
         if (entry.empty()) throw usage_error(fmt::format("empty GPU in simulation spec '{}'; {}", spec, spec_forms));
         const auto fields = detail::split(entry, ':');
         const std::string_view what = detail::trim(fields.front());
+        if (what.empty()) {  // ":used=1": find_gpu_model would answer "unknown GPU '': did you mean 'T4'?"
+            throw usage_error(fmt::format("simulated GPU '{}' has no name or size before ':'; {}", entry, spec_forms));
+        }
         gpu_device gpu;
         gpu.index = static_cast<unsigned>(gpus.size());
         if (looks_like_size(what)) {
@@ -81,6 +84,9 @@ std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {
             const std::string_view option = detail::trim(fields[i]);
             if (!option.starts_with("used=")) {
                 throw usage_error(fmt::format("unknown option '{}' for simulated GPU '{}'; {}", option, entry, spec_forms));
+            }
+            if (i > 1) {  // "8GiB:used=1GiB:used=2GiB": the last one silently won
+                throw usage_error(fmt::format("simulated GPU '{}' gives used= more than once; {}", entry, spec_forms));
             }
             gpu.used_bytes = parse_size_bytes(option.substr(5), "simulated used memory");
         }

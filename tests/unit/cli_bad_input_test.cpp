@@ -62,5 +62,15 @@ TEST(CliBadInput, EmptyEngineIsUnknownNotTheGuide) {
     EXPECT_TRUE(r.out.empty()) << r.out;
 }
 
+TEST(CliBadInput, SimulateSpecWithoutANameOrWithUsedTwice) {
+    auto r = run_cli("gpus --simulate ':used=1'");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("simulated GPU ':used=1' has no name or size before ':'"), std::string::npos) << r.err;
+    r = run_cli("gpus --simulate '8GiB:used=1GiB:used=2GiB'");  // the last used= silently won
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("gives used= more than once"), std::string::npos) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
 }  // namespace
 }  // namespace whisper_vram
