@@ -404,7 +404,9 @@ std::unique_ptr<gpu_probe> make_nvml_probe(const std::optional<std::string>& ove
         std::string tried;
         for (const auto& a : loaded.attempts) tried += fmt::format("{}{}", tried.empty() ? "" : "; ", a.error.empty() ? a.path : a.error);
         if (override_path && !override_path->empty()) {
-            return make_unavailable_probe(fmt::format("the NVML library override could not be loaded: {}", tried));
+            return make_unavailable_probe(fmt::format(
+                "the NVML library override (WHISPER_VRAM_NVML_LIBRARY) could not be loaded: {}; point it at the "
+                "driver's libnvidia-ml.so.1 or unset it", tried));
         }
         return make_unavailable_probe(fmt::format("NVIDIA driver library not found (is the NVIDIA driver installed?): {}", tried));
     }

@@ -84,6 +84,7 @@ TEST(CliNvmlMissing, GpusExits3AndDebugExits0) {
     EXPECT_EQ(r.status, 3);
     EXPECT_EQ(lines(r.err), 1U) << r.err;
     EXPECT_NE(r.err.find("/nonexistent/libnvidia-ml.so.1: cannot open shared object file"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("override (WHISPER_VRAM_NVML_LIBRARY) could not be loaded"), std::string::npos) << r.err;
     r = run_cli("debug --json", env);
     ASSERT_EQ(r.status, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
