@@ -48,14 +48,29 @@ py::object to_python(const nlohmann::ordered_json& j) {
 
 std::string py_repr(const py::handle& value) { return py::repr(value).cast<std::string>(); }
 
+/// An int or float as a double; nullopt for other types, bools, and ints beyond a double's range
+/// (10**400: value.cast<double>() raised pybind11's RuntimeError "Unable to cast").
+std::optional<double> double_from(const py::handle& value) {
+    if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value))) {
+        return std::nullopt;
+    }
+    const double d = PyFloat_AsDouble(value.ptr());
+    if (d == -1.0 && PyErr_Occurred() != nullptr) {
+        PyErr_Clear();
+        return std::nullopt;
+    }
+    return d;
+}
+
 // Numbers from Python: validated by the core, so messages are the CLI's. Non-numbers (or bools)
 // are usage errors (ValueError) naming the value, not pybind11 TypeErrors.
 double segment_from(const py::handle& value) {
-    if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value))) {
+    const auto number = double_from(value);
+    if (!number) {
         throw usage_error("segment duration " + py_repr(value) +
                           " is invalid: must be a finite number of seconds > 0 and at most 86400 (24 h)");
     }
-    const double seconds = value.cast<double>();
+    const double seconds = *number;
     validate_segment_seconds(seconds);
     return seconds;
 }
@@ -86,10 +101,11 @@ int batch_from(const py::handle& value) {
 }
 
 double margin_from(const py::handle& value) {
-    if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value))) {
+    const auto number = double_from(value);
+    if (!number) {
         throw usage_error("margin " + py_repr(value) + " is invalid: must be a number from 0 to 10 (0.2 = the guide's 20%)");
     }
-    const double margin = value.cast<double>();
+    const double margin = *number;
     validate_margin(margin);
     return margin;
 }
@@ -145,10 +161,9 @@ estimate_request request_from(const py::dict& o) {
 
 /// Memory in GiB (the guide's unit) → bytes, rounded down.
 std::uint64_t memory_from(const py::handle& value) {
-    if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::int_>(value) || py::isinstance<py::float_>(value))) {
-        throw usage_error("available memory " + py_repr(value) + " is invalid: must be a number of GiB >= 0");
-    }
-    return gib_to_bytes_floor(value.cast<double>());
+    const auto number = double_from(value);
+    if (!number) throw usage_error("available memory " + py_repr(value) + " is invalid: must be a number of GiB >= 0");
+    return gib_to_bytes_floor(*number);
 }
 
 /// GPU ids from Python (ints or strings; None = every visible GPU) → the strings select_gpus takes.
@@ -305,11 +320,11 @@ PYBIND11_MODULE(_core, m) {
             for (const auto& id : gpu_ids_from(gpu_ids)) ids += (ids.empty() ? "" : ",") + id;
             o.gpu_ids = ids;
             if (!timeout.is_none()) {
-                if (py::isinstance<py::bool_>(timeout) || !(py::isinstance<py::int_>(timeout) || py::isinstance<py::float_>(timeout)) ||
-                    !std::isfinite(timeout.cast<double>()) || timeout.cast<double>() < 0) {
+                const auto seconds = double_from(timeout);
+                if (!seconds || !std::isfinite(*seconds) || *seconds < 0) {
                     throw usage_error("timeout " + py_repr(timeout) + " is invalid: must be a number of seconds >= 0, or None to wait");
                 }
-                o.timeout_seconds = timeout.cast<double>();
+                o.timeout_seconds = *seconds;  // the facade refuses more than 366 days
             }
             o.policy = parse_placement_policy(text_from(policy, "policy"));
             reserve_result result;

@@ -39,6 +39,13 @@ class BadInput(unittest.TestCase):
                                 self.manager.calculate_memory_usage, "medium", engine="faster-whisper",
                                 beam_size=10**30)
 
+    def test_ints_beyond_a_double(self):
+        # 10**400 does not fit a double: was pybind11's RuntimeError "Unable to cast".
+        m = self.manager
+        self.assert_value_error("segment duration 1000", m.calculate_memory_usage, "medium", 10**400)
+        self.assert_value_error("margin 1000", m.calculate_memory_usage, "medium", margin=10**400)
+        self.assert_value_error("available memory 1000", m.best_model, 10**400)
+
     def test_flags_are_bools(self):
         # pybind11's bool caster took None, 1.5 and nan as flags.
         for value in (None, 1.5, float("nan"), [1], "yes"):
@@ -63,6 +70,7 @@ class BadInput(unittest.TestCase):
             # Above 366 days the deadline would overflow (undefined behaviour in C++).
             self.assert_value_error("must be a number of seconds from 0 to 31622400", self.manager.reserve, "tiny",
                                     timeout=1e29)
+            self.assert_value_error("timeout 1000", self.manager.reserve, "tiny", timeout=10**400)
         finally:
             if old is None:
                 os.environ.pop("WHISPER_VRAM_STATE_DIR", None)
