@@ -1,6 +1,7 @@
 #include "whisper_vram/units.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <fmt/format.h>
 
 #include "detail/text.hpp"
@@ -47,7 +48,15 @@ std::uint64_t parse_size_bytes(std::string_view text, std::string_view what) {
             "(KB/MB/GB/TB mean the same, as in the guide), e.g. 24GiB, 8GB, 12288MiB; a bare number is GiB",
             what, original, why));
     };
-    if (!detail::parse_double(number, value)) throw bad("not a number");
+    if (!detail::parse_double(number, value)) {
+        // "1e400" is a number, only too large for a double: say so rather than "not a number".
+        const std::string digits(detail::trim(number));
+        char* end = nullptr;
+        const double huge = std::strtod(digits.c_str(), &end);
+        const bool whole = !digits.empty() && end == digits.c_str() + digits.size();
+        if (whole && std::isinf(huge)) throw bad(huge < 0 ? "must not be negative" : "too large");
+        throw bad("not a number");
+    }
     if (value < 0.0) throw bad("must not be negative");
     double scale = 0.0;
     if (unit.empty() || unit == "gib" || unit == "gb" || unit == "g") {

@@ -1,5 +1,7 @@
 // Size parsing, GPU catalog lookups and the simulated probe.
 #include <gtest/gtest.h>
+#include <fmt/format.h>
+#include <utility>
 
 #include "whisper_vram/error.hpp"
 #include "whisper_vram/gpu_catalog.hpp"
@@ -28,6 +30,16 @@ TEST(Units, ParseSizes) {
         FAIL();
     } catch (const usage_error& e) {
         EXPECT_NE(std::string(e.what()).find("invalid --memory '8XB'"), std::string::npos) << e.what();
+    }
+    // 1e400 overflows a double: "too large", not "not a number"; nan (and inf) stay "not a number".
+    for (const auto& [text, why] : {std::pair{"1e400", "too large"},
+                                    std::pair{"-1e400", "must not be negative"}, std::pair{"nan", "not a number"}}) {
+        try {
+            (void)parse_size_bytes(text, "--memory");
+            ADD_FAILURE() << text;
+        } catch (const usage_error& e) {
+            EXPECT_NE(std::string(e.what()).find(fmt::format("'{}': {}", text, why)), std::string::npos) << e.what();
+        }
     }
 }
 
