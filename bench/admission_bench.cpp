@@ -14,9 +14,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "whisper_vram/ledger.hpp"
-#include "whisper_vram/scheduler.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/sched/ledger.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace {
 

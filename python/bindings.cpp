@@ -11,13 +11,13 @@
 #include <span>
 #include <string>
 
-#include "whisper_vram/engines.hpp"
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_manager.hpp"
-#include "whisper_vram/json.hpp"
-#include "whisper_vram/planner.hpp"
-#include "whisper_vram/scheduler.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/json/json.hpp"
+#include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace py = pybind11;
 using namespace whisper_vram;

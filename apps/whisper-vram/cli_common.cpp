@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <iostream>
 
-#include "whisper_vram/engines.hpp"
-#include "whisper_vram/error.hpp"
+#include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/core/error.hpp"
 
 namespace whisper_vram::cli {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "whisper_vram/estimate.hpp"
-#include "whisper_vram/gpu_manager.hpp"
+#include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
 
 namespace whisper_vram::cli {
 

@@ -5,12 +5,12 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/engines.hpp"
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/json.hpp"
-#include "whisper_vram/planner.hpp"
-#include "whisper_vram/precision.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/json/json.hpp"
+#include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/core/precision.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {

@@ -5,8 +5,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/cuda_debug.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/gpu/cuda_debug.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {

@@ -5,10 +5,10 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_selection.hpp"
-#include "whisper_vram/json.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/gpu/gpu_selection.hpp"
+#include "whisper_vram/json/json.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {

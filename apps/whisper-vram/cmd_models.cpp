@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/models.hpp"
+#include "whisper_vram/core/models.hpp"
 
 namespace whisper_vram::cli {
 namespace {

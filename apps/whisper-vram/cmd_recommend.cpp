@@ -4,7 +4,7 @@
 
 #include "commands.hpp"
 #include "planner_cli.hpp"
-#include "whisper_vram/gpu_catalog.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
 
 namespace whisper_vram::cli {
 namespace {

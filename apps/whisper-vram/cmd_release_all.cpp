@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {

@@ -23,9 +23,9 @@
 #include <unistd.h>
 
 #include "commands.hpp"
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/scheduler.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {

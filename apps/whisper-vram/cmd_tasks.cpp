@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/ledger.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/sched/ledger.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {

@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/error.hpp"
+#include "whisper_vram/core/error.hpp"
 
 int main(int argc, char** argv) {
     using namespace whisper_vram;

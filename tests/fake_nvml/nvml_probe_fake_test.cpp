@@ -3,8 +3,8 @@
 #include <fstream>
 
 #include "fake_nvml/fake_nvml_support.hpp"
-#include "whisper_vram/cuda_debug.hpp"
-#include "whisper_vram/nvml_probe.hpp"
+#include "whisper_vram/gpu/cuda_debug.hpp"
+#include "whisper_vram/gpu/nvml_probe.hpp"
 
 namespace whisper_vram {
 namespace {

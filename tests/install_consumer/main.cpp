@@ -1,7 +1,7 @@
 // Consumes the installed whisper_vram package: the guide's medium example.
 #include <cstdio>
 
-#include <whisper_vram/gpu_manager.hpp>
+#include <whisper_vram/facade/gpu_manager.hpp>
 
 int main() {
     const whisper_vram::gpu_manager manager(whisper_vram::make_simulated_probe("8GiB"));

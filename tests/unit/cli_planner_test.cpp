@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run_cli.hpp"
-#include "whisper_vram/gpu_catalog.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "support/run_cli.hpp"
-#include "whisper_vram/ledger.hpp"
+#include "whisper_vram/sched/ledger.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -1,7 +1,7 @@
 // gpu_manager::get_cuda_debug_info with simulated GPUs and without any NVML library.
 #include <gtest/gtest.h>
 
-#include "whisper_vram/gpu_manager.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -1,8 +1,8 @@
 // visible_gpus (CUDA_VISIBLE_DEVICES) and select_gpus (--gpus ids).
 #include <gtest/gtest.h>
 
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_selection.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/gpu/gpu_selection.hpp"
 
 namespace whisper_vram {
 namespace {

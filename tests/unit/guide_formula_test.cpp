@@ -4,9 +4,9 @@
 #include <array>
 #include <cmath>
 
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_manager.hpp"
-#include "whisper_vram/guide_estimator.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/core/guide_estimator.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -1,8 +1,8 @@
 // Model catalog: exact parameter counts (derived from openai/whisper model.py) and lookups.
 #include <gtest/gtest.h>
 
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/models.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/models.hpp"
 
 namespace whisper_vram {
 namespace {

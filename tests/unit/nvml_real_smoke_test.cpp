@@ -2,7 +2,7 @@
 // self-consistent. The fake-library tests cover the behaviour; this catches ABI surprises.
 #include <gtest/gtest.h>
 
-#include "whisper_vram/nvml_probe.hpp"
+#include "whisper_vram/gpu/nvml_probe.hpp"
 
 namespace whisper_vram {
 namespace {

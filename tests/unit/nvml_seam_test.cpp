@@ -3,8 +3,8 @@
 
 #include <map>
 
-#include "detail/nvml_abi.hpp"
-#include "whisper_vram/nvml_probe.hpp"
+#include "gpu/nvml_abi.hpp"
+#include "whisper_vram/gpu/nvml_probe.hpp"
 
 namespace whisper_vram {
 namespace {

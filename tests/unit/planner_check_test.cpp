@@ -6,10 +6,10 @@
 
 #include <cstdlib>
 
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_manager.hpp"
-#include "whisper_vram/planner.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "detail/planner_detail.hpp"
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_catalog.hpp"
-#include "whisper_vram/gpu_manager.hpp"
-#include "whisper_vram/models.hpp"
-#include "whisper_vram/planner.hpp"
-#include "whisper_vram/units.hpp"
+#include "planner/planner_detail.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/core/models.hpp"
+#include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 #include <thread>
 
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_manager.hpp"
-#include "whisper_vram/ledger.hpp"
-#include "whisper_vram/scheduler.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/sched/ledger.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 #include <utility>
 
-#include "whisper_vram/error.hpp"
-#include "whisper_vram/gpu_catalog.hpp"
-#include "whisper_vram/gpu_probe.hpp"
-#include "whisper_vram/units.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
+#include "whisper_vram/gpu/gpu_probe.hpp"
+#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -1,0 +1,85 @@
+#pragma once
+/// @file engines.hpp
+/// Engine-aware estimates: the GPU memory `nvidia-smi` shows for one Whisper process on an
+/// otherwise idle GPU, for openai-whisper (PyTorch), Hugging Face transformers, faster-whisper
+/// (CTranslate2) and whisper.cpp (ggml). Pure: no I/O, no environment, no GPU.
+///
+/// `estimate()` (estimate.hpp) dispatches every engine other than "guide" here. The request's
+/// `segment_seconds` does not change GPU memory for these engines (they keep 30 s windows on the
+/// GPU); it sizes `memory_estimate::host_bytes` (16 kHz float32 audio + the full log-mel).
+///
+/// Engine names (case-insensitive) and aliases:
+///   openai-whisper (openai, whisper) · transformers (hf, huggingface) ·
+///   faster-whisper (ctranslate2, ct2, whisperx) · whisper.cpp (ggml, whisper-cpp, whispercpp)
+///
+/// Precisions per engine (canonical names; aliases in parentheses):
+///   openai-whisper: float32 (fp32; transcribe's fp16=False), float16 (fp16; the default:
+///                   fp32 weights resident, fp16 compute = transcribe's fp16=True)
+///   transformers:   float32 (fp32), float16 (fp16), bfloat16 (bf16)
+///   faster-whisper: float32, float16, bfloat16, int8 (int8 weights, float16 compute on CC ≥ 7.0,
+///                   float32 compute on CC 6.1), int8_float16, int8_float32, int8_bfloat16,
+///                   int16 (runs as float32 on CUDA) (fp32/fp16/bf16 aliases)
+///   whisper.cpp:    f32 (float32, fp32), f16 (float16, fp16), q8_0 (int8), q5_0, q5_1,
+///                   q4_0 (int4), q4_1
+/// The request's default precision "float16" therefore means each engine's half precision.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/core/models.hpp"
+
+namespace whisper_vram {
+
+/// Canonical engine names, in a stable order: openai-whisper, transformers, faster-whisper, whisper.cpp.
+std::vector<std::string> engine_names();
+
+/// Canonical name of @p name ("hf" → "transformers", "ggml" → "whisper.cpp", "guide" → "guide").
+/// @throws usage_error naming @p name and every accepted engine and alias.
+std::string canonical_engine(std::string_view name);
+
+/// Canonical precisions @p engine supports, widest first: openai-whisper float32, float16;
+/// transformers float32, float16, bfloat16; faster-whisper float32, float16, bfloat16, int8,
+/// int8_float16, int8_float32, int8_bfloat16, int16; whisper.cpp f32, f16, q8_0, q5_0, q5_1, q4_0, q4_1.
+/// @throws usage_error for an unknown engine (or "guide", whose precisions are guide_precisions()).
+std::vector<std::string> engine_precisions(std::string_view engine);
+
+/// Canonical precision of @p precision for @p engine ("float16" → "f16" for whisper.cpp).
+/// @throws usage_error naming the precision and listing what the engine supports.
+std::string canonical_engine_precision(std::string_view engine, std::string_view precision);
+
+/// Beam size the engine uses when none is given: 5 (openai-whisper CLI, faster-whisper,
+/// whisper.cpp's whisper-cli), 1 (transformers: greedy).
+/// @throws usage_error for an unknown engine.
+int default_beam_size(std::string_view engine);
+
+/// Whether the engine uses flash / fused attention by default (openai-whisper: SDPA since
+/// v20240930; transformers: SDPA; whisper.cpp: flash attention since 2025-09; CTranslate2: off).
+/// @throws usage_error for an unknown engine.
+bool default_flash_attention(std::string_view engine);
+
+/// whisper.cpp `kv self` bytes of one state: 2 (K,V) × d × decoder_layers × 512 cells × 2 B (f16),
+/// × (n_decoders + 2) when n_decoders > 1 (whisper_init_state recreates it for beams/best_of).
+std::uint64_t whisper_cpp_self_kv_bytes(const model_architecture& arch, int n_decoders) noexcept;
+
+/// whisper.cpp `kv cross` bytes: 2 × d × decoder_layers × pad(1500, 256) = 1536 cells × 2 B.
+std::uint64_t whisper_cpp_cross_kv_bytes(const model_architecture& arch) noexcept;
+
+/// Bytes the weights of @p arch occupy on the GPU for @p engine at canonical @p precision
+/// (before any compute-capability fallback). openai-whisper: 4 B per parameter at both
+/// precisions (fp32 resident). @throws usage_error for an unknown engine or precision.
+std::uint64_t engine_weight_bytes(std::string_view engine, std::string_view precision, const model_architecture& arch);
+
+/// Host RAM for @p segment_seconds of audio: 16 kHz float32 samples + the log-mel
+/// (n_mels × 100 frames/s × 4 B). @throws usage_error for an invalid segment length.
+std::uint64_t host_audio_bytes(const model_architecture& arch, double segment_seconds);
+
+namespace detail {
+/// The engine-aware estimate of @p request (engine ≠ guide). Called by estimate().
+/// @throws usage_error for unknown engine/model/precision/GPU or out-of-range numbers.
+memory_estimate estimate_engine(const estimate_request& request);
+}  // namespace detail
+
+}  // namespace whisper_vram

@@ -1,0 +1,88 @@
+#include "whisper_vram/core/estimate.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <fmt/format.h>
+
+#include "core/text.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/guide_estimator.hpp"
+
+namespace whisper_vram {
+
+namespace detail {
+// The engine-aware estimators (engines.hpp, src/engines.cpp): canonicalise the engine name and
+// throw usage_error listing every accepted engine and alias for an unknown one.
+memory_estimate estimate_engine(const estimate_request& request);
+}  // namespace detail
+
+void validate_segment_seconds(double seconds) {
+    if (!std::isfinite(seconds) || seconds <= 0.0 || seconds > 86400.0) {
+        throw usage_error(fmt::format(
+            "segment duration {} s is invalid: must be a finite number of seconds > 0 and at most 86400 (24 h)",
+            seconds));
+    }
+}
+
+void validate_batch_size(long long batch) {
+    if (batch < 1 || batch > 4096) {
+        throw usage_error(fmt::format("batch size {} is invalid: must be an integer from 1 to 4096", batch));
+    }
+}
+
+void validate_margin(double margin) {
+    if (!std::isfinite(margin) || margin < 0.0 || margin > 10.0) {
+        throw usage_error(
+            fmt::format("margin {} is invalid: must be a number from 0 to 10 (0.2 = the guide's 20%)", margin));
+    }
+}
+
+double parse_segment_seconds(std::string_view text) {
+    double value = 0.0;
+    if (!detail::parse_double(text, value)) {
+        throw usage_error(fmt::format(
+            "segment duration '{}' is invalid: must be a finite number of seconds > 0 and at most 86400 (24 h)", text));
+    }
+    validate_segment_seconds(value);
+    return value;
+}
+
+int parse_batch_size(std::string_view text) {
+    const std::string_view trimmed = detail::trim(text);
+    long long value = 0;
+    const auto* last = trimmed.data() + trimmed.size();
+    const auto [ptr, ec] = std::from_chars(trimmed.data(), last, value);
+    if (trimmed.empty() || ec != std::errc{} || ptr != last) {
+        throw usage_error(fmt::format("batch size '{}' is invalid: must be an integer from 1 to 4096", text));
+    }
+    validate_batch_size(value);
+    return static_cast<int>(value);
+}
+
+double parse_margin(std::string_view text) {
+    double value = 0.0;
+    if (!detail::parse_double(text, value)) {
+        throw usage_error(
+            fmt::format("margin '{}' is invalid: must be a number from 0 to 10 (0.2 = the guide's 20%)", text));
+    }
+    validate_margin(value);
+    return value;
+}
+
+estimate_request make_guide_request(std::string_view model, double segment_seconds, int batch_size,
+                                    std::string_view precision) {
+    estimate_request request;
+    request.model = std::string(model);
+    request.segment_seconds = segment_seconds;
+    request.batch_size = batch_size;
+    request.precision = std::string(precision);
+    return request;
+}
+
+memory_estimate estimate(const estimate_request& request) {
+    const std::string engine = detail::to_lower(detail::trim(request.engine));
+    if (engine.empty() || engine == "guide") return estimate_guide(request);
+    return detail::estimate_engine(request);
+}
+
+}  // namespace whisper_vram

@@ -1,0 +1,148 @@
+#pragma once
+// Internal: constants and helpers shared by the engine profiles (src/engine_*.cpp).
+// Every constant names its source (a published figure or a derivation).
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
+#include "whisper_vram/core/models.hpp"
+#include "whisper_vram/core/units.hpp"
+
+namespace whisper_vram {
+
+namespace engine_constants {
+// ---- audio front end (openai/whisper audio.py) ----
+inline constexpr double sample_rate_hz = 16000.0;         // SAMPLE_RATE
+inline constexpr double mel_frames_per_second = 100.0;    // 16000 / HOP_LENGTH 160
+inline constexpr std::uint64_t window_mel_frames = 3000;  // N_FRAMES: 30 s window
+inline constexpr std::uint64_t audio_positions = 1500;    // n_audio_ctx: 3000 frames / stride-2 conv2
+
+// ---- element sizes ----
+inline constexpr std::uint64_t float32_bytes = 4;
+inline constexpr std::uint64_t f16_bytes = 2;
+
+// ---- CUDA runtime ----
+// PyTorch PR #86509: a minimal CUDA context measured 287,047,680 B with lazy module loading
+// (CUDA_MODULE_LOADING=LAZY, the Linux default since CUDA 12.2) and 666,632,192 B without.
+inline constexpr std::uint64_t cuda_context_lazy_bytes = 287'047'680;
+// PyTorch's cuBLAS workspace: CUBLAS_WORKSPACE_CONFIG default ":4096:2:16:8" = 2 × 4096 KiB +
+// 8 × 16 KiB = 8,519,680 B, allocated on the first matmul.
+inline constexpr std::uint64_t torch_cublas_workspace_bytes = 8'519'680;
+// Kernels of libtorch/cuBLAS/cuDNN loaded on first use under lazy loading. Assumption, not a
+// published figure: the eager-minus-lazy context difference of PR #86509 (379,584,512 B) bounds
+// what all of libtorch's kernels take; a Whisper run uses a fraction. 128 MiB is our estimate
+// until scripts/measure/measure_transformers.py calibrates it (the CSV's NVML-minus-reserved gap).
+inline constexpr std::uint64_t torch_kernel_modules_bytes = 128 * bytes_per_mib;
+// PyTorch CUDACachingAllocator: kLargeBuffer segments of 20 MiB serve 1-10 MB requests and
+// kSmallBuffer segments of 2 MiB serve ≤ 1 MB requests: one partly used segment of each.
+inline constexpr std::uint64_t torch_allocator_segments_bytes = 22 * bytes_per_mib;
+// Caching-allocator fragmentation (reserved − allocated at the peak) as a fraction of the
+// activations. Assumption: a few percent is typical for inference; 5% until measured.
+inline constexpr double allocator_fragmentation = 0.05;
+
+// ---- Whisper decoding (openai/whisper decoding.py) ----
+// Start tokens: <|startofprev|> + prompt of at most n_text_ctx // 2 − 1 = 223 previous-text
+// tokens + <|startoftranscript|> <|lang|> <|task|> = 227 tokens at the first decoder call when
+// conditioning on previous text (transcribe's default); at most 224 sampled tokens follow, and the
+// cache is bounded by n_text_ctx = 448.
+inline constexpr std::uint64_t prompt_prefill_tokens = 227;
+inline constexpr std::uint64_t sot_tokens = 4;  // sot, language, task, notimestamps (no prompt)
+// Decode length of a window in the batched pipelines (no previous-text prompt): ≈ 150 words/min
+// of speech → ≈ 75 words ≈ 100 BPE tokens per 30 s, + 4 start tokens, rounded up to 128.
+// Assumption (typical speech); a window that loops to max_length 448 needs more (noted).
+inline constexpr std::uint64_t batched_decode_tokens = 128;
+
+// ---- whisper.cpp (src/whisper.cpp, whisper_init_state) ----
+inline constexpr std::uint64_t ggml_self_kv_cells = 512;    // GGML_PAD(n_text_ctx 448, 256)
+inline constexpr std::uint64_t ggml_cross_kv_cells = 1536;  // GGML_PAD(n_audio_ctx 1500, 256)
+inline constexpr int ggml_max_decoders = 8;                 // WHISPER_MAX_DECODERS
+}  // namespace engine_constants
+
+namespace detail {
+
+/// Parameters split by how engines store them.
+struct architecture_split {
+    std::uint64_t total = 0;        ///< every element of the state dict (count_parameters().total())
+    std::uint64_t linear = 0;       ///< Linear weight matrices + token embedding (quantizable)
+    std::uint64_t conv = 0;         ///< conv1 + conv2 weights
+    std::uint64_t positions = 0;    ///< encoder sinusoids 1500·d + decoder positions 448·d
+    std::uint64_t vectors = 0;      ///< biases and layer norms
+    std::uint64_t linear_rows = 0;  ///< output rows of the quantizable matrices (one scale each)
+};
+
+architecture_split split_parameters(const model_architecture& arch) noexcept;
+
+/// PyTorch's cuBLASLt workspace for @p gpu (nullptr: unknown card → the largest, 32 MiB).
+std::uint64_t cublaslt_workspace_bytes(const gpu_model* gpu) noexcept;
+
+/// Validated, canonical inputs of one engine estimate.
+struct engine_inputs {
+    explicit engine_inputs(const whisper_model& m) : model(m) {}
+    const whisper_model& model;
+    std::string engine;
+    model_architecture arch{};
+    architecture_split split{};
+    std::string precision;
+    std::uint64_t batch = 1;
+    std::uint64_t beams = 1;
+    bool flash_attention = true;
+    const gpu_model* gpu = nullptr;
+};
+
+/// Validates @p request for @p engine (canonical name) and resolves model, precision, GPU, defaults.
+engine_inputs resolve_inputs(const estimate_request& request, std::string_view engine);
+
+/// Accumulates a breakdown; finish() totals it and applies the margin.
+struct estimate_builder {
+    memory_estimate result;
+    const gpu_model* gpu = nullptr;
+    void add(std::string key, std::uint64_t bytes, std::string description);
+    memory_estimate finish();
+};
+
+/// A builder with the normalised request and host memory filled in.
+estimate_builder start_estimate(const estimate_request& request, const engine_inputs& in);
+
+/// Adds `cuda_context` and `library_workspace` of a PyTorch process (openai-whisper, transformers).
+void add_torch_runtime(estimate_builder& builder, const engine_inputs& in);
+
+/// Per-window sizes shared by the PyTorch and CTranslate2 profiles (bytes per batch item or
+/// per hypothesis, at activation element size @p act).
+struct window_sizes {
+    std::uint64_t encoder_working = 0;    ///< one encoder block's live tensors + the mel input, per item
+    std::uint64_t attention_scores = 0;   ///< heads × 1500² × score bytes per item (0 with flash/SDPA)
+    std::uint64_t encoder_output = 0;     ///< 1500 × d × act per item
+    std::uint64_t cross_kv = 0;           ///< 2 × decoder_layers × 1500 × d × act per item
+    std::uint64_t self_kv_per_token = 0;  ///< 2 × decoder_layers × d × act per hypothesis and token
+    std::uint64_t block_per_token = 0;    ///< 14 × d × act: one decoder block's live tensors per token
+};
+
+/// Sizes for @p arch at activation element size @p act; @p score_bytes per attention score
+/// element when flash attention is off (0 when on).
+window_sizes window_sizes_for(const model_architecture& arch, std::uint64_t act, std::uint64_t score_bytes);
+
+/// "12.3 MiB"
+std::string mib(std::uint64_t bytes);
+
+/// Bytes × fraction, rounded up.
+inline std::uint64_t fraction_of(std::uint64_t bytes, double fraction) {
+    return static_cast<std::uint64_t>(std::ceil(static_cast<double>(bytes) * fraction));
+}
+
+// Weight bytes per engine at a canonical precision (no compute-capability fallback).
+std::uint64_t openai_whisper_weight_bytes(std::string_view precision, const model_architecture& arch);
+std::uint64_t transformers_weight_bytes(std::string_view precision, const model_architecture& arch);
+std::uint64_t faster_whisper_weight_bytes(std::string_view precision, const model_architecture& arch);
+std::uint64_t whisper_cpp_weight_bytes(std::string_view precision, const model_architecture& arch);
+
+memory_estimate estimate_openai_whisper(const estimate_request& request);
+memory_estimate estimate_transformers(const estimate_request& request);
+memory_estimate estimate_faster_whisper(const estimate_request& request);
+memory_estimate estimate_whisper_cpp(const estimate_request& request);
+
+}  // namespace detail
+}  // namespace whisper_vram

@@ -1,0 +1,68 @@
+// The reservation ledger's OS side: the /proc process table, the wall clock, the in-memory
+// ledger (a mutex) and the default state folder. The format is in ledger_format.cpp.
+
+#include <chrono>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <fstream>
+#include <unistd.h>
+
+#include "whisper_vram/sched/ledger.hpp"
+
+namespace whisper_vram {
+
+// ---- process table ------------------------------------------------------------------------------
+
+std::optional<std::uint64_t> system_process_table::start_time(std::uint32_t pid) const {
+    if (pid == 0) return std::nullopt;
+    std::ifstream in(fmt::format("/proc/{}/stat", pid));
+    if (!in) return std::nullopt;
+    std::string text;
+    std::getline(in, text);
+    return parse_proc_stat_start_time(text);
+}
+
+process_identity system_process_table::self() const {
+    const auto pid = static_cast<std::uint32_t>(::getpid());
+    return process_identity{pid, start_time(pid).value_or(0)};
+}
+
+std::int64_t system_wall_clock_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// ---- memory ledger --------------------------------------------------------------------------------
+
+memory_ledger::memory_ledger(std::shared_ptr<const process_table> processes)
+    : processes_(processes ? std::move(processes) : std::make_shared<system_process_table>()),
+      self_(processes_->self()) {}
+
+ledger_access memory_ledger::update(const std::function<bool(ledger_state&)>& fn) {
+    const std::lock_guard lock(mutex_);
+    ledger_access access;
+    reap_dead(state_, *processes_, access, self_);
+    ledger_state working = state_;  // fn sees a copy: an exception leaves the ledger unchanged
+    if (fn(working)) state_ = std::move(working);
+    return access;
+}
+
+// ---- state folder and JSON ------------------------------------------------------------------------
+
+std::filesystem::path default_state_dir(const std::optional<std::string>& state_dir_env,
+                                        const std::optional<std::string>& xdg_runtime_dir, unsigned uid) {
+    if (state_dir_env && !state_dir_env->empty()) return *state_dir_env;
+    if (xdg_runtime_dir && !xdg_runtime_dir->empty()) return std::filesystem::path(*xdg_runtime_dir) / "whisper-vram";
+    return fmt::format("/tmp/whisper-vram-{}", uid);
+}
+
+std::filesystem::path state_dir_from_environment() {
+    const auto env = [](const char* name) -> std::optional<std::string> {
+        const char* value = std::getenv(name);
+        if (value == nullptr) return std::nullopt;
+        return std::string(value);
+    };
+    return default_state_dir(env("WHISPER_VRAM_STATE_DIR"), env("XDG_RUNTIME_DIR"), ::getuid());
+}
+
+}  // namespace whisper_vram
