@@ -6,17 +6,17 @@
 
 #include <benchmark/benchmark.h>
 
-#include <cstdlib>
 #include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <string>
-#include <sys/file.h>
-#include <unistd.h>
 
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace {
 

@@ -11,13 +11,13 @@
 #include <span>
 #include <string>
 
-#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/units.hpp"
+#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace py = pybind11;
 using namespace whisper_vram;
@@ -26,12 +26,18 @@ namespace {
 
 py::object to_python(const nlohmann::ordered_json& j) {
     switch (j.type()) {
-        case nlohmann::ordered_json::value_t::null: return py::none();
-        case nlohmann::ordered_json::value_t::boolean: return py::bool_(j.get<bool>());
-        case nlohmann::ordered_json::value_t::number_integer: return py::int_(j.get<std::int64_t>());
-        case nlohmann::ordered_json::value_t::number_unsigned: return py::int_(j.get<std::uint64_t>());
-        case nlohmann::ordered_json::value_t::number_float: return py::float_(j.get<double>());
-        case nlohmann::ordered_json::value_t::string: return py::str(j.get<std::string>());
+        case nlohmann::ordered_json::value_t::null:
+            return py::none();
+        case nlohmann::ordered_json::value_t::boolean:
+            return py::bool_(j.get<bool>());
+        case nlohmann::ordered_json::value_t::number_integer:
+            return py::int_(j.get<std::int64_t>());
+        case nlohmann::ordered_json::value_t::number_unsigned:
+            return py::int_(j.get<std::uint64_t>());
+        case nlohmann::ordered_json::value_t::number_float:
+            return py::float_(j.get<double>());
+        case nlohmann::ordered_json::value_t::string:
+            return py::str(j.get<std::string>());
         case nlohmann::ordered_json::value_t::array: {
             py::list list;
             for (const auto& item : j) list.append(to_python(item));
@@ -42,7 +48,8 @@ py::object to_python(const nlohmann::ordered_json& j) {
             for (const auto& [key, value] : j.items()) dict[py::str(key)] = to_python(value);
             return std::move(dict);
         }
-        default: return py::none();
+        default:
+            return py::none();
     }
 }
 
@@ -103,7 +110,8 @@ int batch_from(const py::handle& value) {
 double margin_from(const py::handle& value) {
     const auto number = double_from(value);
     if (!number) {
-        throw usage_error("margin " + py_repr(value) + " is invalid: must be a number from 0 to 10 (0.2 = the guide's 20%)");
+        throw usage_error("margin " + py_repr(value) +
+                          " is invalid: must be a number from 0 to 10 (0.2 = the guide's 20%)");
     }
     const double margin = *number;
     validate_margin(margin);
@@ -114,12 +122,14 @@ bool is_blank(const std::string& text) { return text.find_first_not_of(" \t") ==
 
 /// True or False only: pybind11's bool caster would take None, 1.5 or nan as a flag.
 bool flag_from(const py::handle& value, const char* what) {
-    if (!py::isinstance<py::bool_>(value)) throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be True or False");
+    if (!py::isinstance<py::bool_>(value))
+        throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be True or False");
     return value.cast<bool>();
 }
 
 std::string text_from(const py::handle& value, const char* what) {
-    if (!py::isinstance<py::str>(value)) throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be a string");
+    if (!py::isinstance<py::str>(value))
+        throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be a string");
     return value.cast<std::string>();
 }
 
@@ -171,11 +181,13 @@ std::vector<std::string> gpu_ids_from(const py::handle& value) {
     std::vector<std::string> ids;
     if (value.is_none()) return ids;
     if (py::isinstance<py::str>(value) || !py::isinstance<py::iterable>(value)) {
-        throw usage_error("gpu_ids " + py_repr(value) + " is invalid: must be a list of GPU ids, e.g. [0] or ['GPU-8a3f']");
+        throw usage_error("gpu_ids " + py_repr(value) +
+                          " is invalid: must be a list of GPU ids, e.g. [0] or ['GPU-8a3f']");
     }
     for (const auto& item : py::iter(value)) {
         if (py::isinstance<py::bool_>(item) || !(py::isinstance<py::int_>(item) || py::isinstance<py::str>(item))) {
-            throw usage_error("GPU id " + py_repr(item) + " is invalid: ids are CUDA indices (int), UUIDs or PCI bus ids (str)");
+            throw usage_error("GPU id " + py_repr(item) +
+                              " is invalid: ids are CUDA indices (int), UUIDs or PCI bus ids (str)");
         }
         ids.push_back(py::str(item).cast<std::string>());
     }
@@ -189,7 +201,8 @@ std::vector<std::string> names_from(const py::handle& value) {
         return names;
     }
     if (!py::isinstance<py::iterable>(value)) {
-        throw usage_error("gpus " + py_repr(value) + " is invalid: must be a GPU name or a list of them, e.g. 'RTX 3090' or "
+        throw usage_error("gpus " + py_repr(value) +
+                          " is invalid: must be a GPU name or a list of them, e.g. 'RTX 3090' or "
                           "['T4', 'RTX 3090']");
     }
     for (const auto& item : py::iter(value)) names.push_back(text_from(item, "GPU name"));
@@ -261,86 +274,110 @@ PYBIND11_MODULE(_core, m) {
                                                    : std::optional<std::string>(text_from(simulate, "simulate")));
              }),
              py::arg("simulate") = py::none())
-        .def("calculate", [](const manager& self, const py::dict& options) {
-            return to_python(to_json(self.get().calculate(request_from(options))));
-        })
-        .def("gpu_memory_info", [](const manager& self) {
-            const gpu_snapshot snapshot = self.get().get_gpu_memory_info();
-            if (!snapshot.available()) throw gpu_unavailable_error("no GPU information: " + snapshot.unavailable_reason);
-            return to_python(to_json(snapshot));
-        })
-        .def("cuda_debug_info", [](const manager& self) { return to_python(to_json(self.get().get_cuda_debug_info())); })
-        .def("check", [](const manager& self, const py::dict& options, const py::object& gpu_ids) {
-            return to_python(to_json(self.get().check_gpu_memory_sufficient(request_from(options), gpu_ids_from(gpu_ids))));
-        })
-        .def("best_model", [](const manager& self, const py::object& available, const py::dict& options, const py::object& english_only_flag) {
-            const bool english_only = flag_from(english_only_flag, "english_only");
-            return to_python(to_json(self.get().assign_optimal_model(memory_from(available), request_from(options), english_only)));
-        })
-        .def("solve", [](const manager& self, const std::string& quantity, const py::dict& options, const py::object& available) {
-            const estimate_request request = request_from(options);
-            if (quantity == "min_memory") return to_python(to_json(self.get().solve_min_memory(request)));
-            const std::uint64_t bytes = memory_from(available);
-            if (quantity == "max_segment") return to_python(to_json(self.get().solve_max_segment(request, bytes)));
-            if (quantity == "max_batch") return to_python(to_json(self.get().solve_max_batch(request, bytes)));
-            if (quantity == "max_concurrent") return to_python(to_json(self.get().solve_max_concurrent(request, bytes)));
-            throw usage_error("unknown quantity '" + quantity + "': accepted: max_segment, max_batch, max_concurrent, min_memory");
-        })
-        .def("recommend", [](const manager& self, const py::object& gpus, const py::dict& options, const py::object& english_only_flag) {
-            const bool english_only = flag_from(english_only_flag, "english_only");
-            const estimate_request request = request_from(options);
-            if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only)));
-            const std::vector<std::string> names = names_from(gpus);
-            return to_python(to_json(self.get().recommend(std::span<const std::string>(names), request, english_only)));
-        })
-        .def("presets", [](const manager& self) {
-            nlohmann::ordered_json list = nlohmann::ordered_json::array();
-            for (const auto& preset : self.get().presets()) list.push_back(to_json(preset));
-            return to_python(list);
-        })
-        .def("can_run_concurrent_task", [](const manager& self, const py::object& model_name, const py::object& current_tasks) {
-            // current_tasks as in the guide: [{'model': 'medium'}, ...] (or plain model names).
-            std::vector<std::string> models;
-            for (const auto& task : py::iter(current_tasks)) {
-                if (py::isinstance<py::dict>(task)) {
-                    const auto dict = py::reinterpret_borrow<py::dict>(task);
-                    if (!dict.contains("model")) throw usage_error("current task " + py_repr(task) + " has no 'model' key");
-                    models.push_back(text_from(dict["model"], "task model"));
-                } else {
-                    models.push_back(text_from(task, "task model"));
-                }
-            }
-            return to_python(to_json(self.get().can_run_concurrent_task(text_from(model_name, "model name"), models)));
-        })
-        .def("reserve", [](const manager& self, const py::dict& options, const py::object& gpu_ids, const py::object& timeout,
-                           const py::object& policy) {
-            reserve_options o;
-            o.request = request_from(options);
-            std::string ids;
-            for (const auto& id : gpu_ids_from(gpu_ids)) ids += (ids.empty() ? "" : ",") + id;
-            o.gpu_ids = ids;
-            if (!timeout.is_none()) {
-                const auto seconds = double_from(timeout);
-                if (!seconds || !std::isfinite(*seconds) || *seconds < 0) {
-                    throw usage_error("timeout " + py_repr(timeout) + " is invalid: must be a number of seconds >= 0, or None to wait");
-                }
-                o.timeout_seconds = *seconds;  // the facade refuses more than 366 days
-            }
-            o.policy = parse_placement_policy(text_from(policy, "policy"));
-            reserve_result result;
-            {
-                // Waiting can take long: let other Python threads run meanwhile.
-                py::gil_scoped_release unlocked;
-                result = self.get().reserve(o);
-            }
-            py::object held = py::none();
-            if (result.granted()) held = py::cast(py_lease(std::move(result.granted_lease)));
-            return py::make_tuple(to_python(to_json(result)), held);
-        })
-        .def("release_all_memory", [](const manager& self) { return to_python(to_json(self.get().release_all_memory())); })
-        .def("register_release_hook", [](const manager& self, const std::string& name, const std::function<void()>& hook) {
-            self.get().register_release_hook(name, hook);
-        });
+        .def("calculate",
+             [](const manager& self, const py::dict& options) {
+                 return to_python(to_json(self.get().calculate(request_from(options))));
+             })
+        .def("gpu_memory_info",
+             [](const manager& self) {
+                 const gpu_snapshot snapshot = self.get().get_gpu_memory_info();
+                 if (!snapshot.available())
+                     throw gpu_unavailable_error("no GPU information: " + snapshot.unavailable_reason);
+                 return to_python(to_json(snapshot));
+             })
+        .def("cuda_debug_info",
+             [](const manager& self) { return to_python(to_json(self.get().get_cuda_debug_info())); })
+        .def("check",
+             [](const manager& self, const py::dict& options, const py::object& gpu_ids) {
+                 return to_python(
+                     to_json(self.get().check_gpu_memory_sufficient(request_from(options), gpu_ids_from(gpu_ids))));
+             })
+        .def("best_model",
+             [](const manager& self, const py::object& available, const py::dict& options,
+                const py::object& english_only_flag) {
+                 const bool english_only = flag_from(english_only_flag, "english_only");
+                 return to_python(to_json(
+                     self.get().assign_optimal_model(memory_from(available), request_from(options), english_only)));
+             })
+        .def(
+            "solve",
+            [](const manager& self, const std::string& quantity, const py::dict& options, const py::object& available) {
+                const estimate_request request = request_from(options);
+                if (quantity == "min_memory") return to_python(to_json(self.get().solve_min_memory(request)));
+                const std::uint64_t bytes = memory_from(available);
+                if (quantity == "max_segment") return to_python(to_json(self.get().solve_max_segment(request, bytes)));
+                if (quantity == "max_batch") return to_python(to_json(self.get().solve_max_batch(request, bytes)));
+                if (quantity == "max_concurrent")
+                    return to_python(to_json(self.get().solve_max_concurrent(request, bytes)));
+                throw usage_error("unknown quantity '" + quantity +
+                                  "': accepted: max_segment, max_batch, max_concurrent, min_memory");
+            })
+        .def("recommend",
+             [](const manager& self, const py::object& gpus, const py::dict& options,
+                const py::object& english_only_flag) {
+                 const bool english_only = flag_from(english_only_flag, "english_only");
+                 const estimate_request request = request_from(options);
+                 if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only)));
+                 const std::vector<std::string> names = names_from(gpus);
+                 return to_python(
+                     to_json(self.get().recommend(std::span<const std::string>(names), request, english_only)));
+             })
+        .def("presets",
+             [](const manager& self) {
+                 nlohmann::ordered_json list = nlohmann::ordered_json::array();
+                 for (const auto& preset : self.get().presets()) list.push_back(to_json(preset));
+                 return to_python(list);
+             })
+        .def("can_run_concurrent_task",
+             [](const manager& self, const py::object& model_name, const py::object& current_tasks) {
+                 // current_tasks as in the guide: [{'model': 'medium'}, ...] (or plain model names).
+                 std::vector<std::string> models;
+                 for (const auto& task : py::iter(current_tasks)) {
+                     if (py::isinstance<py::dict>(task)) {
+                         const auto dict = py::reinterpret_borrow<py::dict>(task);
+                         if (!dict.contains("model"))
+                             throw usage_error("current task " + py_repr(task) + " has no 'model' key");
+                         models.push_back(text_from(dict["model"], "task model"));
+                     } else {
+                         models.push_back(text_from(task, "task model"));
+                     }
+                 }
+                 return to_python(
+                     to_json(self.get().can_run_concurrent_task(text_from(model_name, "model name"), models)));
+             })
+        .def("reserve",
+             [](const manager& self, const py::dict& options, const py::object& gpu_ids, const py::object& timeout,
+                const py::object& policy) {
+                 reserve_options o;
+                 o.request = request_from(options);
+                 std::string ids;
+                 for (const auto& id : gpu_ids_from(gpu_ids)) ids += (ids.empty() ? "" : ",") + id;
+                 o.gpu_ids = ids;
+                 if (!timeout.is_none()) {
+                     const auto seconds = double_from(timeout);
+                     if (!seconds || !std::isfinite(*seconds) || *seconds < 0) {
+                         throw usage_error("timeout " + py_repr(timeout) +
+                                           " is invalid: must be a number of seconds >= 0, or None to wait");
+                     }
+                     o.timeout_seconds = *seconds;  // the facade refuses more than 366 days
+                 }
+                 o.policy = parse_placement_policy(text_from(policy, "policy"));
+                 reserve_result result;
+                 {
+                     // Waiting can take long: let other Python threads run meanwhile.
+                     py::gil_scoped_release unlocked;
+                     result = self.get().reserve(o);
+                 }
+                 py::object held = py::none();
+                 if (result.granted()) held = py::cast(py_lease(std::move(result.granted_lease)));
+                 return py::make_tuple(to_python(to_json(result)), held);
+             })
+        .def("release_all_memory",
+             [](const manager& self) { return to_python(to_json(self.get().release_all_memory())); })
+        .def("register_release_hook",
+             [](const manager& self, const std::string& name, const std::function<void()>& hook) {
+                 self.get().register_release_hook(name, hook);
+             });
 
     py::class_<py_lease>(m, "Lease")
         .def("release", &py_lease::release)

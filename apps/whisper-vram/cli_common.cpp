@@ -1,13 +1,13 @@
 #include "cli_common.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fmt/format.h>
 #include <iostream>
 
-#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/engines/engines.hpp"
 
 namespace whisper_vram::cli {
 
@@ -115,7 +115,8 @@ bool numeric_cell(const std::string& cell) {
 std::string text_table::render() const {
     std::vector<std::size_t> widths(header_.size(), 0);
     const auto measure = [&](const std::vector<std::string>& row) {
-        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+            widths[i] = std::max(widths[i], row[i].size());
     };
     measure(header_);
     for (const auto& row : rows_) measure(row);

@@ -5,12 +5,12 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/core/error.hpp"
-#include "whisper_vram/json/json.hpp"
-#include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/core/precision.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/json/json.hpp"
+#include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -27,7 +27,10 @@ struct calc_options {
 // them too is a usage error (which one would win is not obvious).
 void apply_preset(calc_options& o) {
     if (!o.preset) {
-        if (o.model.empty()) throw usage_error("model is required: give a MODEL (e.g. medium) or --preset NAME (high_performance, balanced, efficient)");
+        if (o.model.empty())
+            throw usage_error(
+                "model is required: give a MODEL (e.g. medium) or --preset NAME (high_performance, balanced, "
+                "efficient)");
         return;
     }
     const guide_preset& preset = find_preset(*o.preset);
@@ -68,8 +71,8 @@ void print_single(const memory_estimate& e) {
     for (const auto& c : e.breakdown) table.add_row({c.key, gib2(c.gib), c.description});
     table.add_rule();
     table.add_row({"total_required", gib2(e.total_required_gib), "sum of the components"});
-    table.add_row({"recommended", gib2(e.recommended_gib), fmt::format("total x {:g} (margin {:g}%)", 1.0 + e.request.margin,
-                                                                      e.request.margin * 100.0)});
+    table.add_row({"recommended", gib2(e.recommended_gib),
+                   fmt::format("total x {:g} (margin {:g}%)", 1.0 + e.request.margin, e.request.margin * 100.0)});
     std::cout << table.render();
     if (e.host_bytes) {
         fmt::print("host memory for {:g} s of audio and its mel spectrogram: {:.2f} GiB ({:.1f} MiB)\n",
@@ -87,7 +90,8 @@ void print_sweep(const std::vector<memory_estimate>& estimates) {
     header.emplace_back("recommended GiB");
     text_table table(header);
     for (const auto& e : estimates) {
-        std::vector<std::string> row{e.request.model, e.request.precision, fmt::format("{:g}", e.request.segment_seconds),
+        std::vector<std::string> row{e.request.model, e.request.precision,
+                                     fmt::format("{:g}", e.request.segment_seconds),
                                      std::to_string(e.request.batch_size)};
         if (engine) row.push_back(e.request.beam_size ? std::to_string(*e.request.beam_size) : "-");
         for (const auto& c : e.breakdown) row.push_back(gib2(c.gib));
@@ -136,9 +140,9 @@ int run_calc(calc_options o) {
     } else {
         print_single(estimates.front());
         if (preset) {
-            fmt::print("preset {}: max_concurrent {}, target {}; {} x {} = {:.2f} GiB recommended\n", preset->preset.name,
-                       preset->preset.max_concurrent, preset->preset.target_gpu, preset->preset.max_concurrent,
-                       gib2(preset->estimate.recommended_gib), preset->recommended_gib);
+            fmt::print("preset {}: max_concurrent {}, target {}; {} x {} = {:.2f} GiB recommended\n",
+                       preset->preset.name, preset->preset.max_concurrent, preset->preset.target_gpu,
+                       preset->preset.max_concurrent, gib2(preset->estimate.recommended_gib), preset->recommended_gib);
             fmt::print("preset {}: {}\n", preset->preset.name, preset->message);
         }
     }
@@ -152,8 +156,9 @@ void setup_calc(CLI::App& app, command_action& action) {
     auto* command = app.add_subcommand("calc", "memory a Whisper job needs: breakdown, total, recommended (+margin)");
     command->add_option("model", options->model, "model name, e.g. medium, large-v3, turbo (or use --preset)");
     add_estimate_options(*command, options->estimate);
-    command->add_option("--preset", options->preset,
-                        "the guide's preset: high_performance, balanced, efficient (sets model, segment, batch, precision)");
+    command->add_option(
+        "--preset", options->preset,
+        "the guide's preset: high_performance, balanced, efficient (sets model, segment, batch, precision)");
     command->add_flag("--json", options->json, "print one JSON object (a JSON array for sweeps)");
     command->footer(
         "Lists sweep: --segment 30,60,120,300,600 and/or --precision all (or float32,int8) print one table.\n"

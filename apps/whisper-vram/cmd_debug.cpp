@@ -5,8 +5,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/gpu/cuda_debug.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -16,7 +16,9 @@ struct debug_options {
     bool json = false;
 };
 
-std::string or_unset(const std::optional<std::string>& value) { return value ? fmt::format("'{}'", *value) : "(unset)"; }
+std::string or_unset(const std::optional<std::string>& value) {
+    return value ? fmt::format("'{}'", *value) : "(unset)";
+}
 
 void print_report(const cuda_debug_info& info) {
     fmt::print("source: {}\n", to_string(info.source));
@@ -27,19 +29,24 @@ void print_report(const cuda_debug_info& info) {
         for (const auto& a : info.library_attempts) {
             fmt::print("  tried {}: {}\n", a.path, a.loaded ? "loaded" : a.error);
         }
-        if (info.loaded_library_file) fmt::print("  library file: {}{}\n", *info.loaded_library_file, info.stub_library ? " (toolkit stub?)" : "");
+        if (info.loaded_library_file)
+            fmt::print("  library file: {}{}\n", *info.loaded_library_file,
+                       info.stub_library ? " (toolkit stub?)" : "");
         if (info.init_return) {
             fmt::print("  init: {} -> {} ({})\n", info.init_symbol, nvml_return_name(*info.init_return),
                        nvml_return_text(*info.init_return));
         }
         const auto& s = info.system;
-        fmt::print("driver version: {}\n", s.driver_version.value_or(s.driver_version_error.empty() ? "-" : s.driver_version_error));
-        fmt::print("NVML version: {}\n", s.nvml_version.value_or(s.nvml_version_error.empty() ? "-" : s.nvml_version_error));
+        fmt::print("driver version: {}\n",
+                   s.driver_version.value_or(s.driver_version_error.empty() ? "-" : s.driver_version_error));
+        fmt::print("NVML version: {}\n",
+                   s.nvml_version.value_or(s.nvml_version_error.empty() ? "-" : s.nvml_version_error));
         if (s.cuda_driver_version) {
-            fmt::print("CUDA driver version: {}.{} ({})\n", *s.cuda_driver_version / 1000, (*s.cuda_driver_version % 1000) / 10,
-                       s.cuda_driver_version_symbol);
+            fmt::print("CUDA driver version: {}.{} ({})\n", *s.cuda_driver_version / 1000,
+                       (*s.cuda_driver_version % 1000) / 10, s.cuda_driver_version_symbol);
         } else {
-            fmt::print("CUDA driver version: {}\n", s.cuda_driver_version_error.empty() ? "-" : s.cuda_driver_version_error);
+            fmt::print("CUDA driver version: {}\n",
+                       s.cuda_driver_version_error.empty() ? "-" : s.cuda_driver_version_error);
         }
     }
     fmt::print("CUDA_VISIBLE_DEVICES: {}\n", or_unset(info.environment.cuda_visible_devices));
@@ -47,17 +54,19 @@ void print_report(const cuda_debug_info& info) {
     fmt::print("WHISPER_VRAM_NVML_LIBRARY: {}\n", or_unset(info.environment.nvml_library));
     fmt::print("GPUs: {} ({} visible to CUDA programs)\n", info.snapshot.gpus.size(), info.visible.size());
     if (!info.snapshot.gpus.empty()) {
-        text_table table({"nvml", "cuda", "name", "uuid", "pci bus id", "total GiB", "free GiB", "cc", "mig", "processes", "state"});
+        text_table table(
+            {"nvml", "cuda", "name", "uuid", "pci bus id", "total GiB", "free GiB", "cc", "mig", "processes", "state"});
         for (const auto& g : info.snapshot.gpus) {
             std::string cuda = "-";
             for (const auto& v : info.visible) {
                 if (v.device.index == g.index) cuda = std::to_string(v.cuda_index);
             }
-            table.add_row({std::to_string(g.index), cuda, g.name, g.uuid, g.pci_bus_id, gib2(bytes_to_gib(g.total_bytes)),
-                           gib2(bytes_to_gib(g.free_bytes)),
-                           g.capability ? fmt::format("{}.{}", g.capability->major, g.capability->minor) : "-",
-                           g.mig_enabled ? (*g.mig_enabled ? fmt::format("on ({})", g.mig_devices.size()) : "off") : "-",
-                           g.processes_known ? std::to_string(g.processes.size()) : "?", std::string(to_string(g.state))});
+            table.add_row(
+                {std::to_string(g.index), cuda, g.name, g.uuid, g.pci_bus_id, gib2(bytes_to_gib(g.total_bytes)),
+                 gib2(bytes_to_gib(g.free_bytes)),
+                 g.capability ? fmt::format("{}.{}", g.capability->major, g.capability->minor) : "-",
+                 g.mig_enabled ? (*g.mig_enabled ? fmt::format("on ({})", g.mig_devices.size()) : "off") : "-",
+                 g.processes_known ? std::to_string(g.processes.size()) : "?", std::string(to_string(g.state))});
         }
         std::cout << table.render();
     }
@@ -79,7 +88,8 @@ int run_debug(const debug_options& o) {
 
 void setup_debug(CLI::App& app, command_action& action) {
     auto options = std::make_shared<debug_options>();
-    auto* command = app.add_subcommand("debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)");
+    auto* command =
+        app.add_subcommand("debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)");
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print the report as one JSON object (the guide's get_cuda_debug_info)");
     command->footer(

@@ -6,9 +6,9 @@
 
 #include "commands.hpp"
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
 #include "whisper_vram/json/json.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -43,7 +43,8 @@ void print_table(const gpu_snapshot& snapshot, const std::vector<visible_gpu>& v
         const auto& g = v.device;
         const bool figures = g.state == gpu_state::ok || g.state == gpu_state::error;
         table.add_row({std::to_string(v.cuda_index), std::to_string(g.index), g.name.empty() ? "?" : g.name,
-                       figures ? gib2(bytes_to_gib(g.total_bytes)) : "-", figures ? gib2(bytes_to_gib(g.used_bytes)) : "-",
+                       figures ? gib2(bytes_to_gib(g.total_bytes)) : "-",
+                       figures ? gib2(bytes_to_gib(g.used_bytes)) : "-",
                        figures ? gib2(bytes_to_gib(g.free_bytes)) : "-", percent(g.utilization_gpu_percent),
                        g.capability ? fmt::format("{}.{}", g.capability->major, g.capability->minor) : "-",
                        std::string(to_string(g.state)), g.uuid});
@@ -73,7 +74,8 @@ int run_gpus(const gpus_options& o) {
     if (o.json) {
         nlohmann::ordered_json j;
         j["source"] = std::string(to_string(snapshot.source));
-        j["cuda_visible_devices"] = cuda_visible_devices ? nlohmann::ordered_json(*cuda_visible_devices) : nlohmann::ordered_json();
+        j["cuda_visible_devices"] =
+            cuda_visible_devices ? nlohmann::ordered_json(*cuda_visible_devices) : nlohmann::ordered_json();
         j["gpu_count"] = snapshot.gpus.size();
         nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
         for (const auto& v : visible) gpus.push_back(to_json(v));

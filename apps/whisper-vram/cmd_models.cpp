@@ -17,22 +17,23 @@ int run_models(bool json) {
             const auto& a = m.architecture;
             nlohmann::ordered_json aliases = nlohmann::ordered_json::array();
             for (const auto alias : m.aliases) aliases.push_back(alias);
-            models.push_back({{"name", m.name},
-                              {"aliases", aliases},
-                              {"parameters", counts.total()},
-                              {"encoder_parameters", counts.encoder},
-                              {"decoder_parameters", counts.decoder},
-                              {"published_parameters", m.published_parameters},
-                              {"guide_row", m.guide ? nlohmann::ordered_json(to_string(*m.guide)) : nlohmann::ordered_json()},
-                              {"n_mels", a.n_mels},
-                              {"d_model", a.d_model},
-                              {"heads", a.n_heads},
-                              {"encoder_layers", a.encoder_layers},
-                              {"decoder_layers", a.decoder_layers},
-                              {"n_vocab", a.n_vocab},
-                              {"english_only", m.english_only},
-                              {"distilled", m.distilled},
-                              {"note", m.note}});
+            models.push_back(
+                {{"name", m.name},
+                 {"aliases", aliases},
+                 {"parameters", counts.total()},
+                 {"encoder_parameters", counts.encoder},
+                 {"decoder_parameters", counts.decoder},
+                 {"published_parameters", m.published_parameters},
+                 {"guide_row", m.guide ? nlohmann::ordered_json(to_string(*m.guide)) : nlohmann::ordered_json()},
+                 {"n_mels", a.n_mels},
+                 {"d_model", a.d_model},
+                 {"heads", a.n_heads},
+                 {"encoder_layers", a.encoder_layers},
+                 {"decoder_layers", a.decoder_layers},
+                 {"n_vocab", a.n_vocab},
+                 {"english_only", m.english_only},
+                 {"distilled", m.distilled},
+                 {"note", m.note}});
         }
         print_json({{"models", models}});
         return 0;
@@ -56,7 +57,8 @@ int run_models(bool json) {
 
 void setup_models(CLI::App& app, command_action& action) {
     auto json = std::make_shared<bool>(false);
-    auto* command = app.add_subcommand("models", "list the Whisper model catalog (names, aliases, parameters, guide row)");
+    auto* command =
+        app.add_subcommand("models", "list the Whisper model catalog (names, aliases, parameters, guide row)");
     command->add_flag("--json", *json, "print JSON");
     command->footer("Example:\n  whisper-vram models --json");
     command->callback([json, &action] { action = [json] { return run_models(*json); }; });

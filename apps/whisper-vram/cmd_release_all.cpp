@@ -26,8 +26,8 @@ int run_release_all(const release_all_options& o) {
     const auto list = [](const std::vector<reservation_record>& records) {
         text_table table({"pid", "gpu", "model", "GiB", "since (UTC)"});
         for (const auto& r : records) {
-            table.add_row({std::to_string(r.holder.pid), std::to_string(r.gpu_index), r.model, gib2(bytes_to_gib(r.bytes)),
-                           format_utc_iso8601(r.since_ms)});
+            table.add_row({std::to_string(r.holder.pid), std::to_string(r.gpu_index), r.model,
+                           gib2(bytes_to_gib(r.bytes)), format_utc_iso8601(r.since_ms)});
         }
         std::cout << table.render();
     };
@@ -53,12 +53,14 @@ int run_release_all(const release_all_options& o) {
 
 void setup_release_all(CLI::App& app, command_action& action) {
     auto options = std::make_shared<release_all_options>();
-    auto* command = app.add_subcommand("release-all", "drop every GPU memory reservation in the ledger (release_all_memory)");
+    auto* command =
+        app.add_subcommand("release-all", "drop every GPU memory reservation in the ledger (release_all_memory)");
     command->add_flag("--force", options->force, "also drop reservations whose holders are still running");
     command->add_flag("--json", options->json, "print the report as JSON");
     command->footer(
         "Reservations are bookkeeping: dropping one frees no GPU memory a running job has allocated; it only\n"
-        "lets other jobs be admitted. Without --force, exits 1 and lists what would be dropped when holders are alive.\n"
+        "lets other jobs be admitted. Without --force, exits 1 and lists what would be dropped when holders are "
+        "alive.\n"
         "Examples:\n"
         "  whisper-vram release-all\n"
         "  whisper-vram release-all --force --json");

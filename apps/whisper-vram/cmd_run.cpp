@@ -10,28 +10,28 @@
 // name another GPU) and whatever CUDA_VISIBLE_DEVICES run itself was started with (an index would be
 // relative to it). Inside the child the GPU is then cuda:0.
 
-#include <cerrno>
-#include <cmath>
-#include <chrono>
-#include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <iostream>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstring>
+#include <iostream>
 
 #include "commands.hpp"
 #include "whisper_vram/core/error.hpp"
-#include "whisper_vram/sched/scheduler.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
 
 namespace whisper_vram::cli {
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;   // last SIGINT/SIGTERM/SIGHUP received
-volatile pid_t g_child = 0;                // the running child, 0 before fork
+volatile std::sig_atomic_t g_signal = 0;  // last SIGINT/SIGTERM/SIGHUP received
+volatile pid_t g_child = 0;               // the running child, 0 before fork
 
 // Forwards a signal to the child. A signal the terminal generated (Ctrl-C: si_code SI_KERNEL)
 // already reached the child, which shares our process group, so only signals sent by a process
@@ -135,10 +135,17 @@ int run_job(const run_options& o) {
     auto result = sched.reserve(request);
     status.finish();
     switch (result.status) {
-        case reserve_status::granted: break;
-        case reserve_status::never_fits: std::cerr << "whisper-vram run: " << result.message << '\n'; return 1;
-        case reserve_status::gpu_unavailable: std::cerr << "whisper-vram run: " << result.message << '\n'; return 3;
-        case reserve_status::timed_out: std::cerr << "whisper-vram run: " << result.message << '\n'; return 124;
+        case reserve_status::granted:
+            break;
+        case reserve_status::never_fits:
+            std::cerr << "whisper-vram run: " << result.message << '\n';
+            return 1;
+        case reserve_status::gpu_unavailable:
+            std::cerr << "whisper-vram run: " << result.message << '\n';
+            return 3;
+        case reserve_status::timed_out:
+            std::cerr << "whisper-vram run: " << result.message << '\n';
+            return 124;
         case reserve_status::cancelled:
             std::cerr << "whisper-vram run: interrupted while waiting; nothing was started\n";
             return 128 + static_cast<int>(g_signal);
@@ -198,7 +205,8 @@ int run_job(const run_options& o) {
         }
         g_child = 0;
         held.release();
-        std::cerr << fmt::format("whisper-vram run: cannot execute '{}': {}\n", o.command.front(), std::strerror(exec_errno));
+        std::cerr << fmt::format("whisper-vram run: cannot execute '{}': {}\n", o.command.front(),
+                                 std::strerror(exec_errno));
         return 127;
     }
     try {
@@ -223,16 +231,19 @@ int run_job(const run_options& o) {
 
 void setup_run(CLI::App& app, command_action& action) {
     auto options = std::make_shared<run_options>();
-    auto* command = app.add_subcommand("run", "wait until a job's GPU memory can be reserved, then run the job on that GPU");
+    auto* command =
+        app.add_subcommand("run", "wait until a job's GPU memory can be reserved, then run the job on that GPU");
     command->add_option("--model", options->model, "model name, e.g. large-v3, medium")->required();
     add_estimate_options(*command, options->estimate);
-    command->add_option("--gpus", options->gpus, "GPUs the job may use: CUDA indices, UUIDs or PCI ids (default: all visible)");
+    command->add_option("--gpus", options->gpus,
+                        "GPUs the job may use: CUDA indices, UUIDs or PCI ids (default: all visible)");
     command->add_option("--timeout", options->timeout, "give up after SECONDS of waiting (exit 124; default: wait)");
     command->add_option("--policy", options->policy, "placement: best-fit (default) or most-free");
     add_simulate_option(*command, options->simulate);
     command->add_option("command", options->command, "the job: COMMAND [ARGS...], after --");
     command->footer(
-        "The job runs with CUDA_VISIBLE_DEVICES=<GPU UUID>, WHISPER_VRAM_GPU=<UUID>, WHISPER_VRAM_GPU_INDEX=<NVML index>.\n"
+        "The job runs with CUDA_VISIBLE_DEVICES=<GPU UUID>, WHISPER_VRAM_GPU=<UUID>, WHISPER_VRAM_GPU_INDEX=<NVML "
+        "index>.\n"
         "Exit status: the job's (128+N if killed by signal N); 124 timeout; 127 cannot execute; 1 never fits;\n"
         "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.\n"
         "Examples:\n"

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "commands.hpp"
-#include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/sched/ledger.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -45,7 +45,8 @@ int run_tasks(const tasks_options& o) {
         for (const auto& w : state.waiters) {
             std::string gpus;
             for (const auto& g : w.gpu_uuids) gpus += (gpus.empty() ? "" : ",") + g;
-            table.add_row({std::to_string(w.holder.pid), w.model, gib2(bytes_to_gib(w.bytes)), format_utc_iso8601(w.since_ms), gpus});
+            table.add_row({std::to_string(w.holder.pid), w.model, gib2(bytes_to_gib(w.bytes)),
+                           format_utc_iso8601(w.since_ms), gpus});
         }
         std::cout << table.render();
     }
@@ -56,8 +57,10 @@ int run_tasks(const tasks_options& o) {
 
 void setup_tasks(CLI::App& app, command_action& action) {
     auto options = std::make_shared<tasks_options>();
-    auto* command = app.add_subcommand("tasks", "live GPU memory reservations (whisper-vram run jobs and library leases)");
-    command->add_flag("--json", options->json, R"(print {"tasks": [{pid, gpu, model, bytes, since, ...}], "waiting": [...]})");
+    auto* command =
+        app.add_subcommand("tasks", "live GPU memory reservations (whisper-vram run jobs and library leases)");
+    command->add_flag("--json", options->json,
+                      R"(print {"tasks": [{pid, gpu, model, bytes, since, ...}], "waiting": [...]})");
     command->footer(
         "Dead holders' reservations are dropped on every access. Ledger: WHISPER_VRAM_STATE_DIR, else\n"
         "$XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.\n"

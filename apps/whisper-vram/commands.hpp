@@ -21,5 +21,4 @@ void setup_run(CLI::App& app, command_action& action);
 void setup_tasks(CLI::App& app, command_action& action);
 void setup_release_all(CLI::App& app, command_action& action);
 
-
 }  // namespace whisper_vram::cli

@@ -2,9 +2,9 @@
 // Exit statuses are chosen here only: 0 ok/fits, 1 does not fit, 2 usage error,
 // 3 GPU information unavailable; a subcommand may return others (run: the child's status, 124 timeout).
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <fmt/format.h>
 #include <iostream>
 
 #include "commands.hpp"
@@ -36,7 +36,6 @@ int main(int argc, char** argv) {
     cli::setup_tasks(app, action);
     cli::setup_release_all(app, action);
 
-
     // A first word that is neither an option nor a subcommand: say so, and list the subcommands.
     const auto subcommands = app.get_subcommands({});
     const bool known = argc > 1 && std::any_of(subcommands.begin(), subcommands.end(),
@@ -51,8 +50,8 @@ int main(int argc, char** argv) {
     if (known && argc > 2 && argv[2][0] != '-') {
         const auto* parent = app.get_subcommand(argv[1]);
         const auto nested = parent->get_subcommands({});
-        const bool nested_known = std::any_of(nested.begin(), nested.end(),
-                                              [&](const CLI::App* sub) { return sub->get_name() == argv[2]; });
+        const bool nested_known =
+            std::any_of(nested.begin(), nested.end(), [&](const CLI::App* sub) { return sub->get_name() == argv[2]; });
         if (!nested.empty() && !nested_known) {
             std::string names;
             for (const auto* sub : nested) names += (names.empty() ? "" : ", ") + sub->get_name();

@@ -5,8 +5,8 @@
 #include <fmt/ranges.h>
 
 #include "cli_common.hpp"
-#include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram::cli {
 

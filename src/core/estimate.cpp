@@ -1,8 +1,8 @@
 #include "whisper_vram/core/estimate.hpp"
 
+#include <fmt/format.h>
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"

@@ -1,8 +1,8 @@
 #include "whisper_vram/core/gpu_catalog.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
-#include <fmt/format.h>
 #include <vector>
 
 #include "core/text.hpp"
@@ -81,7 +81,7 @@ constexpr std::array<gpu_model, 54> catalog{{
     {"H200", 141 * G, 9, 0, "Datacenter"},
 }};
 
-constexpr std::array<std::string_view, 6> guide_cards{"GTX 1660",     "RTX 3060 8GB", "RTX 3070",
+constexpr std::array<std::string_view, 6> guide_cards{"GTX 1660",      "RTX 3060 8GB", "RTX 3070",
                                                       "RTX 3080 10GB", "RTX 3090",     "RTX 4090"};
 
 // Lower-case, without "nvidia"/"geforce"/"tesla", spaces, hyphens and underscores:
@@ -135,8 +135,8 @@ const gpu_model& find_gpu_model(std::string_view name) {
         }
     }
     if (!variants.empty()) {
-        throw usage_error(fmt::format("GPU '{}' comes in several memory variants: say which one: {}", name,
-                                      detail::join(variants)));
+        throw usage_error(
+            fmt::format("GPU '{}' comes in several memory variants: say which one: {}", name, detail::join(variants)));
     }
     const auto names = catalog_names();
     const auto nearest = nearest_name(name, names);
@@ -161,11 +161,12 @@ const gpu_model* match_nvml_name(std::string_view nvml_name, std::uint64_t total
             // a model-number continuation ("rtx3060" must not match "rtx3060ti").
             const std::string rest = key.substr(pos + base.size());
             const bool suffix_ok = rest.empty() || rest.starts_with("pcie") || rest.starts_with("sxm") ||
-                                   rest.starts_with("nvl") || rest.starts_with("hbm") || rest.starts_with("laptop") || rest.starts_with("generation") ||
+                                   rest.starts_with("nvl") || rest.starts_with("hbm") || rest.starts_with("laptop") ||
+                                   rest.starts_with("generation") ||
                                    (rest.front() >= '0' && rest.front() <= '9' && rest.find("gb") != std::string::npos);
             if (!suffix_ok) continue;
-            const std::uint64_t gap = gpu.memory_bytes > total_bytes ? gpu.memory_bytes - total_bytes
-                                                                     : total_bytes - gpu.memory_bytes;
+            const std::uint64_t gap =
+                gpu.memory_bytes > total_bytes ? gpu.memory_bytes - total_bytes : total_bytes - gpu.memory_bytes;
             if (best == nullptr || base.size() > best_length || (base.size() == best_length && gap < best_gap)) {
                 best = &gpu;
                 best_length = base.size();

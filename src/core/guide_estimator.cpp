@@ -1,8 +1,8 @@
 #include "whisper_vram/core/guide_estimator.hpp"
 
+#include <fmt/format.h>
 #include <array>
 #include <cmath>
-#include <fmt/format.h>
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
@@ -12,11 +12,11 @@ namespace {
 
 // The guide's table "基础模型内存" (GB = GiB), rows tiny…large, columns float32, float16, int8, int4.
 constexpr std::array<std::array<double, 4>, 5> base_table{{
-    {1.5, 0.8, 0.4, 0.2},       // tiny   (39M)
-    {2.0, 1.0, 0.5, 0.25},      // base   (74M)
-    {3.0, 1.5, 0.75, 0.375},    // small  (244M)
-    {5.0, 2.5, 1.25, 0.625},    // medium (769M)
-    {10.0, 5.0, 2.5, 1.25},     // large / large-v2 / large-v3 (1550M)
+    {1.5, 0.8, 0.4, 0.2},     // tiny   (39M)
+    {2.0, 1.0, 0.5, 0.25},    // base   (74M)
+    {3.0, 1.5, 0.75, 0.375},  // small  (244M)
+    {5.0, 2.5, 1.25, 0.625},  // medium (769M)
+    {10.0, 5.0, 2.5, 1.25},   // large / large-v2 / large-v3 (1550M)
 }};
 
 memory_component component(std::string key, double gib, std::string description) {

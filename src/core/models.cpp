@@ -1,8 +1,8 @@
 #include "whisper_vram/core/models.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
-#include <fmt/format.h>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -51,8 +51,8 @@ const std::array<whisper_model, 17> catalog{{
      "the guide's large row"},
     {"large-v3", no_aliases, arch(128, 1280, 20, 32, 32, 51866), guide_row::large, 1550 * M, false, false,
      "128 mel bins; the guide's large row"},
-    {"large-v3-turbo", turbo_aliases, arch(128, 1280, 20, 32, 4, 51866),
-     std::nullopt, 809 * M, false, false, "large-v3 encoder, 4 decoder layers; no guide row"},
+    {"large-v3-turbo", turbo_aliases, arch(128, 1280, 20, 32, 4, 51866), std::nullopt, 809 * M, false, false,
+     "large-v3 encoder, 4 decoder layers; no guide row"},
     {"distil-large-v2", no_aliases, arch(80, 1280, 20, 32, 2, 51865), std::nullopt, 756 * M, false, true,
      "distil-whisper: large-v2 encoder, 2 decoder layers; no guide row"},
     {"distil-large-v3", no_aliases, arch(128, 1280, 20, 32, 2, 51866), std::nullopt, 756 * M, false, true,
@@ -63,11 +63,16 @@ const std::array<whisper_model, 17> catalog{{
 
 std::string_view to_string(guide_row row) noexcept {
     switch (row) {
-        case guide_row::tiny: return "tiny";
-        case guide_row::base: return "base";
-        case guide_row::small: return "small";
-        case guide_row::medium: return "medium";
-        case guide_row::large: return "large";
+        case guide_row::tiny:
+            return "tiny";
+        case guide_row::base:
+            return "base";
+        case guide_row::small:
+            return "small";
+        case guide_row::medium:
+            return "medium";
+        case guide_row::large:
+            return "large";
     }
     return "?";
 }
@@ -104,10 +109,10 @@ const whisper_model& find_model(std::string_view name) {
 parameter_counts count_parameters(const model_architecture& a) noexcept {
     const std::uint64_t d = static_cast<std::uint64_t>(a.d_model);
     const std::uint64_t mels = static_cast<std::uint64_t>(a.n_mels);
-    const std::uint64_t conv1 = mels * d * 3 + d;              // Conv1d(n_mels, d, 3) + bias
-    const std::uint64_t conv2 = 3 * d * d + d;                 // Conv1d(d, d, 3, stride 2) + bias
-    const std::uint64_t encoder_block = 12 * d * d + 12 * d;   // self-attn (k has no bias) + MLP 4d + 2 LN
-    const std::uint64_t decoder_block = 16 * d * d + 17 * d;   // + cross-attn and its LN
+    const std::uint64_t conv1 = mels * d * 3 + d;             // Conv1d(n_mels, d, 3) + bias
+    const std::uint64_t conv2 = 3 * d * d + d;                // Conv1d(d, d, 3, stride 2) + bias
+    const std::uint64_t encoder_block = 12 * d * d + 12 * d;  // self-attn (k has no bias) + MLP 4d + 2 LN
+    const std::uint64_t decoder_block = 16 * d * d + 17 * d;  // + cross-attn and its LN
     const std::uint64_t layer_norm = 2 * d;
     parameter_counts counts;
     counts.encoder = conv1 + conv2 + encoder_block * static_cast<std::uint64_t>(a.encoder_layers) + layer_norm;

@@ -1,23 +1,27 @@
 #include "whisper_vram/core/precision.hpp"
 
-#include <array>
 #include <fmt/format.h>
+#include <array>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
 
 namespace whisper_vram {
 namespace {
-constexpr std::array<guide_precision, 4> all{guide_precision::float32, guide_precision::float16,
-                                             guide_precision::int8, guide_precision::int4};
+constexpr std::array<guide_precision, 4> all{guide_precision::float32, guide_precision::float16, guide_precision::int8,
+                                             guide_precision::int4};
 }  // namespace
 
 std::string_view to_string(guide_precision p) noexcept {
     switch (p) {
-        case guide_precision::float32: return "float32";
-        case guide_precision::float16: return "float16";
-        case guide_precision::int8: return "int8";
-        case guide_precision::int4: return "int4";
+        case guide_precision::float32:
+            return "float32";
+        case guide_precision::float16:
+            return "float16";
+        case guide_precision::int8:
+            return "int8";
+        case guide_precision::int4:
+            return "int4";
     }
     return "?";
 }

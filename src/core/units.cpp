@@ -1,8 +1,8 @@
 #include "whisper_vram/core/units.hpp"
 
+#include <fmt/format.h>
 #include <cmath>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -43,10 +43,10 @@ std::uint64_t parse_size_bytes(std::string_view text, std::string_view what) {
     const std::string unit = detail::to_lower(detail::trim(text.substr(split_at)));
     double value = 0.0;
     const auto bad = [&](std::string_view why) {
-        return usage_error(fmt::format(
-            "invalid {} '{}': {}; accepted: a number >= 0 with an optional unit B, KiB, MiB, GiB, TiB "
-            "(KB/MB/GB/TB mean the same, as in the guide), e.g. 24GiB, 8GB, 12288MiB; a bare number is GiB",
-            what, original, why));
+        return usage_error(
+            fmt::format("invalid {} '{}': {}; accepted: a number >= 0 with an optional unit B, KiB, MiB, GiB, TiB "
+                        "(KB/MB/GB/TB mean the same, as in the guide), e.g. 24GiB, 8GB, 12288MiB; a bare number is GiB",
+                        what, original, why));
     };
     if (!detail::parse_double(number, value)) {
         // "1e400" is a number, only too large for a double: say so rather than "not a number".

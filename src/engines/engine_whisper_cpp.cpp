@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 
 #include "engines/engine_common.hpp"
-#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/engines/engines.hpp"
 
 namespace whisper_vram::detail {
 

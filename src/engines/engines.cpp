@@ -7,8 +7,8 @@
 #include <array>
 #include <cmath>
 
-#include "engines/engine_common.hpp"
 #include "core/text.hpp"
+#include "engines/engine_common.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
 #include "whisper_vram/core/guide_estimator.hpp"

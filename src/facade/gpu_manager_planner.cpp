@@ -61,7 +61,8 @@ std::vector<preset_evaluation> gpu_manager::presets() const {
 check_result gpu_manager::check_gpu_memory_sufficient(std::string_view model_name,
                                                       const std::vector<std::string>& gpu_ids, double segment_duration,
                                                       int batch_size, std::string_view precision) const {
-    return check_gpu_memory_sufficient(make_guide_request(model_name, segment_duration, batch_size, precision), gpu_ids);
+    return check_gpu_memory_sufficient(make_guide_request(model_name, segment_duration, batch_size, precision),
+                                       gpu_ids);
 }
 
 check_result gpu_manager::check_gpu_memory_sufficient(const estimate_request& request,

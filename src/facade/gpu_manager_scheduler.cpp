@@ -1,16 +1,16 @@
 // The facade's concurrency methods: can_run_concurrent_task (corrected accounting), reserve,
 // release_all_memory and release hooks.
 
-#include <cmath>
 #include <fmt/format.h>
+#include <cmath>
 #include <iostream>
 #include <mutex>
 #include <utility>
 
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace detail {
@@ -69,7 +69,8 @@ concurrent_task_check gpu_manager::can_run_concurrent_task(std::string_view mode
     for (const auto& m : current_tasks_models) check.current_tasks_bytes += calculate_memory_usage(m).recommended_bytes;
 
     const auto snap = probe_->snapshot();
-    if (!snap.available()) throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snap.unavailable_reason));
+    if (!snap.available())
+        throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snap.unavailable_reason));
     const auto visible = visible_gpus(snap, cuda_visible_devices_from_environment());
     if (visible.empty()) throw gpu_unavailable_error("no GPU is visible (CUDA_VISIBLE_DEVICES hides them all)");
     const auto& gpu = visible.front();
@@ -82,15 +83,16 @@ concurrent_task_check gpu_manager::can_run_concurrent_task(std::string_view mode
     check.can_run = admits(capacity, check.new_task_bytes);
     check.guide_result = check.current_tasks_bytes + check.new_task_bytes <= check.free_bytes;
     check.message = fmt::format(
-        "{}: {} needs {}, GPU {} has {} available ({} free, {} reserved not yet in use); the {} running task(s) ({}) are "
+        "{}: {} needs {}, GPU {} has {} available ({} free, {} reserved not yet in use); the {} running task(s) ({}) "
+        "are "
         "already in used memory and are not counted again{}",
         check.can_run ? "can run" : "cannot run", check.model, format_gib(check.new_task_bytes), check.gpu_index,
         format_gib(check.available_bytes), format_gib(check.free_bytes),
         format_gib(check.free_bytes - std::min(check.free_bytes, check.available_bytes)), current_tasks_models.size(),
         format_gib(check.current_tasks_bytes),
-        check.guide_result != check.can_run ? fmt::format(" (the guide's double counting would say {})",
-                                                          check.guide_result ? "yes" : "no")
-                                            : "");
+        check.guide_result != check.can_run
+            ? fmt::format(" (the guide's double counting would say {})", check.guide_result ? "yes" : "no")
+            : "");
     return check;
 }
 
@@ -100,9 +102,10 @@ reserve_result gpu_manager::reserve(const reserve_options& options) const {
     constexpr double max_timeout_seconds = 366.0 * 86400;
     if (options.timeout_seconds && (!std::isfinite(*options.timeout_seconds) || *options.timeout_seconds < 0 ||
                                     *options.timeout_seconds > max_timeout_seconds)) {
-        throw usage_error(fmt::format("timeout {} s is invalid: must be a number of seconds from 0 to 31622400 (366 "
-                                      "days), or none to wait without limit",
-                                      *options.timeout_seconds));
+        throw usage_error(
+            fmt::format("timeout {} s is invalid: must be a number of seconds from 0 to 31622400 (366 "
+                        "days), or none to wait without limit",
+                        *options.timeout_seconds));
     }
     const auto e = estimate(options.request);
     reserve_request request;
@@ -111,7 +114,8 @@ reserve_result gpu_manager::reserve(const reserve_options& options) const {
     request.gpu_ids = options.gpu_ids;
     request.policy = options.policy;
     if (options.timeout_seconds) {
-        request.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(*options.timeout_seconds * 1000.0)));
+        request.timeout =
+            std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(*options.timeout_seconds * 1000.0)));
     }
     return get_scheduler().reserve(request);
 }
@@ -179,8 +183,10 @@ release_report gpu_manager::release_all_memory() const {
         "memory and reservations of other processes: only they can free their memory; `whisper-vram release-all "
         "--force` drops their reservations (not their memory)",
     };
-    if (report.hooks_called.empty()) report.cannot_free.emplace_back("no release hook is registered: nothing else was freed");
-    if (before.source == probe_source::simulated) report.cannot_free.emplace_back("simulated GPUs: free memory does not change");
+    if (report.hooks_called.empty())
+        report.cannot_free.emplace_back("no release hook is registered: nothing else was freed");
+    if (before.source == probe_source::simulated)
+        report.cannot_free.emplace_back("simulated GPUs: free memory does not change");
     return report;
 }
 
@@ -211,7 +217,8 @@ nlohmann::ordered_json to_json(const release_report& r) {
     }
     nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
     for (const auto& g : r.gpus) {
-        const std::uint64_t freed = g.free_after_bytes > g.free_before_bytes ? g.free_after_bytes - g.free_before_bytes : 0;
+        const std::uint64_t freed =
+            g.free_after_bytes > g.free_before_bytes ? g.free_after_bytes - g.free_before_bytes : 0;
         gpus.push_back({{"index", g.index},
                         {"uuid", g.uuid},
                         {"name", g.name},

@@ -1,9 +1,9 @@
 #include "whisper_vram/gpu/gpu_selection.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <optional>
 
 #include "core/text.hpp"
@@ -53,13 +53,15 @@ enum class id_forms {
 };
 
 bool mig_matches(const gpu_device& gpu, const std::string& key) {
-    return std::any_of(gpu.mig_devices.begin(), gpu.mig_devices.end(),
-                       [&](const mig_device& m) { return !m.uuid.empty() && detail::to_lower(m.uuid).starts_with(key); });
+    return std::any_of(gpu.mig_devices.begin(), gpu.mig_devices.end(), [&](const mig_device& m) {
+        return !m.uuid.empty() && detail::to_lower(m.uuid).starts_with(key);
+    });
 }
 
 // GPUs whose id matches @p id: a UUID prefix, a MIG UUID prefix (its parent GPU) or, for user ids,
 // a PCI bus id compared as numbers. Index ids are handled by the callers (their meaning differs).
-std::vector<const gpu_device*> match_id(const std::vector<const gpu_device*>& gpus, std::string_view id, id_forms forms) {
+std::vector<const gpu_device*> match_id(const std::vector<const gpu_device*>& gpus, std::string_view id,
+                                        id_forms forms) {
     const std::string key = detail::to_lower(detail::trim(id));
     std::vector<const gpu_device*> found;
     if (key.empty()) return found;
@@ -88,13 +90,15 @@ std::vector<const gpu_device*> match_id(const std::vector<const gpu_device*>& gp
 std::string describe(const std::vector<visible_gpu>& visible) {
     if (visible.empty()) return "no GPU is visible";
     std::vector<std::string> items;
-    for (const auto& v : visible) items.push_back(fmt::format("{} ({}, {})", v.cuda_index, v.device.name, v.device.uuid));
+    for (const auto& v : visible)
+        items.push_back(fmt::format("{} ({}, {})", v.cuda_index, v.device.name, v.device.uuid));
     return "GPUs: " + detail::join(items);
 }
 
 }  // namespace
 
-std::vector<visible_gpu> visible_gpus(const gpu_snapshot& snapshot, const std::optional<std::string>& cuda_visible_devices) {
+std::vector<visible_gpu> visible_gpus(const gpu_snapshot& snapshot,
+                                      const std::optional<std::string>& cuda_visible_devices) {
     std::vector<visible_gpu> visible;
     if (!cuda_visible_devices) {
         for (const auto& gpu : snapshot.gpus) visible.push_back({gpu.index, gpu});
@@ -116,7 +120,9 @@ std::vector<visible_gpu> visible_gpus(const gpu_snapshot& snapshot, const std::o
         }
         // CUDA stops at the first invalid entry; a GPU listed twice is invalid too.
         if (chosen == nullptr) break;
-        if (std::any_of(visible.begin(), visible.end(), [&](const visible_gpu& v) { return v.device.index == chosen->index; })) break;
+        if (std::any_of(visible.begin(), visible.end(),
+                        [&](const visible_gpu& v) { return v.device.index == chosen->index; }))
+            break;
         visible.push_back({static_cast<unsigned>(visible.size()), *chosen});
     }
     return visible;
@@ -130,33 +136,39 @@ std::vector<visible_gpu> select_gpus(const std::vector<visible_gpu>& visible, st
     for (const std::string_view raw : detail::split(ids, ',')) {
         const std::string_view id = detail::trim(raw);
         if (id.empty()) {  // "0,", ",": a typo, not "every GPU" (an empty or blank list as a whole means that)
-            throw usage_error(fmt::format("GPU ids '{}' have an empty item; give comma-separated CUDA indices, UUIDs "
-                                          "(or a unique prefix) or PCI bus ids. {}", ids, describe(visible)));
+            throw usage_error(
+                fmt::format("GPU ids '{}' have an empty item; give comma-separated CUDA indices, UUIDs "
+                            "(or a unique prefix) or PCI bus ids. {}",
+                            ids, describe(visible)));
         }
         const visible_gpu* chosen = nullptr;
         unsigned index = 0;
         if (parse_index(id, index)) {
-            const auto it = std::find_if(visible.begin(), visible.end(), [&](const visible_gpu& v) { return v.cuda_index == index; });
+            const auto it = std::find_if(visible.begin(), visible.end(),
+                                         [&](const visible_gpu& v) { return v.cuda_index == index; });
             if (it != visible.end()) chosen = &*it;
         } else {
             const auto found = match_id(devices, id, id_forms::user);
             if (found.size() > 1) {
-                throw usage_error(fmt::format("GPU id '{}' matches {} GPUs; give more of the UUID. {}", id, found.size(), describe(visible)));
+                throw usage_error(fmt::format("GPU id '{}' matches {} GPUs; give more of the UUID. {}", id,
+                                              found.size(), describe(visible)));
             }
             if (found.size() == 1) {
-                chosen = &*std::find_if(visible.begin(), visible.end(), [&](const visible_gpu& v) { return &v.device == found.front(); });
+                chosen = &*std::find_if(visible.begin(), visible.end(),
+                                        [&](const visible_gpu& v) { return &v.device == found.front(); });
             }
         }
         if (chosen == nullptr) {
-            throw usage_error(fmt::format("GPU id '{}' does not exist; ids are CUDA indices, UUIDs (or a unique prefix) or PCI bus ids. {}",
-                                          id, describe(visible)));
+            throw usage_error(fmt::format(
+                "GPU id '{}' does not exist; ids are CUDA indices, UUIDs (or a unique prefix) or PCI bus ids. {}", id,
+                describe(visible)));
         }
-        if (std::none_of(selected.begin(), selected.end(), [&](const visible_gpu& v) { return v.cuda_index == chosen->cuda_index; })) {
+        if (std::none_of(selected.begin(), selected.end(),
+                         [&](const visible_gpu& v) { return v.cuda_index == chosen->cuda_index; })) {
             selected.push_back(*chosen);
         }
     }
     return selected;
 }
-
 
 }  // namespace whisper_vram

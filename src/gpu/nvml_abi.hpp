@@ -77,8 +77,8 @@ struct memory_v1_t {  // nvmlMemory_t
     unsigned long long used;  // "Sum of Reserved and Allocated device memory"
 };
 
-struct memory_v2_t {  // nvmlMemory_v2_t
-    unsigned int version;     // must be memory_v2_version, NOT 2 (nvidia-settings#78: 2 → error 13)
+struct memory_v2_t {       // nvmlMemory_v2_t
+    unsigned int version;  // must be memory_v2_version, NOT 2 (nvidia-settings#78: 2 → error 13)
     unsigned long long total;
     unsigned long long reserved;
     unsigned long long free;

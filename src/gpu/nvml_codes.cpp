@@ -1,8 +1,8 @@
 // Our own copy of NVML's return codes (nvml.h nvmlReturn_t, CUDA 13.3), so messages name the
 // cause even when the library does not export nvmlErrorString.
 
-#include <array>
 #include <fmt/format.h>
+#include <array>
 
 #include "gpu/nvml_abi.hpp"
 #include "whisper_vram/gpu/nvml_probe.hpp"
@@ -83,10 +83,14 @@ std::string nvml_return_text(int value) { return std::string(detail::nvml::code_
 
 std::string_view to_string(nvml_status status) noexcept {
     switch (status) {
-        case nvml_status::ok: return "ok";
-        case nvml_status::library_not_found: return "library_not_found";
-        case nvml_status::missing_symbol: return "missing_symbol";
-        case nvml_status::init_failed: return "init_failed";
+        case nvml_status::ok:
+            return "ok";
+        case nvml_status::library_not_found:
+            return "library_not_found";
+        case nvml_status::missing_symbol:
+            return "missing_symbol";
+        case nvml_status::init_failed:
+            return "init_failed";
     }
     return "?";
 }

@@ -61,9 +61,8 @@ resolve_result resolve(const dynamic_library& library) {
     if (t.shutdown == nullptr) return {t, "nvmlShutdown"};
     t.count = r.pick<count_fn>("count", {"nvmlDeviceGetCount_v2", "nvmlDeviceGetCount"}, &t.count_symbol);
     if (t.count == nullptr) return {t, alternatives({"nvmlDeviceGetCount_v2", "nvmlDeviceGetCount"})};
-    t.handle_by_index = r.pick<handle_by_index_fn>("handle_by_index",
-                                                   {"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"},
-                                                   &t.handle_symbol);
+    t.handle_by_index = r.pick<handle_by_index_fn>(
+        "handle_by_index", {"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"}, &t.handle_symbol);
     if (t.handle_by_index == nullptr) {
         return {t, alternatives({"nvmlDeviceGetHandleByIndex_v2", "nvmlDeviceGetHandleByIndex"})};
     }
@@ -79,12 +78,15 @@ resolve_result resolve(const dynamic_library& library) {
     t.error_string = r.pick<error_string_fn>("error_string", {"nvmlErrorString"});
     t.name = r.pick<string_fn>("name", {"nvmlDeviceGetName"});
     t.uuid = r.pick<string_fn>("uuid", {"nvmlDeviceGetUUID"});
-    t.pci_info = r.pick<pci_info_fn>("pci_info", {"nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo"});
+    t.pci_info =
+        r.pick<pci_info_fn>("pci_info", {"nvmlDeviceGetPciInfo_v3", "nvmlDeviceGetPciInfo_v2", "nvmlDeviceGetPciInfo"});
     t.utilization = r.pick<utilization_fn>("utilization", {"nvmlDeviceGetUtilizationRates"});
     t.driver_version = r.pick<system_string_fn>("driver_version", {"nvmlSystemGetDriverVersion"});
     t.nvml_version = r.pick<system_string_fn>("nvml_version", {"nvmlSystemGetNVMLVersion"});
-    t.cuda_driver_version_v2 = r.pick<cuda_driver_version_fn>("cuda_driver_version_v2", {"nvmlSystemGetCudaDriverVersion_v2"});
-    t.cuda_driver_version_v1 = r.pick<cuda_driver_version_fn>("cuda_driver_version_v1", {"nvmlSystemGetCudaDriverVersion"});
+    t.cuda_driver_version_v2 =
+        r.pick<cuda_driver_version_fn>("cuda_driver_version_v2", {"nvmlSystemGetCudaDriverVersion_v2"});
+    t.cuda_driver_version_v1 =
+        r.pick<cuda_driver_version_fn>("cuda_driver_version_v1", {"nvmlSystemGetCudaDriverVersion"});
     t.compute_capability = r.pick<compute_capability_fn>("compute_capability", {"nvmlDeviceGetCudaComputeCapability"});
     t.mig_mode = r.pick<mig_mode_fn>("mig_mode", {"nvmlDeviceGetMigMode"});
     t.mig_count = r.pick<mig_count_fn>("mig_count", {"nvmlDeviceGetMaxMigDeviceCount"});
@@ -94,22 +96,26 @@ resolve_result resolve(const dynamic_library& library) {
     // RunningProcessDetailList (535.104.05+) is next; _v3 only with nvitop's guard, because
     // 535.43.02-535.86 filled it with 32-byte elements under the same name; the unversioned
     // function (16-byte elements) last.
-    if (auto* f = r.pick<processes_fn>("processes", {"nvmlDeviceGetComputeRunningProcesses_v2"}, &t.process_symbol); f != nullptr) {
+    if (auto* f = r.pick<processes_fn>("processes", {"nvmlDeviceGetComputeRunningProcesses_v2"}, &t.process_symbol);
+        f != nullptr) {
         t.processes = f;
         t.processes_layout = process_layout::v2_24;
-    } else if (auto* d = r.pick<process_detail_list_fn>("process_detail_list", {"nvmlDeviceGetRunningProcessDetailList"},
-                                                        &t.process_symbol);
+    } else if (auto* d = r.pick<process_detail_list_fn>("process_detail_list",
+                                                        {"nvmlDeviceGetRunningProcessDetailList"}, &t.process_symbol);
                d != nullptr) {
         t.process_detail_list = d;
         t.processes_layout = process_layout::detail_32;
-    } else if (auto* v3 = r.pick<processes_fn>("processes_v3", {"nvmlDeviceGetComputeRunningProcesses_v3"}, &t.process_symbol);
+    } else if (auto* v3 =
+                   r.pick<processes_fn>("processes_v3", {"nvmlDeviceGetComputeRunningProcesses_v3"}, &t.process_symbol);
                v3 != nullptr) {
         t.processes = v3;
         // nvitop libnvml.py: the 32-byte struct only when the library has the confidential-
         // computing API (535.43.02+) but not yet RunningProcessDetailList (535.104.05+).
-        const bool cc_era = r.has("nvmlDeviceGetConfComputeMemSizeInfo") && !r.has("nvmlDeviceGetRunningProcessDetailList");
+        const bool cc_era =
+            r.has("nvmlDeviceGetConfComputeMemSizeInfo") && !r.has("nvmlDeviceGetRunningProcessDetailList");
         t.processes_layout = cc_era ? process_layout::detail_32 : process_layout::v2_24;
-    } else if (auto* v1 = r.pick<processes_fn>("processes_v1", {"nvmlDeviceGetComputeRunningProcesses"}, &t.process_symbol);
+    } else if (auto* v1 =
+                   r.pick<processes_fn>("processes_v1", {"nvmlDeviceGetComputeRunningProcesses"}, &t.process_symbol);
                v1 != nullptr) {
         t.processes = v1;
         t.processes_layout = process_layout::v1_16;

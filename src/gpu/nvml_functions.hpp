@@ -17,20 +17,20 @@ enum class process_layout { v1_16, v2_24, detail_32 };
 /// Every function the probe may call; optional ones are null when absent.
 struct functions {
     // required
-    init_fn init = nullptr;                    // nvmlInit_v2 | nvmlInit
-    shutdown_fn shutdown = nullptr;            // nvmlShutdown
-    count_fn count = nullptr;                  // nvmlDeviceGetCount_v2 | nvmlDeviceGetCount
+    init_fn init = nullptr;                        // nvmlInit_v2 | nvmlInit
+    shutdown_fn shutdown = nullptr;                // nvmlShutdown
+    count_fn count = nullptr;                      // nvmlDeviceGetCount_v2 | nvmlDeviceGetCount
     handle_by_index_fn handle_by_index = nullptr;  // nvmlDeviceGetHandleByIndex_v2 | nvmlDeviceGetHandleByIndex
-    memory_v2_fn memory_v2 = nullptr;          // nvmlDeviceGetMemoryInfo_v2 } at least one
-    memory_v1_fn memory_v1 = nullptr;          // nvmlDeviceGetMemoryInfo    }
+    memory_v2_fn memory_v2 = nullptr;              // nvmlDeviceGetMemoryInfo_v2 } at least one
+    memory_v1_fn memory_v1 = nullptr;              // nvmlDeviceGetMemoryInfo    }
     // optional
     init_with_flags_fn init_with_flags = nullptr;
     error_string_fn error_string = nullptr;
     string_fn name = nullptr;
     string_fn uuid = nullptr;
-    pci_info_fn pci_info = nullptr;            // _v3 | _v2 | unversioned (same struct)
+    pci_info_fn pci_info = nullptr;  // _v3 | _v2 | unversioned (same struct)
     utilization_fn utilization = nullptr;
-    processes_fn processes = nullptr;          // see process_symbol / process_layout
+    processes_fn processes = nullptr;  // see process_symbol / process_layout
     process_detail_list_fn process_detail_list = nullptr;
     process_layout processes_layout = process_layout::v2_24;
     system_string_fn driver_version = nullptr;

@@ -20,7 +20,8 @@ public:
     [[nodiscard]] std::string resolved_path() const override {
         // The link map names the file the dynamic linker found for a bare SONAME.
         link_map* map = nullptr;
-        if (::dlinfo(handle_, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr && *map->l_name != '\0') {
+        if (::dlinfo(handle_, RTLD_DI_LINKMAP, &map) == 0 && map != nullptr && map->l_name != nullptr &&
+            *map->l_name != '\0') {
             return map->l_name;
         }
         return path_;

@@ -3,9 +3,9 @@
 
 #include "whisper_vram/gpu/nvml_probe.hpp"
 
+#include <fmt/format.h>
 #include <array>
 #include <cstring>
-#include <fmt/format.h>
 #include <fstream>
 
 #include "gpu/nvml_functions.hpp"
@@ -70,7 +70,8 @@ memory_reading read_memory(const functions& f, device_t handle) {
             m.reserved = v2.reserved;
             return m;
         }
-        const bool version_rejected = is(m.result, code::function_not_found) || is(m.result, code::argument_version_mismatch);
+        const bool version_rejected =
+            is(m.result, code::function_not_found) || is(m.result, code::argument_version_mismatch);
         if (!version_rejected || f.memory_v1 == nullptr) return m;
     }
     memory_v1_t v1{};
@@ -142,9 +143,12 @@ return_t read_processes(const functions& f, device_t handle, std::vector<gpu_pro
         return r;
     };
     switch (f.processes_layout) {
-        case process_layout::v1_16: return call_with(process_info_v1_t{});
-        case process_layout::v2_24: return call_with(process_info_v2_t{});
-        case process_layout::detail_32: return call_with(process_detail_v1_t{});
+        case process_layout::v1_16:
+            return call_with(process_info_v1_t{});
+        case process_layout::v2_24:
+            return call_with(process_info_v2_t{});
+        case process_layout::detail_32:
+            return call_with(process_detail_v1_t{});
     }
     return static_cast<return_t>(code::unknown);
 }
@@ -292,9 +296,10 @@ nvml_probe::open_result nvml_probe::open(std::shared_ptr<dynamic_library> librar
     if (!resolved.missing.empty()) {
         result.status = nvml_status::missing_symbol;
         result.missing_symbol = resolved.missing;
-        result.reason = fmt::format("NVML library {} lacks the required function {}; the NVIDIA driver is too old or "
-                                    "this is not a real libnvidia-ml",
-                                    library->resolved_path(), resolved.missing);
+        result.reason = fmt::format(
+            "NVML library {} lacks the required function {}; the NVIDIA driver is too old or "
+            "this is not a real libnvidia-ml",
+            library->resolved_path(), resolved.missing);
         return result;
     }
     functions& f = resolved.table;
@@ -311,10 +316,10 @@ nvml_probe::open_result nvml_probe::open(std::shared_ptr<dynamic_library> librar
     if (!is(r, code::success)) {
         result.status = nvml_status::init_failed;
         const std::string file = library->resolved_path();
-        result.reason = fmt::format("{} in {} failed: {} ({}){}", result.init_symbol, file, nvml_return_name(r), nvml_return_text(r),
-                                    file.find("/stubs/") != std::string::npos
-                                        ? "; this is the CUDA toolkit's stub library, not the driver's"
-                                        : "");
+        result.reason = fmt::format(
+            "{} in {} failed: {} ({}){}", result.init_symbol, file, nvml_return_name(r), nvml_return_text(r),
+            file.find("/stubs/") != std::string::npos ? "; this is the CUDA toolkit's stub library, not the driver's"
+                                                      : "");
         return result;
     }
     auto state = std::make_unique<impl>();
@@ -331,7 +336,8 @@ gpu_snapshot nvml_probe::snapshot() {
     unsigned int count = 0;
     const return_t r = f.count(&count);
     if (!is(r, code::success)) {
-        return gpu_snapshot{probe_source::none, {}, fmt::format("NVML cannot count the GPUs: {}", failure(f.count_symbol, r))};
+        return gpu_snapshot{
+            probe_source::none, {}, fmt::format("NVML cannot count the GPUs: {}", failure(f.count_symbol, r))};
     }
     gpu_snapshot snapshot{probe_source::nvml, {}, {}};
     for (unsigned int i = 0; i < count; ++i) {
@@ -353,7 +359,8 @@ gpu_snapshot nvml_probe::snapshot() {
 nvml_system_info nvml_probe::system_info() const {
     const functions& f = impl_->fns;
     nvml_system_info info;
-    const auto read_string = [](system_string_fn fn, const char* symbol, std::optional<std::string>& out, std::string& error) {
+    const auto read_string = [](system_string_fn fn, const char* symbol, std::optional<std::string>& out,
+                                std::string& error) {
         if (fn == nullptr) {
             error = fmt::format("{} is not exported", symbol);
             return;
@@ -388,7 +395,8 @@ nvml_system_info nvml_probe::system_info() const {
         }
         errors.push_back(failure(symbol, r));
     }
-    for (const auto& e : errors) info.cuda_driver_version_error += (info.cuda_driver_version_error.empty() ? "" : "; ") + e;
+    for (const auto& e : errors)
+        info.cuda_driver_version_error += (info.cuda_driver_version_error.empty() ? "" : "; ") + e;
     return info;
 }
 
@@ -402,13 +410,16 @@ std::unique_ptr<gpu_probe> make_nvml_probe(const std::optional<std::string>& ove
     library_load_result loaded = load_nvml_library(override_path);
     if (!loaded.library) {
         std::string tried;
-        for (const auto& a : loaded.attempts) tried += fmt::format("{}{}", tried.empty() ? "" : "; ", a.error.empty() ? a.path : a.error);
+        for (const auto& a : loaded.attempts)
+            tried += fmt::format("{}{}", tried.empty() ? "" : "; ", a.error.empty() ? a.path : a.error);
         if (override_path && !override_path->empty()) {
             return make_unavailable_probe(fmt::format(
                 "the NVML library override (WHISPER_VRAM_NVML_LIBRARY) could not be loaded: {}; point it at the "
-                "driver's libnvidia-ml.so.1 or unset it", tried));
+                "driver's libnvidia-ml.so.1 or unset it",
+                tried));
         }
-        return make_unavailable_probe(fmt::format("NVIDIA driver library not found (is the NVIDIA driver installed?): {}", tried));
+        return make_unavailable_probe(
+            fmt::format("NVIDIA driver library not found (is the NVIDIA driver installed?): {}", tried));
     }
     auto opened = nvml_probe::open(std::move(loaded.library));
     if (opened.status != nvml_status::ok) return make_unavailable_probe(opened.reason);

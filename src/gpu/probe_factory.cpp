@@ -8,7 +8,8 @@ namespace whisper_vram {
 
 probe_options probe_options_from_environment() {
     probe_options options;
-    if (const char* spec = std::getenv("WHISPER_VRAM_SIMULATE"); spec != nullptr && *spec != '\0') options.simulate = spec;
+    if (const char* spec = std::getenv("WHISPER_VRAM_SIMULATE"); spec != nullptr && *spec != '\0')
+        options.simulate = spec;
     if (const char* path = std::getenv("WHISPER_VRAM_NVML_LIBRARY"); path != nullptr && *path != '\0') {
         options.nvml_library = path;
     }

@@ -3,8 +3,8 @@
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
-#include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/gpu/gpu_probe.hpp"
 
 namespace whisper_vram {
 namespace {
@@ -29,7 +29,9 @@ private:
     std::string reason_;
 };
 
-bool looks_like_size(std::string_view text) { return !text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '.'); }
+bool looks_like_size(std::string_view text) {
+    return !text.empty() && ((text[0] >= '0' && text[0] <= '9') || text[0] == '.');
+}
 
 const char* const spec_forms =
     "accepted: comma-separated GPUs, each a catalog name (\"RTX 3090\") or a size (24GiB, 8GB = GiB, 12288MiB), "
@@ -39,19 +41,26 @@ const char* const spec_forms =
 
 std::string_view to_string(gpu_state state) noexcept {
     switch (state) {
-        case gpu_state::ok: return "ok";
-        case gpu_state::unified_memory: return "unified_memory";
-        case gpu_state::lost: return "lost";
-        case gpu_state::error: return "error";
+        case gpu_state::ok:
+            return "ok";
+        case gpu_state::unified_memory:
+            return "unified_memory";
+        case gpu_state::lost:
+            return "lost";
+        case gpu_state::error:
+            return "error";
     }
     return "?";
 }
 
 std::string_view to_string(probe_source source) noexcept {
     switch (source) {
-        case probe_source::nvml: return "nvml";
-        case probe_source::simulated: return "simulated";
-        case probe_source::none: return "none";
+        case probe_source::nvml:
+            return "nvml";
+        case probe_source::simulated:
+            return "simulated";
+        case probe_source::none:
+            return "none";
     }
     return "?";
 }
@@ -71,7 +80,8 @@ std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {
         gpu.index = static_cast<unsigned>(gpus.size());
         if (looks_like_size(what)) {
             gpu.total_bytes = parse_size_bytes(what, "simulated GPU size");
-            if (gpu.total_bytes == 0) throw usage_error(fmt::format("simulated GPU '{}' has no memory; {}", entry, spec_forms));
+            if (gpu.total_bytes == 0)
+                throw usage_error(fmt::format("simulated GPU '{}' has no memory; {}", entry, spec_forms));
             gpu.name = fmt::format("Simulated GPU {}", format_gib(gpu.total_bytes));
         } else {
             const gpu_model& model = find_gpu_model(what);
@@ -83,7 +93,8 @@ std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {
         for (std::size_t i = 1; i < fields.size(); ++i) {
             const std::string_view option = detail::trim(fields[i]);
             if (!option.starts_with("used=")) {
-                throw usage_error(fmt::format("unknown option '{}' for simulated GPU '{}'; {}", option, entry, spec_forms));
+                throw usage_error(
+                    fmt::format("unknown option '{}' for simulated GPU '{}'; {}", option, entry, spec_forms));
             }
             if (i > 1) {  // "8GiB:used=1GiB:used=2GiB": the last one silently won
                 throw usage_error(fmt::format("simulated GPU '{}' gives used= more than once; {}", entry, spec_forms));

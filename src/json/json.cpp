@@ -54,21 +54,28 @@ nlohmann::ordered_json to_json(const gpu_device& g) {
     j["utilization_memory_percent"] =
         g.utilization_memory_percent ? nlohmann::ordered_json(*g.utilization_memory_percent) : nlohmann::ordered_json();
     j["compute_capability"] =
-        g.capability ? nlohmann::ordered_json(std::to_string(g.capability->major) + "." + std::to_string(g.capability->minor))
-                     : nlohmann::ordered_json();
+        g.capability
+            ? nlohmann::ordered_json(std::to_string(g.capability->major) + "." + std::to_string(g.capability->minor))
+            : nlohmann::ordered_json();
     j["mig_enabled"] = g.mig_enabled ? nlohmann::ordered_json(*g.mig_enabled) : nlohmann::ordered_json();
     nlohmann::ordered_json migs = nlohmann::ordered_json::array();
     for (const auto& m : g.mig_devices) {
-        migs.push_back({{"index", m.index}, {"uuid", m.uuid}, {"total", bytes_to_gib(m.total_bytes)},
-                        {"used", bytes_to_gib(m.used_bytes)}, {"free", bytes_to_gib(m.free_bytes)},
-                        {"total_bytes", m.total_bytes}, {"used_bytes", m.used_bytes}, {"free_bytes", m.free_bytes}});
+        migs.push_back({{"index", m.index},
+                        {"uuid", m.uuid},
+                        {"total", bytes_to_gib(m.total_bytes)},
+                        {"used", bytes_to_gib(m.used_bytes)},
+                        {"free", bytes_to_gib(m.free_bytes)},
+                        {"total_bytes", m.total_bytes},
+                        {"used_bytes", m.used_bytes},
+                        {"free_bytes", m.free_bytes}});
     }
     j["mig_devices"] = std::move(migs);
     nlohmann::ordered_json processes = nlohmann::ordered_json::array();
     for (const auto& p : g.processes) {
-        processes.push_back({{"pid", p.pid},
-                             {"used_bytes", p.used_bytes ? nlohmann::ordered_json(*p.used_bytes) : nlohmann::ordered_json()},
-                             {"name", p.name}});
+        processes.push_back(
+            {{"pid", p.pid},
+             {"used_bytes", p.used_bytes ? nlohmann::ordered_json(*p.used_bytes) : nlohmann::ordered_json()},
+             {"name", p.name}});
     }
     j["processes"] = std::move(processes);
     j["processes_known"] = g.processes_known;

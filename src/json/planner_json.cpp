@@ -1,7 +1,7 @@
 // JSON forms of the planner's result types (stable keys shared by the CLI and the Python module).
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -8,8 +8,8 @@
 #include <cmath>
 #include <functional>
 
-#include "planner/planner_detail.hpp"
 #include "core/text.hpp"
+#include "planner/planner_detail.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/guide_estimator.hpp"
 #include "whisper_vram/core/units.hpp"

@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <array>
 
-#include "planner/planner_detail.hpp"
 #include "core/text.hpp"
+#include "planner/planner_detail.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/models.hpp"
-#include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram {
 namespace {
@@ -185,8 +185,8 @@ check_result check_memory(const estimate_request& request, const std::vector<vis
         if (!row.fits) short_gpus.push_back(fmt::format("GPU {} ({}) {}", row.index, row.name, row.reason));
     }
     // No "not enough" prefix: the guide prints f"not enough: {result['message']}" itself.
-    result.message = fmt::format("{} needs {} recommended; {}", config, gib_text(required_bytes),
-                                 detail::join(short_gpus, "; "));
+    result.message =
+        fmt::format("{} needs {} recommended; {}", config, gib_text(required_bytes), detail::join(short_gpus, "; "));
 
     // Unusable GPUs cannot be fixed by a smaller configuration: say so first.
     for (const auto& row : result.gpus) {

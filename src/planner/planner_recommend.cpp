@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <array>
 
-#include "planner/planner_detail.hpp"
 #include "core/text.hpp"
+#include "planner/planner_detail.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
-#include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -1,13 +1,13 @@
 // The file-backed ledger: `ledger` in the state folder, guarded by flock on `ledger.lock`,
 // rewritten in place while the lock is held (see rewrite_in_place for why not temp + rename).
 
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstring>
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/sched/ledger.hpp"
@@ -75,25 +75,31 @@ void prepare_state_dir(const std::filesystem::path& dir) {
         // A folder that cannot be made (no such parent, read-only or pseudo file system such as /proc)
         // is a bad WHISPER_VRAM_STATE_DIR, not an internal error: say so and exit 2.
         if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-            throw usage_error(fmt::format("cannot create the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
-                                          "folder of your own that can be created",
-                                          dir.string(), std::strerror(errno)));
+            throw usage_error(
+                fmt::format("cannot create the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
+                            "folder of your own that can be created",
+                            dir.string(), std::strerror(errno)));
         }
     }
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
-        throw usage_error(fmt::format("cannot inspect the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
-                                      "folder of your own", dir.string(), std::strerror(errno)));
+        throw usage_error(
+            fmt::format("cannot inspect the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
+                        "folder of your own",
+                        dir.string(), std::strerror(errno)));
     }
     // The folder may sit in /tmp: refuse one that another user could have planted or can write.
     if (!S_ISDIR(st.st_mode)) {
-        throw usage_error(fmt::format("state folder '{}' is not a directory; set WHISPER_VRAM_STATE_DIR to a folder of "
-                                      "your own", dir.string()));
+        throw usage_error(
+            fmt::format("state folder '{}' is not a directory; set WHISPER_VRAM_STATE_DIR to a folder of "
+                        "your own",
+                        dir.string()));
     }
     if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        throw usage_error(fmt::format("state folder '{}' is not owned by you or is writable by others (mode {:o}); set "
-                                      "WHISPER_VRAM_STATE_DIR to a folder of your own (mode 0700)",
-                                      dir.string(), st.st_mode & 07777));
+        throw usage_error(
+            fmt::format("state folder '{}' is not owned by you or is writable by others (mode {:o}); set "
+                        "WHISPER_VRAM_STATE_DIR to a folder of your own (mode 0700)",
+                        dir.string(), st.st_mode & 07777));
     }
 }
 
@@ -126,9 +132,9 @@ ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) 
         if (!problems.empty()) {
             std::string joined;
             for (const auto& p : problems) joined += (joined.empty() ? "" : "; ") + p;
-            access.warnings.push_back(fmt::format(
-                "ledger '{}' was corrupt ({}); rebuilt from {} intact record(s) of live holders", file_.string(), joined,
-                state.reservations.size() + state.waiters.size()));
+            access.warnings.push_back(
+                fmt::format("ledger '{}' was corrupt ({}); rebuilt from {} intact record(s) of live holders",
+                            file_.string(), joined, state.reservations.size() + state.waiters.size()));
         }
         const bool changed = fn(state);
         if (changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty()) {

@@ -5,11 +5,11 @@
 
 #include "whisper_vram/sched/ledger.hpp"
 
+#include <fmt/format.h>
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <ctime>
-#include <fmt/format.h>
 #include <set>
 #include <sstream>
 
@@ -139,7 +139,8 @@ std::string serialize_ledger(const ledger_state& state) {
     std::string out;
     out += sealed_line({{"format", format_name}, {"version", format_version}, {"next_id", state.next_id}});
     for (const auto& r : state.reservations) {
-        nlohmann::ordered_json j{{"type", "reservation"}, {"id", r.id}, {"gpu", r.gpu_uuid}, {"gpu_index", r.gpu_index}};
+        nlohmann::ordered_json j{
+            {"type", "reservation"}, {"id", r.id}, {"gpu", r.gpu_uuid}, {"gpu_index", r.gpu_index}};
         j = identity_fields(std::move(j), r.holder);
         j["child_pid"] = r.child_pid;
         j["bytes"] = r.bytes;
@@ -190,7 +191,8 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
                 continue;
             }
             if (body && name == format_name) {
-                warnings.push_back(fmt::format("unsupported ledger version (this program reads version {})", format_version));
+                warnings.push_back(
+                    fmt::format("unsupported ledger version (this program reads version {})", format_version));
                 continue;
             }
             warnings.emplace_back("the header is missing or damaged");
@@ -230,7 +232,8 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
         }
         ++records;
     }
-    if (bad_lines > 0) warnings.push_back(fmt::format("{} unreadable line(s) (bad checksum, not a record, or garbage)", bad_lines));
+    if (bad_lines > 0)
+        warnings.push_back(fmt::format("{} unreadable line(s) (bad checksum, not a record, or garbage)", bad_lines));
     if (!end_count) {
         warnings.emplace_back("no end marker (the file is truncated)");
     } else if (bad_lines == 0 && *end_count != records) {
@@ -239,7 +242,8 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
     std::uint64_t max_id = 0;
     for (const auto id : ids) max_id = std::max(max_id, id);
     state.next_id = std::max<std::uint64_t>({header_next_id, max_id + 1, 1});
-    std::sort(state.reservations.begin(), state.reservations.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    std::sort(state.reservations.begin(), state.reservations.end(),
+              [](const auto& a, const auto& b) { return a.id < b.id; });
     std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return state;
 }

@@ -1,11 +1,11 @@
 // The reservation ledger's OS side: the /proc process table, the wall clock, the in-memory
 // ledger (a mutex) and the default state folder. The format is in ledger_format.cpp.
 
+#include <fmt/format.h>
+#include <unistd.h>
 #include <chrono>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <fstream>
-#include <unistd.h>
 
 #include "whisper_vram/sched/ledger.hpp"
 

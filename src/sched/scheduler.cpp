@@ -3,16 +3,16 @@
 
 #include "whisper_vram/sched/scheduler.hpp"
 
-#include <algorithm>
-#include <condition_variable>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 
 #include "whisper_vram/core/error.hpp"
-#include "whisper_vram/gpu/gpu_selection.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/gpu/gpu_selection.hpp"
 
 namespace whisper_vram {
 namespace detail {
@@ -25,7 +25,8 @@ public:
         if (!ledger_) throw usage_error("scheduler: a ledger is required");
         if (!options_.processes) options_.processes = std::make_shared<system_process_table>();
         if (!options_.clock) options_.clock = system_wall_clock_ms;
-        if (options_.poll_interval <= std::chrono::milliseconds(0)) options_.poll_interval = std::chrono::milliseconds(1);
+        if (options_.poll_interval <= std::chrono::milliseconds(0))
+            options_.poll_interval = std::chrono::milliseconds(1);
         self_ = options_.processes->self();
     }
 
@@ -92,7 +93,8 @@ struct candidate {
 };
 
 bool overlaps(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-    return std::any_of(a.begin(), a.end(), [&](const std::string& x) { return std::find(b.begin(), b.end(), x) != b.end(); });
+    return std::any_of(a.begin(), a.end(),
+                       [&](const std::string& x) { return std::find(b.begin(), b.end(), x) != b.end(); });
 }
 
 std::string gib(std::uint64_t bytes) { return format_gib(bytes); }
@@ -100,7 +102,8 @@ std::string gib(std::uint64_t bytes) { return format_gib(bytes); }
 }  // namespace
 
 reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request) {
-    if (request.bytes == 0) throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
+    if (request.bytes == 0)
+        throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
     const auto started = std::chrono::steady_clock::now();
     reserve_result result;
     result.requested_bytes = request.bytes;
@@ -138,10 +141,10 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
     }
     if (request.bytes > largest_total) {
         result.status = reserve_status::never_fits;
-        result.message = fmt::format("{} needs {} but the largest listed GPU has {} in total: it can never fit; use a "
-                                     "smaller configuration or another GPU",
-                                     request.model.empty() ? "the task" : request.model, gib(request.bytes),
-                                     gib(largest_total));
+        result.message = fmt::format(
+            "{} needs {} but the largest listed GPU has {} in total: it can never fit; use a "
+            "smaller configuration or another GPU",
+            request.model.empty() ? "the task" : request.model, gib(request.bytes), gib(largest_total));
         return result;
     }
 
@@ -176,7 +179,8 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
                                                [&](const waiter_record& w) { return w.id == waiter_id; })) {
                 // Our place was lost (the ledger was rebuilt): take it again with the same number.
                 state.waiters.push_back({waiter_id, self_, request.bytes, uuids, request.model, options_.clock()});
-                std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+                std::sort(state.waiters.begin(), state.waiters.end(),
+                          [](const auto& a, const auto& b) { return a.id < b.id; });
                 state.next_id = std::max(state.next_id, waiter_id + 1);
                 changed = true;
             }
@@ -186,11 +190,13 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             std::vector<gpu_capacity> caps;
             std::vector<unsigned> cuda_indices;
             for (const auto& c : candidates) {
-                const auto it = std::find_if(snap.gpus.begin(), snap.gpus.end(), [&](const gpu_device& g) { return g.uuid == c.uuid; });
+                const auto it = std::find_if(snap.gpus.begin(), snap.gpus.end(),
+                                             [&](const gpu_device& g) { return g.uuid == c.uuid; });
                 if (it == snap.gpus.end()) continue;  // the GPU vanished: not a candidate now
                 caps.push_back(admission_capacity(*it, state.reservations));
                 cuda_indices.push_back(c.cuda_index);
-                if (caps.back().usable && (progress.best_gpu_uuid.empty() || caps.back().available_bytes > progress.best_available_bytes)) {
+                if (caps.back().usable &&
+                    (progress.best_gpu_uuid.empty() || caps.back().available_bytes > progress.best_available_bytes)) {
                     progress.best_available_bytes = caps.back().available_bytes;
                     progress.best_gpu_uuid = caps.back().gpu_uuid;
                     progress.best_gpu_index = caps.back().gpu_index;
@@ -200,7 +206,8 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             if (progress.queue_position > 0) {
                 progress.reason = fmt::format("behind {} earlier request(s) in the queue", progress.queue_position);
             } else if (!chosen) {
-                progress.reason = fmt::format("needs {}, at most {} available", gib(request.bytes), gib(progress.best_available_bytes));
+                progress.reason = fmt::format("needs {}, at most {} available", gib(request.bytes),
+                                              gib(progress.best_available_bytes));
             }
             if (progress.queue_position == 0 && chosen) {
                 const auto& cap = caps[*chosen];
@@ -214,7 +221,8 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
                 r.since_ms = options_.clock();
                 state.reservations.push_back(r);
                 std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == waiter_id; });
-                granted = lease_info{r.id, cap.gpu_uuid, cap.gpu_index, cuda_indices[*chosen], cap.gpu_name, r.bytes, r.model};
+                granted = lease_info{r.id,         cap.gpu_uuid, cap.gpu_index, cuda_indices[*chosen],
+                                     cap.gpu_name, r.bytes,      r.model};
                 return true;
             }
             if (waiter_id == 0 && may_wait) {
@@ -259,7 +267,9 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
 
 lease::~lease() { release(); }
 
-lease::lease(lease&& other) noexcept : core_(std::move(other.core_)), info_(std::move(other.info_)) { other.core_.reset(); }
+lease::lease(lease&& other) noexcept : core_(std::move(other.core_)), info_(std::move(other.info_)) {
+    other.core_.reset();
+}
 
 lease& lease::operator=(lease&& other) noexcept {
     if (this != &other) {
@@ -351,11 +361,16 @@ ledger& scheduler::reservation_ledger() const noexcept { return *core_->ledger_;
 
 std::string_view to_string(reserve_status status) noexcept {
     switch (status) {
-        case reserve_status::granted: return "granted";
-        case reserve_status::timed_out: return "timed_out";
-        case reserve_status::never_fits: return "never_fits";
-        case reserve_status::cancelled: return "cancelled";
-        case reserve_status::gpu_unavailable: return "gpu_unavailable";
+        case reserve_status::granted:
+            return "granted";
+        case reserve_status::timed_out:
+            return "timed_out";
+        case reserve_status::never_fits:
+            return "never_fits";
+        case reserve_status::cancelled:
+            return "cancelled";
+        case reserve_status::gpu_unavailable:
+            return "gpu_unavailable";
     }
     return "?";
 }
@@ -369,8 +384,13 @@ nlohmann::ordered_json to_json(const reserve_result& r) {
                              {"waited_seconds", static_cast<double>(r.waited.count()) / 1000.0}};
     if (r.granted()) {
         const auto& i = r.granted_lease.info();
-        j["lease"] = {{"id", i.id}, {"gpu", i.gpu_uuid}, {"gpu_index", i.gpu_index}, {"cuda_index", i.cuda_index},
-                      {"gpu_name", i.gpu_name}, {"bytes", i.bytes}, {"model", i.model}};
+        j["lease"] = {{"id", i.id},
+                      {"gpu", i.gpu_uuid},
+                      {"gpu_index", i.gpu_index},
+                      {"cuda_index", i.cuda_index},
+                      {"gpu_name", i.gpu_name},
+                      {"bytes", i.bytes},
+                      {"model", i.model}};
     } else {
         j["lease"] = nullptr;
     }
@@ -400,7 +420,8 @@ nlohmann::ordered_json to_json(const reservations_release& report) {
         message = fmt::format("refused: {} reservation(s) of live holders ({}) would be dropped; use --force",
                               report.live.size(), format_gib(live_bytes));
     } else {
-        message = fmt::format("dropped {} reservation(s) ({})", report.dropped.size(), format_gib(report.dropped_bytes()));
+        message =
+            fmt::format("dropped {} reservation(s) ({})", report.dropped.size(), format_gib(report.dropped_bytes()));
     }
     return {{"forced", report.forced},
             {"refused", report.refused},

@@ -1,13 +1,13 @@
 // The admission rule and placement (pure): see scheduler.hpp for the rule and why it counts each
 // reservation once.
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
-#include "whisper_vram/sched/scheduler.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
 
 namespace whisper_vram {
 
@@ -34,7 +34,8 @@ gpu_capacity admission_capacity(const gpu_device& gpu, const std::vector<reserva
         std::uint64_t seen = 0;
         if (gpu.processes_known) {
             for (const auto& p : gpu.processes) {
-                if (p.used_bytes && (p.pid == r.holder.pid || (r.child_pid != 0 && p.pid == r.child_pid))) seen += *p.used_bytes;
+                if (p.used_bytes && (p.pid == r.holder.pid || (r.child_pid != 0 && p.pid == r.child_pid)))
+                    seen += *p.used_bytes;
             }
         }
         c.reserved_bytes += r.bytes;
@@ -54,8 +55,10 @@ bool admits(const gpu_capacity& capacity, std::uint64_t bytes) noexcept {
 
 std::string_view to_string(placement_policy policy) noexcept {
     switch (policy) {
-        case placement_policy::best_fit: return "best-fit";
-        case placement_policy::most_free: return "most-free";
+        case placement_policy::best_fit:
+            return "best-fit";
+        case placement_policy::most_free:
+            return "most-free";
     }
     return "?";
 }

@@ -4,16 +4,16 @@
 // released, the ledger ends empty, every request is eventually granted).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <array>
 #include <atomic>
 #include <filesystem>
 #include <random>
 #include <thread>
-#include <unistd.h>
 
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

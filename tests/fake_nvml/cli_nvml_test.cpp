@@ -17,7 +17,9 @@ const char* const two_gpus =
     "gpu name=NVIDIA GeForce RTX 3090;uuid=GPU-9b000000-1111-2222-3333-444455556666;bus=00000000:02:00.0;"
     "total=25769803776;used=0;reserved=0\n";
 
-std::size_t lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+std::size_t lines(const std::string& text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
 
 TEST_F(CliNvml, GpusJsonFromNvml) {
     write_scenario(two_gpus);

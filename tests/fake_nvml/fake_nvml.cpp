@@ -16,6 +16,7 @@
 // FAKE_NVML_R535_43 exports _v3 with the 32-byte element of 535.43.02-535.86 and the
 // confidential-computing marker, but neither _v2 nor the detail list.
 
+#include <unistd.h>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -23,7 +24,6 @@
 #include <map>
 #include <sstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #define FAKE_EXPORT extern "C" __attribute__((visibility("default")))
@@ -34,15 +34,42 @@ typedef nvmlDevice_st* nvmlDevice_t;
 
 namespace {
 
-struct memory_v1 { unsigned long long total, free, used; };
-struct memory_v2 { unsigned int version; unsigned long long total, reserved, free, used; };
-struct pci_info { char bus_id_legacy[16]; unsigned int domain, bus, device, pci_device_id, pci_sub_system_id; char bus_id[32]; };
-struct utilization { unsigned int gpu, memory; };
-struct process_v1 { unsigned int pid; unsigned long long used; };
-struct process_v2 { unsigned int pid; unsigned long long used; unsigned int gi, ci; };
-struct process_detail { unsigned int pid; unsigned long long used; unsigned int gi, ci; unsigned long long cc_protected; };
-struct process_detail_list { unsigned int version, mode, count; process_detail* array; };
-static_assert(sizeof(memory_v2) == 40 && sizeof(pci_info) == 68 && sizeof(process_v2) == 24 && sizeof(process_detail) == 32);
+struct memory_v1 {
+    unsigned long long total, free, used;
+};
+struct memory_v2 {
+    unsigned int version;
+    unsigned long long total, reserved, free, used;
+};
+struct pci_info {
+    char bus_id_legacy[16];
+    unsigned int domain, bus, device, pci_device_id, pci_sub_system_id;
+    char bus_id[32];
+};
+struct utilization {
+    unsigned int gpu, memory;
+};
+struct process_v1 {
+    unsigned int pid;
+    unsigned long long used;
+};
+struct process_v2 {
+    unsigned int pid;
+    unsigned long long used;
+    unsigned int gi, ci;
+};
+struct process_detail {
+    unsigned int pid;
+    unsigned long long used;
+    unsigned int gi, ci;
+    unsigned long long cc_protected;
+};
+struct process_detail_list {
+    unsigned int version, mode, count;
+    process_detail* array;
+};
+static_assert(sizeof(memory_v2) == 40 && sizeof(pci_info) == 68 && sizeof(process_v2) == 24 &&
+              sizeof(process_detail) == 32);
 
 constexpr nvmlReturn_t ok = 0, uninitialized = 1, invalid_argument = 2, not_supported = 3, not_found = 6,
                        insufficient_size = 7, function_not_found = 13, gpu_is_lost = 15;
@@ -359,7 +386,8 @@ FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMaxMigDeviceCount(nvmlDevice_t handle, uns
     *n = 7;  // an A100/H100 has 7 MIG slots
     return ok;
 }
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t handle, unsigned int index, nvmlDevice_t* out) {
+FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMigDeviceHandleByIndex(nvmlDevice_t handle, unsigned int index,
+                                                             nvmlDevice_t* out) {
     fake_gpu* gpu = nullptr;
     fake_mig* mig = nullptr;
     if (const auto r = device(handle, gpu, mig); r != ok) return r;
@@ -378,7 +406,9 @@ FAKE_EXPORT const char* nvmlErrorString(nvmlReturn_t result) { return result == 
 FAKE_EXPORT nvmlReturn_t nvmlInit_v2() { return do_init(); }
 FAKE_EXPORT nvmlReturn_t nvmlInitWithFlags(unsigned int /*flags*/) { return do_init(); }
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetCount_v2(unsigned int* n) { return do_count(n); }
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t* out) { return do_handle(index, out); }
+FAKE_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t* out) {
+    return do_handle(index, out);
+}
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t handle, pci_info* pci) { return do_pci(handle, pci); }
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetMemoryInfo_v2(nvmlDevice_t handle, memory_v2* memory) {
     count("memory_v2");
@@ -408,29 +438,40 @@ FAKE_EXPORT nvmlReturn_t nvmlSystemGetCudaDriverVersion_v2(int* version) {
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetConfComputeMemSizeInfo(nvmlDevice_t, void*) { return not_supported; }
 #if defined(FAKE_NVML_R535_43)
 // 535.43.02-535.86: _v3 filled 32-byte elements; no _v2 here, so the probe must use the guard.
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* n, process_detail* out) {
+FAKE_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* n,
+                                                                 process_detail* out) {
     count("processes_v3");
-    return do_processes(handle, n, out,
-                        [](process_detail& e, const fake_process& p) { e = process_detail{p.pid, p.used, ~0U, ~0U, 0}; });
+    return do_processes(handle, n, out, [](process_detail& e, const fake_process& p) {
+        e = process_detail{p.pid, p.used, ~0U, ~0U, 0};
+    });
 }
 #else
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle, unsigned int* n, process_v2* out) {
+FAKE_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v2(nvmlDevice_t handle, unsigned int* n,
+                                                                 process_v2* out) {
     count("processes_v2");
-    return do_processes(handle, n, out, [](process_v2& e, const fake_process& p) { e = process_v2{p.pid, p.used, ~0U, ~0U}; });
+    return do_processes(handle, n, out, [](process_v2& e, const fake_process& p) {
+        e = process_v2{p.pid, p.used, ~0U, ~0U};
+    });
 }
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* n, process_v2* out) {
+FAKE_EXPORT nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t handle, unsigned int* n,
+                                                                 process_v2* out) {
     count("processes_v3");
-    return do_processes(handle, n, out, [](process_v2& e, const fake_process& p) { e = process_v2{p.pid, p.used, ~0U, ~0U}; });
+    return do_processes(handle, n, out, [](process_v2& e, const fake_process& p) {
+        e = process_v2{p.pid, p.used, ~0U, ~0U};
+    });
 }
 FAKE_EXPORT nvmlReturn_t nvmlDeviceGetRunningProcessDetailList(nvmlDevice_t handle, process_detail_list* list) {
     count("process_detail_list");
     if (list == nullptr || list->version != detail_list_version) return 25;  // ARGUMENT_VERSION_MISMATCH
-    return do_processes(handle, &list->count, list->array,
-                        [](process_detail& e, const fake_process& p) { e = process_detail{p.pid, p.used, ~0U, ~0U, 0}; });
+    return do_processes(handle, &list->count, list->array, [](process_detail& e, const fake_process& p) {
+        e = process_detail{p.pid, p.used, ~0U, ~0U, 0};
+    });
 }
 #endif
 #endif
 
 #if !defined(FAKE_NVML_BROKEN)
-FAKE_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t* out) { return do_handle(index, out); }
+FAKE_EXPORT nvmlReturn_t nvmlDeviceGetHandleByIndex(unsigned int index, nvmlDevice_t* out) {
+    return do_handle(index, out);
+}
 #endif

@@ -4,10 +4,10 @@
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cstdlib>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace whisper_vram::test {
 
@@ -28,7 +28,8 @@ protected:
         for (char& c : name) {
             if (c == '/') c = '_';  // parameterised test names
         }
-        path_ = std::string(WHISPER_VRAM_TEST_BINARY_DIR) + "/scenario-" + std::to_string(::getpid()) + "-" + name + ".txt";
+        path_ =
+            std::string(WHISPER_VRAM_TEST_BINARY_DIR) + "/scenario-" + std::to_string(::getpid()) + "-" + name + ".txt";
         std::ofstream out(path_);
         out << text;
         ASSERT_TRUE(out.good()) << path_;

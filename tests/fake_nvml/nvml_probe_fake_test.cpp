@@ -31,7 +31,8 @@ const char* const two_gpus =
     "process gpu=0;pid=4242;used=na\n"
     "gpu name=NVIDIA A100-SXM4-80GB;uuid=GPU-8b000000-1111-2222-3333-444455556666;bus=00000000:41:00.0;"
     "total=85899345920;used=0;reserved=0;cc=8.0;mig=on\n"
-    "mig gpu=1;slot=0;uuid=MIG-aaaa0000-0000-0000-0000-000000000000;total=21474836480;used=1073741824;free=20401094656\n"
+    "mig "
+    "gpu=1;slot=0;uuid=MIG-aaaa0000-0000-0000-0000-000000000000;total=21474836480;used=1073741824;free=20401094656\n"
     "mig gpu=1;slot=3;uuid=MIG-bbbb0000-0000-0000-0000-000000000000;total=10737418240;used=0;free=10737418240\n";
 
 TEST_F(NvmlFake, ReadsEveryFieldOfEveryGpu) {
@@ -48,7 +49,7 @@ TEST_F(NvmlFake, ReadsEveryFieldOfEveryGpu) {
     EXPECT_EQ(g.pci_bus_id, "00000000:01:00.0");
     EXPECT_EQ(g.state, gpu_state::ok);
     EXPECT_EQ(g.total_bytes, 24 * gib);
-    EXPECT_EQ(g.used_bytes, 2 * gib);              // v2 "used" excludes the reserve
+    EXPECT_EQ(g.used_bytes, 2 * gib);  // v2 "used" excludes the reserve
     ASSERT_TRUE(g.reserved_bytes.has_value());
     EXPECT_EQ(*g.reserved_bytes, 300 * mib);
     EXPECT_EQ(g.free_bytes, 24 * gib - 2 * gib - 300 * mib);  // 25769803776 - 2147483648 - 314572800
@@ -129,8 +130,10 @@ class NvmlFakeInit : public test::fake_nvml_fixture, public ::testing::WithParam
 TEST_P(NvmlFakeInit, InitFailureIsSourceNoneWithTheCode) {
     const auto c = GetParam();
     write_scenario("set init=" + std::to_string(c.code) + "\ngpu name=NVIDIA GeForce RTX 3090;total=25769803776\n");
-    auto result = nvml_probe::open(std::shared_ptr<dynamic_library>(
-        [] { std::string e; return open_dynamic_library(fake_nvml_path(), e); }()));
+    auto result = nvml_probe::open(std::shared_ptr<dynamic_library>([] {
+        std::string e;
+        return open_dynamic_library(fake_nvml_path(), e);
+    }()));
     EXPECT_EQ(result.status, nvml_status::init_failed);
     EXPECT_EQ(result.probe, nullptr);
     ASSERT_TRUE(result.init_return.has_value());
@@ -202,14 +205,16 @@ TEST_F(NvmlFake, UnifiedMemoryIsItsOwnStateWithoutGuessing) {
     EXPECT_EQ(s.gpus[0].free_bytes, 0U);
     EXPECT_NE(s.gpus[0].state_detail.find("NVML_ERROR_NOT_SUPPORTED"), std::string::npos);
     EXPECT_EQ(calls("memory_v2"), 1U);
-    EXPECT_EQ(calls("memory_v1"), 0U);  // NOT_SUPPORTED is an answer, not a reason to ask v1
+    EXPECT_EQ(calls("memory_v1"), 0U);           // NOT_SUPPORTED is an answer, not a reason to ask v1
     EXPECT_EQ(s.gpus[0].capability->major, 12);  // other readings still there
 }
 
 TEST_F(NvmlFake, MemoryV2RejectedFallsBackToV1) {
     // A driver that rejects the v2 struct (ARGUMENT_VERSION_MISMATCH): v1 answers; its "used"
     // includes the reserve, and the reserve itself is unknown.
-    write_scenario("set memory_v2_result=25\ngpu name=NVIDIA GeForce RTX 3090;total=25769803776;used=2147483648;reserved=314572800\n");
+    write_scenario(
+        "set memory_v2_result=25\ngpu name=NVIDIA GeForce RTX "
+        "3090;total=25769803776;used=2147483648;reserved=314572800\n");
     auto probe = make_nvml_probe(fake_nvml_path());
     const auto s = probe->snapshot();
     ASSERT_EQ(s.gpus.size(), 1U);
@@ -245,12 +250,16 @@ TEST_F(NvmlFake, LegacyLibraryUsesTheUnversionedFallbacks) {
         "process gpu=0;pid=8;used=268435456\n"
         "process gpu=0;pid=9;used=na\n",
         "legacy");
-    auto opened = nvml_probe::open(std::shared_ptr<dynamic_library>(
-        [] { std::string e; return open_dynamic_library(fake_nvml_path("legacy"), e); }()));
+    auto opened = nvml_probe::open(std::shared_ptr<dynamic_library>([] {
+        std::string e;
+        return open_dynamic_library(fake_nvml_path("legacy"), e);
+    }()));
     ASSERT_EQ(opened.status, nvml_status::ok) << opened.reason;
     EXPECT_EQ(opened.init_symbol, "nvmlInit");
     const auto symbols = opened.probe->resolved_symbols();
-    const auto has = [&](const std::string& s) { return std::find(symbols.begin(), symbols.end(), s) != symbols.end(); };
+    const auto has = [&](const std::string& s) {
+        return std::find(symbols.begin(), symbols.end(), s) != symbols.end();
+    };
     EXPECT_TRUE(has("count=nvmlDeviceGetCount"));
     EXPECT_TRUE(has("handle_by_index=nvmlDeviceGetHandleByIndex"));
     EXPECT_TRUE(has("memory_v2=absent"));
@@ -276,8 +285,10 @@ TEST_F(NvmlFake, LegacyLibraryUsesTheUnversionedFallbacks) {
 
 TEST_F(NvmlFake, MissingRequiredSymbolIsNamed) {
     write_scenario("gpu name=Tesla T4;total=16106127360\n", "broken");
-    auto opened = nvml_probe::open(std::shared_ptr<dynamic_library>(
-        [] { std::string e; return open_dynamic_library(fake_nvml_path("broken"), e); }()));
+    auto opened = nvml_probe::open(std::shared_ptr<dynamic_library>([] {
+        std::string e;
+        return open_dynamic_library(fake_nvml_path("broken"), e);
+    }()));
     EXPECT_EQ(opened.status, nvml_status::missing_symbol);
     EXPECT_EQ(opened.missing_symbol, "nvmlDeviceGetHandleByIndex_v2 (or nvmlDeviceGetHandleByIndex)");
     EXPECT_NE(opened.reason.find("nvmlDeviceGetHandleByIndex_v2"), std::string::npos) << opened.reason;
@@ -309,8 +320,10 @@ TEST_F(NvmlFake, R535_43StrideIsDecodedAs32Bytes) {
 
 TEST_F(NvmlFake, CudaDriverVersionFallsBackToV1WhenLibcudaIsMissing) {
     write_scenario("set cuda_v2=12;cuda_version=12020\ngpu name=NVIDIA L4;total=24152899584\n");
-    auto opened = nvml_probe::open(std::shared_ptr<dynamic_library>(
-        [] { std::string e; return open_dynamic_library(fake_nvml_path(), e); }()));
+    auto opened = nvml_probe::open(std::shared_ptr<dynamic_library>([] {
+        std::string e;
+        return open_dynamic_library(fake_nvml_path(), e);
+    }()));
     ASSERT_EQ(opened.status, nvml_status::ok);
     const auto info = opened.probe->system_info();
     EXPECT_EQ(info.driver_version, "550.127.08");
@@ -382,7 +395,8 @@ TEST_F(NvmlFake, DebugReportExplainsInitFailures) {
 TEST_F(NvmlFake, DebugReportFlagsAToolkitStub) {
     write_scenario("gpu name=NVIDIA L4;total=24152899584\n");
     namespace fs = std::filesystem;
-    const fs::path dir = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("cuda-" + std::to_string(::getpid())) / "lib64" / "stubs";
+    const fs::path dir =
+        fs::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("cuda-" + std::to_string(::getpid())) / "lib64" / "stubs";
     fs::create_directories(dir);
     fs::copy_file(fake_nvml_path(), dir / "libnvidia-ml.so", fs::copy_options::overwrite_existing);
     debug_environment env;

@@ -1,14 +1,14 @@
 #pragma once
 // Runs the built whisper-vram binary and captures stdout, stderr and the exit status.
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
-#include <unistd.h>
 
 namespace whisper_vram::test {
 

@@ -1,9 +1,9 @@
 // Bad input found in review: each case exits 2 with a message naming the bad value and what is allowed.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 #include "support/run_cli.hpp"
 
@@ -40,8 +40,8 @@ TEST(CliBadInput, UnknownSolverIsNamedWithTheSolvers) {
 TEST(CliBadInput, EmptyGpuIdInRunIsAnEmptyItem) {
     const std::string state =
         std::string(WHISPER_VRAM_TEST_BINARY_DIR) + "/bad-input-state-" + std::to_string(::getpid());
-    const auto r = run_cli("run --model tiny --simulate 24GiB --gpus 0, -- true",
-                           "WHISPER_VRAM_STATE_DIR='" + state + "'");
+    const auto r =
+        run_cli("run --model tiny --simulate 24GiB --gpus 0, -- true", "WHISPER_VRAM_STATE_DIR='" + state + "'");
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("GPU ids '0,' have an empty item"), std::string::npos) << r.err;
     std::filesystem::remove_all(state);

@@ -2,16 +2,16 @@
 // SIGKILLed holders, a corrupt ledger, signal forwarding. Each test has its own state folder.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 #include "support/run_cli.hpp"
 #include "whisper_vram/sched/ledger.hpp"
@@ -26,7 +26,8 @@ class CliRun : public ::testing::Test {
 protected:
     void SetUp() override {
         const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) / (std::string("run-") + info->name() + "-" + std::to_string(::getpid()));
+        dir_ = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) /
+               (std::string("run-") + info->name() + "-" + std::to_string(::getpid()));
         fs::remove_all(dir_);
         fs::create_directories(dir_ / "out");
         state_ = dir_ / "state";
@@ -93,8 +94,8 @@ TEST_F(CliRun, SixLargeJobsOnA24GiBGpuRunAtMostTwoAtOnce) {
     std::vector<pid_t> pids;
     for (std::size_t i = 0; i < codes.size(); ++i) {
         const std::string job = (dir_ / "out" / ("job" + std::to_string(i))).string();
-        const std::string script = "date +%s%N > '" + job + ".start'; sleep 0.25; date +%s%N > '" + job + ".end'; exit " +
-                                   std::to_string(codes[i]);
+        const std::string script = "date +%s%N > '" + job + ".start'; sleep 0.25; date +%s%N > '" + job +
+                                   ".end'; exit " + std::to_string(codes[i]);
         pids.push_back(spawn({"run", "--model", "large", "--precision", "float16", "--", "sh", "-c", script}));
     }
     for (std::size_t i = 0; i < pids.size(); ++i) EXPECT_EQ(wait_status(pids[i]), codes[i]) << "job " << i;
@@ -197,10 +198,11 @@ TEST_F(CliRun, ExitStatusesAndSignalForwarding) {
     EXPECT_EQ(run_cli("run --model tiny --gpus 5 -- true", env()).status, 2);
     // The child sees the chosen GPU by UUID.
     const auto out = (dir_ / "out" / "env").string();
-    ASSERT_EQ(run_cli("run --model tiny --gpus 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES $WHISPER_VRAM_GPU_INDEX > " + out + "'",
-                      env("8GiB,8GiB"))
-                  .status,
-              0);
+    ASSERT_EQ(
+        run_cli("run --model tiny --gpus 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES $WHISPER_VRAM_GPU_INDEX > " + out + "'",
+                env("8GiB,8GiB"))
+            .status,
+        0);
     std::ifstream in(out);
     std::string uuid;
     std::string index;

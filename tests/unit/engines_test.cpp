@@ -5,10 +5,10 @@
 #include <cmath>
 #include <string>
 
-#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/core/models.hpp"
+#include "whisper_vram/engines/engines.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -60,15 +60,16 @@ TEST(VisibleGpus, IndicesRenumberInListedOrder) {
 }
 
 TEST(VisibleGpus, StopsAtTheFirstInvalidEntry) {
-    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("1,7,0"))), (list{1}));   // 7 does not exist
-    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("1,x,0"))), (list{1}));   // not an id
-    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("1,1,0"))), (list{1}));   // listed twice
-    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("0,,2"))), (list{0}));    // empty entry
+    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("1,7,0"))), (list{1}));  // 7 does not exist
+    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("1,x,0"))), (list{1}));  // not an id
+    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("1,1,0"))), (list{1}));  // listed twice
+    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("0,,2"))), (list{0}));   // empty entry
     EXPECT_TRUE(visible_gpus(three(), std::string("3")).empty());
 }
 
 TEST(VisibleGpus, UuidsAndUniquePrefixes) {
-    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("GPU-c0ffee00-aaaa-bbbb-cccc-000000000000,0"))), (list{2, 0}));
+    EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("GPU-c0ffee00-aaaa-bbbb-cccc-000000000000,0"))),
+              (list{2, 0}));
     EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("GPU-8a3f2,GPU-c0"))), (list{1, 2}));
     EXPECT_EQ(nvml_indices(visible_gpus(three(), std::string("gpu-C0FFEE"))), (list{2}));  // hex case does not matter
     // An ambiguous prefix is invalid, so parsing stops there.
@@ -95,7 +96,7 @@ TEST(SelectGpus, IndexIdsAreCudaIndices) {
     EXPECT_EQ(nvml_indices(select_gpus(v, "0")), (list{2}));  // cuda:0 is NVML GPU 2 here
     EXPECT_EQ(nvml_indices(select_gpus(v, "1,0")), (list{1, 2}));
     EXPECT_EQ(nvml_indices(select_gpus(v, "0,0")), (list{2}));  // a repeat is selected once
-    EXPECT_THROW((void)select_gpus(v, ","), usage_error);   // an empty item is a typo, not "all"
+    EXPECT_THROW((void)select_gpus(v, ","), usage_error);       // an empty item is a typo, not "all"
     EXPECT_THROW((void)select_gpus(v, "0,"), usage_error);
     try {
         (void)select_gpus(v, "2");  // NVML 2 exists, but CUDA index 2 does not

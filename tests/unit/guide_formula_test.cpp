@@ -5,13 +5,14 @@
 #include <cmath>
 
 #include "whisper_vram/core/error.hpp"
-#include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/core/guide_estimator.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
 
 namespace whisper_vram {
 namespace {
 
-memory_estimate calc(const std::string& model, double segment = 30, int batch = 1, const std::string& precision = "float16") {
+memory_estimate calc(const std::string& model, double segment = 30, int batch = 1,
+                     const std::string& precision = "float16") {
     estimate_request r;
     r.model = model;
     r.segment_seconds = segment;
@@ -40,8 +41,8 @@ TEST(GuideFormula, MediumDefaultsMatchTheGuide) {
     EXPECT_DOUBLE_EQ(e.breakdown[1].gib, 0.375);
     EXPECT_DOUBLE_EQ(e.breakdown[2].gib, 0.575);
     EXPECT_DOUBLE_EQ(e.breakdown[3].gib, 0.76875);
-    EXPECT_EQ(e.total_required_gib, 4.21875);   // exact in binary
-    EXPECT_EQ(e.recommended_gib, 5.0625);       // exact in binary
+    EXPECT_EQ(e.total_required_gib, 4.21875);          // exact in binary
+    EXPECT_EQ(e.recommended_gib, 5.0625);              // exact in binary
     EXPECT_EQ(e.total_required_bytes, 4529848320ULL);  // 4.21875 * 2^30
     EXPECT_EQ(e.recommended_bytes, 5435817984ULL);     // 5.0625 * 2^30
 }
@@ -78,7 +79,10 @@ TEST(GuideFormula, MoreHandWorkedCases) {
 
 TEST(GuideFormula, EveryModelAndPrecisionOfTheTable) {
     // The guide's table, typed in again from guide.zh.md.
-    struct row { const char* model; std::array<double, 4> gib; };
+    struct row {
+        const char* model;
+        std::array<double, 4> gib;
+    };
     const std::array<row, 5> table{{{"tiny", {1.5, 0.8, 0.4, 0.2}},
                                     {"base", {2.0, 1.0, 0.5, 0.25}},
                                     {"small", {3.0, 1.5, 0.75, 0.375}},

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
+#include "whisper_vram/engines/engines.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -43,11 +43,26 @@ struct fake_state {
 fake_state state;
 nv::device_t const the_device = reinterpret_cast<nv::device_t>(0x1000);
 
-nv::return_t init() { ++state.inits; return state.init_result; }
-nv::return_t init_with_flags(unsigned flags) { state.flags = flags; return init(); }
-nv::return_t shutdown() { ++state.shutdowns; return 0; }
-nv::return_t count(unsigned* n) { *n = 1; return 0; }
-nv::return_t handle(unsigned, nv::device_t* d) { *d = the_device; return 0; }
+nv::return_t init() {
+    ++state.inits;
+    return state.init_result;
+}
+nv::return_t init_with_flags(unsigned flags) {
+    state.flags = flags;
+    return init();
+}
+nv::return_t shutdown() {
+    ++state.shutdowns;
+    return 0;
+}
+nv::return_t count(unsigned* n) {
+    *n = 1;
+    return 0;
+}
+nv::return_t handle(unsigned, nv::device_t* d) {
+    *d = the_device;
+    return 0;
+}
 nv::return_t name(nv::device_t, char* out, unsigned length) {
     if (state.name_result != 0) return state.name_result;
     std::snprintf(out, length, "NVIDIA GeForce RTX 4090");
@@ -122,9 +137,8 @@ table_library base_library() {
 }
 
 gpu_snapshot snapshot_of(table_library lib) {
-    auto opened = nvml_probe::open(std::make_shared<table_library>(std::move(lib)), [](std::uint32_t pid) {
-        return "proc" + std::to_string(pid);
-    });
+    auto opened = nvml_probe::open(std::make_shared<table_library>(std::move(lib)),
+                                   [](std::uint32_t pid) { return "proc" + std::to_string(pid); });
     EXPECT_EQ(opened.status, nvml_status::ok) << opened.reason;
     return opened.probe ? opened.probe->snapshot() : gpu_snapshot{};
 }
@@ -175,7 +189,8 @@ TEST_F(NvmlSeam, OtherMemoryErrorsAreAGpuError) {
     state.memory_v2_result = 17;  // OPERATING_SYSTEM
     const auto s = snapshot_of(base_library());
     EXPECT_EQ(s.gpus[0].state, gpu_state::error);
-    EXPECT_EQ(s.gpus[0].state_detail, "nvmlDeviceGetMemoryInfo_v2: NVML_ERROR_OPERATING_SYSTEM (blocked by the operating system)");
+    EXPECT_EQ(s.gpus[0].state_detail,
+              "nvmlDeviceGetMemoryInfo_v2: NVML_ERROR_OPERATING_SYSTEM (blocked by the operating system)");
 }
 
 TEST_F(NvmlSeam, LostGpuStopsQueryingIt) {
@@ -276,7 +291,8 @@ TEST_F(NvmlSeam, MissingRequiredSymbolsAreNamed) {
 
 TEST_F(NvmlSeam, V1FallbacksAreUsedWhenV2IsAbsent) {
     auto lib = base_library();
-    for (const char* v2 : {"nvmlInit_v2", "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex_v2"}) lib.symbols.erase(v2);
+    for (const char* v2 : {"nvmlInit_v2", "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex_v2"})
+        lib.symbols.erase(v2);
     lib.add("nvmlInit", init);
     lib.add("nvmlDeviceGetCount", count);
     lib.add("nvmlDeviceGetHandleByIndex", handle);
@@ -304,7 +320,8 @@ TEST_F(NvmlSeam, InitFailureIsAValue) {
     const auto opened = nvml_probe::open(std::make_shared<table_library>(base_library()));
     EXPECT_EQ(opened.status, nvml_status::init_failed);
     EXPECT_EQ(opened.init_return, 9);
-    EXPECT_EQ(opened.reason, "nvmlInit_v2 in table failed: NVML_ERROR_DRIVER_NOT_LOADED (the NVIDIA kernel driver is not loaded)");
+    EXPECT_EQ(opened.reason,
+              "nvmlInit_v2 in table failed: NVML_ERROR_DRIVER_NOT_LOADED (the NVIDIA kernel driver is not loaded)");
     EXPECT_EQ(state.shutdowns, 0);
 }
 
@@ -321,7 +338,8 @@ TEST(NvmlCodes, OwnTableNamesEveryCode) {
 }
 
 TEST(NvmlLoader, CandidatesAndOrder) {
-    EXPECT_EQ(nvml_library_candidates(std::nullopt), (std::vector<std::string>{"libnvidia-ml.so.1", "libnvidia-ml.so"}));
+    EXPECT_EQ(nvml_library_candidates(std::nullopt),
+              (std::vector<std::string>{"libnvidia-ml.so.1", "libnvidia-ml.so"}));
     EXPECT_EQ(nvml_library_candidates(std::string("/opt/nvml.so")), (std::vector<std::string>{"/opt/nvml.so"}));
     std::vector<std::string> tried;
     const auto result = load_first_library({"a.so", "b.so", "c.so"}, [&](const std::string& path, std::string& error) {

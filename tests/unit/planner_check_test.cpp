@@ -7,9 +7,9 @@
 #include <cstdlib>
 
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/planner/planner.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {

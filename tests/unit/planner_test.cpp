@@ -15,10 +15,10 @@
 #include "planner/planner_detail.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
-#include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/core/models.hpp"
-#include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -2,18 +2,18 @@
 // reaping, and the scheduler's leases, FIFO and release on simulated GPUs.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sys/stat.h>
 #include <thread>
 
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/units.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
-#include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {
 namespace {
@@ -145,11 +145,11 @@ std::vector<gpu_capacity> three_gpus() {
 
 TEST(Placement, BestFitTakesTheTightestHoleMostFreeTheLargest) {
     const auto caps = three_gpus();
-    EXPECT_EQ(choose_gpu(caps, 5 * gib, placement_policy::best_fit), 1U);    // 6 − 5 = 1 is the least left
-    EXPECT_EQ(choose_gpu(caps, 5 * gib, placement_policy::most_free), 2U);   // 20 is the most
-    EXPECT_EQ(choose_gpu(caps, 7 * gib, placement_policy::best_fit), 0U);    // 6 too small; 10 − 7 < 20 − 7
+    EXPECT_EQ(choose_gpu(caps, 5 * gib, placement_policy::best_fit), 1U);   // 6 − 5 = 1 is the least left
+    EXPECT_EQ(choose_gpu(caps, 5 * gib, placement_policy::most_free), 2U);  // 20 is the most
+    EXPECT_EQ(choose_gpu(caps, 7 * gib, placement_policy::best_fit), 0U);   // 6 too small; 10 − 7 < 20 − 7
     EXPECT_EQ(choose_gpu(caps, 12 * gib, placement_policy::best_fit), 2U);
-    EXPECT_EQ(choose_gpu(caps, 20 * gib, placement_policy::best_fit), 2U);   // exactly fits
+    EXPECT_EQ(choose_gpu(caps, 20 * gib, placement_policy::best_fit), 2U);  // exactly fits
     EXPECT_FALSE(choose_gpu(caps, 20 * gib + 1, placement_policy::most_free).has_value());
 }
 
@@ -269,7 +269,8 @@ TEST(LedgerState, DefaultFolderFollowsTheEnvironment) {
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
-    const auto dir = std::filesystem::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("sched-" + name + "-" + std::to_string(::getpid()));
+    const auto dir =
+        std::filesystem::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("sched-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     return dir;
 }

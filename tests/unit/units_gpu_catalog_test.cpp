@@ -1,12 +1,12 @@
 // Size parsing, GPU catalog lookups and the simulated probe.
-#include <gtest/gtest.h>
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 #include <utility>
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
-#include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/gpu/gpu_probe.hpp"
 
 namespace whisper_vram {
 namespace {
@@ -32,8 +32,8 @@ TEST(Units, ParseSizes) {
         EXPECT_NE(std::string(e.what()).find("invalid --memory '8XB'"), std::string::npos) << e.what();
     }
     // 1e400 overflows a double: "too large", not "not a number"; nan (and inf) stay "not a number".
-    for (const auto& [text, why] : {std::pair{"1e400", "too large"},
-                                    std::pair{"-1e400", "must not be negative"}, std::pair{"nan", "not a number"}}) {
+    for (const auto& [text, why] : {std::pair{"1e400", "too large"}, std::pair{"-1e400", "must not be negative"},
+                                    std::pair{"nan", "not a number"}}) {
         try {
             (void)parse_size_bytes(text, "--memory");
             ADD_FAILURE() << text;
@@ -54,8 +54,9 @@ TEST(Units, Conversions) {
 }
 
 TEST(GpuCatalog, GuideCardsResolve) {
-    const std::pair<const char*, std::uint64_t> guide[] = {{"GTX 1660", 6},  {"RTX 3060 8GB", 8},  {"RTX 3070", 8},
-                                                           {"RTX 3080 10GB", 10}, {"RTX 3090", 24}, {"RTX 4090", 24}};
+    const std::pair<const char*, std::uint64_t> guide[] = {{"GTX 1660", 6},  {"RTX 3060 8GB", 8},
+                                                           {"RTX 3070", 8},  {"RTX 3080 10GB", 10},
+                                                           {"RTX 3090", 24}, {"RTX 4090", 24}};
     ASSERT_EQ(guide_gpu_names().size(), 6U);
     for (std::size_t i = 0; i < 6; ++i) {
         EXPECT_EQ(guide_gpu_names()[i], guide[i].first);

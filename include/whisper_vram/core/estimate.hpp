@@ -17,15 +17,16 @@ inline constexpr double default_margin = 0.2;
 /// What to estimate. Defaults are the guide's: medium, 30 s, batch 1, float16, 20% margin,
 /// engine "guide" (the guide's formula, exactly).
 struct estimate_request {
-    std::string model = "medium";      ///< catalog name or alias
-    double segment_seconds = 30.0;     ///< audio segment length; finite, > 0, ≤ 86400
-    int batch_size = 1;                ///< 1 … 4096
-    std::string precision = "float16"; ///< guide: float32/float16/int8/int4 (+ aliases); engines: their own (engines.hpp)
-    double margin = default_margin;    ///< 0 … 10; recommended = total × (1 + margin)
-    std::string engine = "guide";      ///< "guide" or an engine name or alias (engines.hpp)
-    std::optional<int> beam_size;      ///< engines only; unset = the engine's default
-    std::optional<std::string> gpu_name;      ///< engines only; card the job runs on (catalog name)
-    std::optional<bool> flash_attention;      ///< engines only; unset = the engine's default
+    std::string model = "medium";   ///< catalog name or alias
+    double segment_seconds = 30.0;  ///< audio segment length; finite, > 0, ≤ 86400
+    int batch_size = 1;             ///< 1 … 4096
+    std::string precision =
+        "float16";                   ///< guide: float32/float16/int8/int4 (+ aliases); engines: their own (engines.hpp)
+    double margin = default_margin;  ///< 0 … 10; recommended = total × (1 + margin)
+    std::string engine = "guide";    ///< "guide" or an engine name or alias (engines.hpp)
+    std::optional<int> beam_size;    ///< engines only; unset = the engine's default
+    std::optional<std::string> gpu_name;  ///< engines only; card the job runs on (catalog name)
+    std::optional<bool> flash_attention;  ///< engines only; unset = the engine's default
 };
 
 /// A guide-style request: the guide's four inputs, every other field at its default.
@@ -49,7 +50,8 @@ struct memory_estimate {
     std::uint64_t total_required_bytes = 0;   ///< total, rounded up to bytes
     std::uint64_t recommended_bytes = 0;      ///< recommended, rounded up to bytes: compared with free memory
     std::vector<std::string> notes;           ///< remarks the user should see (adjustments made, caveats)
-    std::optional<std::uint64_t> host_bytes;  ///< host RAM for the audio + mel of the segment (engines; unset for the guide)
+    std::optional<std::uint64_t>
+        host_bytes;  ///< host RAM for the audio + mel of the segment (engines; unset for the guide)
 };
 
 /// True when @p estimate's recommended amount fits in @p available_bytes

@@ -12,11 +12,11 @@ namespace whisper_vram {
 
 /// One GPU model.
 struct gpu_model {
-    std::string_view name;            ///< catalog name, e.g. "RTX 3060 12GB", "A100 80GB"
-    std::uint64_t memory_bytes = 0;   ///< framebuffer size (marketed GB read as GiB)
-    int cc_major = 0;                 ///< CUDA compute capability, major
-    int cc_minor = 0;                 ///< CUDA compute capability, minor
-    std::string_view family;          ///< "GeForce", "Datacenter", "Workstation"
+    std::string_view name;           ///< catalog name, e.g. "RTX 3060 12GB", "A100 80GB"
+    std::uint64_t memory_bytes = 0;  ///< framebuffer size (marketed GB read as GiB)
+    int cc_major = 0;                ///< CUDA compute capability, major
+    int cc_minor = 0;                ///< CUDA compute capability, minor
+    std::string_view family;         ///< "GeForce", "Datacenter", "Workstation"
 };
 
 /// Every catalog GPU, in a stable order.

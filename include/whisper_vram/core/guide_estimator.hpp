@@ -21,10 +21,10 @@ namespace whisper_vram {
 
 /// Constants of the guide formula.
 namespace guide_constants {
-inline constexpr double audio_fraction = 0.15;        ///< audio processing ≈ 15% of the base model
-inline constexpr double window_seconds = 30.0;        ///< Whisper's standard window
-inline constexpr double batch_fixed_gib = 0.2;        ///< fixed batch overhead (GiB)
-inline constexpr double pytorch_fraction = 0.25;      ///< PyTorch overhead on base + batch
+inline constexpr double audio_fraction = 0.15;    ///< audio processing ≈ 15% of the base model
+inline constexpr double window_seconds = 30.0;    ///< Whisper's standard window
+inline constexpr double batch_fixed_gib = 0.2;    ///< fixed batch overhead (GiB)
+inline constexpr double pytorch_fraction = 0.25;  ///< PyTorch overhead on base + batch
 }  // namespace guide_constants
 
 /// The guide table's base-model memory (GiB) for a row and column.

@@ -14,14 +14,14 @@ namespace whisper_vram {
 
 /// Architecture of a Whisper checkpoint (openai/whisper `ModelDimensions`).
 struct model_architecture {
-    int n_mels = 80;           ///< mel bins of the input (80, or 128 for large-v3 family)
-    int d_model = 384;         ///< width shared by encoder and decoder
-    int n_heads = 6;           ///< attention heads (encoder and decoder)
-    int encoder_layers = 4;    ///< encoder residual blocks
-    int decoder_layers = 4;    ///< decoder residual blocks
-    int n_vocab = 51865;       ///< vocabulary size (tied output projection)
-    int n_audio_ctx = 1500;    ///< encoder positions per 30 s window
-    int n_text_ctx = 448;      ///< decoder positions
+    int n_mels = 80;         ///< mel bins of the input (80, or 128 for large-v3 family)
+    int d_model = 384;       ///< width shared by encoder and decoder
+    int n_heads = 6;         ///< attention heads (encoder and decoder)
+    int encoder_layers = 4;  ///< encoder residual blocks
+    int decoder_layers = 4;  ///< decoder residual blocks
+    int n_vocab = 51865;     ///< vocabulary size (tied output projection)
+    int n_audio_ctx = 1500;  ///< encoder positions per 30 s window
+    int n_text_ctx = 448;    ///< decoder positions
 };
 
 /// Exact parameter counts derived from openai/whisper model.py (see count_parameters()).
@@ -41,14 +41,14 @@ std::string_view to_string(guide_row row) noexcept;
 
 /// One catalog entry.
 struct whisper_model {
-    std::string_view name;                  ///< canonical name, e.g. "large-v3-turbo"
+    std::string_view name;                      ///< canonical name, e.g. "large-v3-turbo"
     std::span<const std::string_view> aliases;  ///< other accepted names, e.g. "turbo"
     model_architecture architecture;
-    std::optional<guide_row> guide;         ///< the guide-table row, if the guide sizes this model
-    std::uint64_t published_parameters = 0; ///< rounded figure from the model's README (e.g. 39M)
-    bool english_only = false;              ///< the ".en" checkpoints
-    bool distilled = false;                 ///< distil-whisper checkpoints
-    std::string_view note;                  ///< one line on what the name means
+    std::optional<guide_row> guide;          ///< the guide-table row, if the guide sizes this model
+    std::uint64_t published_parameters = 0;  ///< rounded figure from the model's README (e.g. 39M)
+    bool english_only = false;               ///< the ".en" checkpoints
+    bool distilled = false;                  ///< distil-whisper checkpoints
+    std::string_view note;                   ///< one line on what the name means
 };
 
 /// All models, smallest first, in a stable order.

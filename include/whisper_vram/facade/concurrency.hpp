@@ -30,17 +30,17 @@ namespace whisper_vram {
 /// counts exactly once whether or not its memory has been allocated. current_tasks_bytes is
 /// reported for information, and guide_result gives the guide's (double-counting) answer.
 struct concurrent_task_check {
-    bool can_run = false;                        ///< recommended(new) ≤ available_bytes
-    std::string model;                           ///< the new task's model (canonical name)
-    std::uint64_t new_task_bytes = 0;            ///< recommended(new), guide defaults (30 s, batch 1, float16)
-    std::vector<std::string> current_tasks;      ///< models of the running tasks, as given
-    std::uint64_t current_tasks_bytes = 0;       ///< Σ recommended(current): NOT subtracted (already in used)
-    std::string gpu_uuid;                        ///< the GPU asked about: the first visible one, as the guide
-    unsigned gpu_index = 0;                      ///< its CUDA index (0)
-    std::uint64_t free_bytes = 0;                ///< free memory as probed
-    std::uint64_t reserved_bytes = 0;            ///< outstanding reservations on the GPU
-    std::uint64_t available_bytes = 0;           ///< admission capacity (free − reservations not yet in used)
-    bool guide_result = false;                   ///< the guide's answer: current + new ≤ free
+    bool can_run = false;                    ///< recommended(new) ≤ available_bytes
+    std::string model;                       ///< the new task's model (canonical name)
+    std::uint64_t new_task_bytes = 0;        ///< recommended(new), guide defaults (30 s, batch 1, float16)
+    std::vector<std::string> current_tasks;  ///< models of the running tasks, as given
+    std::uint64_t current_tasks_bytes = 0;   ///< Σ recommended(current): NOT subtracted (already in used)
+    std::string gpu_uuid;                    ///< the GPU asked about: the first visible one, as the guide
+    unsigned gpu_index = 0;                  ///< its CUDA index (0)
+    std::uint64_t free_bytes = 0;            ///< free memory as probed
+    std::uint64_t reserved_bytes = 0;        ///< outstanding reservations on the GPU
+    std::uint64_t available_bytes = 0;       ///< admission capacity (free − reservations not yet in used)
+    bool guide_result = false;               ///< the guide's answer: current + new ≤ free
     std::string message;
 };
 
@@ -51,15 +51,15 @@ nlohmann::ordered_json to_json(const concurrent_task_check& check);
 
 /// What gpu_manager::reserve() reserves.
 struct reserve_options {
-    estimate_request request;                    ///< sized with estimate(); recommended_bytes is reserved
-    std::string gpu_ids;                         ///< select_gpus() ids; empty = every visible GPU
-    std::optional<double> timeout_seconds;       ///< nullopt: wait without limit; 0: no waiting; at most 31622400 (366 d)
+    estimate_request request;               ///< sized with estimate(); recommended_bytes is reserved
+    std::string gpu_ids;                    ///< select_gpus() ids; empty = every visible GPU
+    std::optional<double> timeout_seconds;  ///< nullopt: wait without limit; 0: no waiting; at most 31622400 (366 d)
     placement_policy policy = placement_policy::best_fit;
 };
 
 /// One GPU's free memory around release_all_memory().
 struct release_gpu_memory {
-    unsigned index = 0;                          ///< NVML index
+    unsigned index = 0;  ///< NVML index
     std::string uuid;
     std::string name;
     std::uint64_t free_before_bytes = 0;

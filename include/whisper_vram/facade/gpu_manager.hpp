@@ -12,11 +12,11 @@
 #include <string_view>
 #include <vector>
 
-#include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/facade/concurrency.hpp"
+#include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/planner/planner.hpp"
-#include "whisper_vram/facade/concurrency.hpp"
 
 namespace whisper_vram {
 
@@ -33,8 +33,7 @@ public:
 
     /// The guide's calculate_memory_usage: guide formula, 20% margin.
     /// @throws usage_error on invalid input.
-    [[nodiscard]] memory_estimate calculate_memory_usage(std::string_view model_name,
-                                                         double segment_duration = 30.0,
+    [[nodiscard]] memory_estimate calculate_memory_usage(std::string_view model_name, double segment_duration = 30.0,
                                                          int batch_size = 1,
                                                          std::string_view precision = "float16") const;
 
@@ -101,8 +100,7 @@ public:
     ///         (the message names the GPUs there are).
     [[nodiscard]] check_result check_gpu_memory_sufficient(std::string_view model_name,
                                                            const std::vector<std::string>& gpu_ids = {},
-                                                           double segment_duration = 30,
-                                                           int batch_size = 1,
+                                                           double segment_duration = 30, int batch_size = 1,
                                                            std::string_view precision = "float16") const;
     /// The same for any request (engine, margin, beams…).
     [[nodiscard]] check_result check_gpu_memory_sufficient(const estimate_request& request,
@@ -116,17 +114,17 @@ public:
     /// running tasks are already in `used`, so only recommended(new) ≤ available is checked, on the
     /// first visible GPU; the guide counts them twice). Models are sized with the guide's defaults.
     /// @throws usage_error for an unknown model; gpu_unavailable_error when no GPU can be read.
-    [[nodiscard]] concurrent_task_check can_run_concurrent_task(std::string_view model_name,
-                                                                const std::vector<std::string>& current_tasks_models) const;
+    [[nodiscard]] concurrent_task_check can_run_concurrent_task(
+        std::string_view model_name, const std::vector<std::string>& current_tasks_models) const;
 
     /// Reserves the configuration's recommended memory on one GPU (waiting FIFO up to the timeout);
     /// the result's granted_lease holds it (RAII). Expected outcomes (timed out, never fits, no GPU)
     /// are statuses. @throws usage_error for bad input (model, ids, timeout < 0 or > 31622400 s).
     [[nodiscard]] reserve_result reserve(const reserve_options& options) const;
     /// reserve() for a guide configuration.
-    [[nodiscard]] reserve_result reserve(std::string_view model_name, double segment_duration = 30.0, int batch_size = 1,
-                                         std::string_view precision = "float16", std::string gpu_ids = "",
-                                         std::optional<double> timeout_seconds = std::nullopt,
+    [[nodiscard]] reserve_result reserve(std::string_view model_name, double segment_duration = 30.0,
+                                         int batch_size = 1, std::string_view precision = "float16",
+                                         std::string gpu_ids = "", std::optional<double> timeout_seconds = std::nullopt,
                                          placement_policy policy = placement_policy::best_fit) const;
 
     /// The guide's release_all_memory. This library holds no CUDA memory of its own, so it
@@ -147,7 +145,6 @@ public:
     [[nodiscard]] scheduler& get_scheduler() const;
     /// Uses @p scheduler instead (tests, a memory_ledger, another state folder).
     void use_scheduler(std::shared_ptr<scheduler> scheduler) const;
-
 
 private:
     std::shared_ptr<gpu_probe> probe_;

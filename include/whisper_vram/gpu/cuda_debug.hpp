@@ -27,25 +27,25 @@ debug_environment debug_environment_from_environment();
 
 /// The report.
 struct cuda_debug_info {
-    probe_source source = probe_source::none;       ///< nvml, simulated, or none (NVML unusable)
+    probe_source source = probe_source::none;  ///< nvml, simulated, or none (NVML unusable)
     // -- loading (empty for simulated GPUs: NVML is not consulted) --
-    std::vector<library_attempt> library_attempts;  ///< dlopen attempts in order, with dlerror text
-    std::optional<std::string> loaded_library;      ///< the candidate that opened
-    std::optional<std::string> loaded_library_file; ///< the file the dynamic linker mapped for it
+    std::vector<library_attempt> library_attempts;   ///< dlopen attempts in order, with dlerror text
+    std::optional<std::string> loaded_library;       ///< the candidate that opened
+    std::optional<std::string> loaded_library_file;  ///< the file the dynamic linker mapped for it
     nvml_status nvml = nvml_status::library_not_found;
-    std::string nvml_error;                         ///< one line when nvml is not ok
-    std::string missing_symbol;                     ///< when nvml is missing_symbol
-    std::string init_symbol;                        ///< nvmlInitWithFlags / nvmlInit_v2 / nvmlInit
-    std::optional<int> init_return;                 ///< nvmlReturn_t of the init call
-    std::vector<std::string> resolved_symbols;      ///< "purpose=symbol" (see nvml_probe::resolved_symbols)
-    bool stub_library = false;                      ///< the loaded library looks like a CUDA toolkit stub
-    nvml_system_info system;                        ///< driver / NVML / CUDA driver versions
+    std::string nvml_error;                     ///< one line when nvml is not ok
+    std::string missing_symbol;                 ///< when nvml is missing_symbol
+    std::string init_symbol;                    ///< nvmlInitWithFlags / nvmlInit_v2 / nvmlInit
+    std::optional<int> init_return;             ///< nvmlReturn_t of the init call
+    std::vector<std::string> resolved_symbols;  ///< "purpose=symbol" (see nvml_probe::resolved_symbols)
+    bool stub_library = false;                  ///< the loaded library looks like a CUDA toolkit stub
+    nvml_system_info system;                    ///< driver / NVML / CUDA driver versions
     // -- environment --
     debug_environment environment;
     // -- GPUs --
-    gpu_snapshot snapshot;                          ///< every GPU NVML (or the simulation) reports
-    std::vector<visible_gpu> visible;               ///< the GPUs CUDA programs see, CUDA-numbered
-    std::vector<std::string> notes;                 ///< plain-English findings (stub, device order…)
+    gpu_snapshot snapshot;             ///< every GPU NVML (or the simulation) reports
+    std::vector<visible_gpu> visible;  ///< the GPUs CUDA programs see, CUDA-numbered
+    std::vector<std::string> notes;    ///< plain-English findings (stub, device order…)
 };
 
 /// Loads NVML afresh (recording every attempt), initialises it, and reads versions and GPUs.

@@ -23,7 +23,7 @@ struct compute_capability {
 struct gpu_process {
     std::uint32_t pid = 0;
     std::optional<std::uint64_t> used_bytes;  ///< nullopt when NVML reports "not available"
-    std::string name;                          ///< executable name when readable, else empty
+    std::string name;                         ///< executable name when readable, else empty
 };
 
 /// A MIG instance of a GPU (memory as the MIG device handle reports it).
@@ -48,10 +48,10 @@ std::string_view to_string(gpu_state state) noexcept;
 
 /// One GPU as seen at one instant.
 struct gpu_device {
-    unsigned index = 0;                ///< NVML index (simulated: position in the spec)
-    std::string name;                  ///< as NVML reports it, or the catalog/simulated name
-    std::string uuid;                  ///< "GPU-…"
-    std::string pci_bus_id;            ///< "00000000:01:00.0"
+    unsigned index = 0;      ///< NVML index (simulated: position in the spec)
+    std::string name;        ///< as NVML reports it, or the catalog/simulated name
+    std::string uuid;        ///< "GPU-…"
+    std::string pci_bus_id;  ///< "00000000:01:00.0"
     std::uint64_t total_bytes = 0;
     std::uint64_t used_bytes = 0;
     std::uint64_t free_bytes = 0;
@@ -59,13 +59,13 @@ struct gpu_device {
     std::optional<unsigned> utilization_gpu_percent;
     std::optional<unsigned> utilization_memory_percent;
     std::optional<compute_capability> capability;
-    std::optional<bool> mig_enabled;   ///< nullopt when the GPU does not support MIG
+    std::optional<bool> mig_enabled;  ///< nullopt when the GPU does not support MIG
     std::vector<mig_device> mig_devices;
     std::vector<gpu_process> processes;
-    bool processes_known = false;      ///< false when the process list could not be read
+    bool processes_known = false;  ///< false when the process list could not be read
     gpu_state state = gpu_state::ok;
-    std::string state_detail;          ///< why, when state is not ok
-    std::string catalog_name;          ///< matching gpu_catalog row, empty when none
+    std::string state_detail;  ///< why, when state is not ok
+    std::string catalog_name;  ///< matching gpu_catalog row, empty when none
 };
 
 /// Where a snapshot came from.

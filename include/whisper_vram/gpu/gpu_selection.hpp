@@ -7,9 +7,10 @@
 /// id means what a PyTorch user means by it ("cuda:0" = the first visible GPU). Entries may be
 /// indices, UUIDs with their "GPU-" prefix (a unique prefix is enough) or MIG UUIDs ("MIG-…", which
 /// select the parent GPU here); PCI bus ids are not CUDA_VISIBLE_DEVICES entries. Like CUDA,
-/// parsing stops at the first entry that is invalid: matching nothing, ambiguous, listed twice. CUDA's default CUDA_DEVICE_ORDER is FASTEST_FIRST, which is not
-/// NVML's PCI-bus order; indices in CUDA_VISIBLE_DEVICES are interpreted in NVML (PCI bus) order,
-/// which is exact with CUDA_DEVICE_ORDER=PCI_BUS_ID and on machines with one GPU model.
+/// parsing stops at the first entry that is invalid: matching nothing, ambiguous, listed twice. CUDA's default
+/// CUDA_DEVICE_ORDER is FASTEST_FIRST, which is not NVML's PCI-bus order; indices in CUDA_VISIBLE_DEVICES are
+/// interpreted in NVML (PCI bus) order, which is exact with CUDA_DEVICE_ORDER=PCI_BUS_ID and on machines with one GPU
+/// model.
 
 #include <optional>
 #include <string>

@@ -43,15 +43,15 @@ std::unique_ptr<dynamic_library> open_dynamic_library(const std::string& path, s
 
 /// One dlopen attempt.
 struct library_attempt {
-    std::string path;   ///< as passed to dlopen
+    std::string path;  ///< as passed to dlopen
     bool loaded = false;
     std::string error;  ///< dlerror() text when not loaded
 };
 
 /// What loading NVML did.
 struct library_load_result {
-    std::vector<library_attempt> attempts;      ///< in order, up to the first success
-    std::shared_ptr<dynamic_library> library;   ///< null when every attempt failed
+    std::vector<library_attempt> attempts;     ///< in order, up to the first success
+    std::shared_ptr<dynamic_library> library;  ///< null when every attempt failed
 };
 
 /// The paths tried, in order: {override} when given, else {"libnvidia-ml.so.1", "libnvidia-ml.so"}.
@@ -84,13 +84,13 @@ std::string nvml_return_text(int value);
 /// System-wide NVML facts for the debug report; each is nullopt when the query failed (the
 /// matching *_error says why).
 struct nvml_system_info {
-    std::optional<std::string> driver_version;        ///< "550.127.08"
+    std::optional<std::string> driver_version;  ///< "550.127.08"
     std::string driver_version_error;
-    std::optional<std::string> nvml_version;          ///< "12.550.127.08"
+    std::optional<std::string> nvml_version;  ///< "12.550.127.08"
     std::string nvml_version_error;
-    std::optional<int> cuda_driver_version;           ///< 12040 = CUDA 12.4
-    std::string cuda_driver_version_symbol;           ///< the function that answered (v2, else v1)
-    std::string cuda_driver_version_error;            ///< why v2 (and v1) failed
+    std::optional<int> cuda_driver_version;  ///< 12040 = CUDA 12.4
+    std::string cuda_driver_version_symbol;  ///< the function that answered (v2, else v1)
+    std::string cuda_driver_version_error;   ///< why v2 (and v1) failed
 };
 
 /// GPU readings through NVML. Created with open(); initialises NVML for its lifetime (NVML's init

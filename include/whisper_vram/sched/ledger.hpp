@@ -47,14 +47,14 @@ struct process_identity {
 
 /// One reservation: @p bytes of GPU memory held on one GPU by one process.
 struct reservation_record {
-    std::uint64_t id = 0;          ///< unique within the ledger (also the order of arrival)
-    std::string gpu_uuid;          ///< the GPU, by UUID ("GPU-…"): the same in every process
-    unsigned gpu_index = 0;        ///< its NVML index when reserved (informational)
-    process_identity holder;       ///< the process holding the reservation
-    std::uint32_t child_pid = 0;   ///< a worker process whose GPU usage belongs to it (run's child); 0 = none
-    std::uint64_t bytes = 0;       ///< reserved bytes (the configuration's `recommended`)
-    std::string model;             ///< what it is for, e.g. "large float16 30s batch 1"
-    std::int64_t since_ms = 0;     ///< wall clock, milliseconds since the Unix epoch
+    std::uint64_t id = 0;         ///< unique within the ledger (also the order of arrival)
+    std::string gpu_uuid;         ///< the GPU, by UUID ("GPU-…"): the same in every process
+    unsigned gpu_index = 0;       ///< its NVML index when reserved (informational)
+    process_identity holder;      ///< the process holding the reservation
+    std::uint32_t child_pid = 0;  ///< a worker process whose GPU usage belongs to it (run's child); 0 = none
+    std::uint64_t bytes = 0;      ///< reserved bytes (the configuration's `recommended`)
+    std::string model;            ///< what it is for, e.g. "large float16 30s batch 1"
+    std::int64_t since_ms = 0;    ///< wall clock, milliseconds since the Unix epoch
 };
 
 /// A request waiting for memory (FIFO: lower id = earlier).
@@ -79,8 +79,8 @@ struct ledger_state {
 /// What one ledger access found besides the state.
 struct ledger_access {
     std::vector<reservation_record> reaped_reservations;  ///< dropped: holder dead
-    std::vector<waiter_record> reaped_waiters;             ///< dropped: waiter dead
-    std::vector<std::string> warnings;                     ///< corruption found and repaired
+    std::vector<waiter_record> reaped_waiters;            ///< dropped: waiter dead
+    std::vector<std::string> warnings;                    ///< corruption found and repaired
 };
 
 /// Process liveness and identity (faked in tests).

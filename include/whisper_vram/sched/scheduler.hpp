@@ -59,17 +59,17 @@ namespace whisper_vram {
 /// Admission figures of one GPU (bytes).
 struct gpu_capacity {
     std::string gpu_uuid;
-    unsigned gpu_index = 0;                 ///< NVML index
+    unsigned gpu_index = 0;  ///< NVML index
     std::string gpu_name;
-    bool usable = true;                     ///< false when the GPU is lost, has no dedicated memory…
+    bool usable = true;  ///< false when the GPU is lost, has no dedicated memory…
     std::string unusable_reason;
     std::uint64_t total_bytes = 0;
-    std::uint64_t free_bytes = 0;           ///< as probed
-    std::uint64_t reserved_bytes = 0;       ///< Σ reservations on this GPU
-    std::uint64_t seen_managed_bytes = 0;   ///< Σ min(seen, reserved): reserved bytes already in `used`
-    std::uint64_t counted_managed_bytes = 0;///< Σ max(seen, reserved): what the reservations occupy
-    std::uint64_t unmanaged_used_bytes = 0; ///< used − Σ min(seen, reserved)
-    std::uint64_t available_bytes = 0;      ///< what a new request may take
+    std::uint64_t free_bytes = 0;             ///< as probed
+    std::uint64_t reserved_bytes = 0;         ///< Σ reservations on this GPU
+    std::uint64_t seen_managed_bytes = 0;     ///< Σ min(seen, reserved): reserved bytes already in `used`
+    std::uint64_t counted_managed_bytes = 0;  ///< Σ max(seen, reserved): what the reservations occupy
+    std::uint64_t unmanaged_used_bytes = 0;   ///< used − Σ min(seen, reserved)
+    std::uint64_t available_bytes = 0;        ///< what a new request may take
     std::size_t reservation_count = 0;
 };
 
@@ -102,10 +102,10 @@ class scheduler_core;
 
 /// What a lease holds.
 struct lease_info {
-    std::uint64_t id = 0;        ///< reservation id in the ledger
+    std::uint64_t id = 0;  ///< reservation id in the ledger
     std::string gpu_uuid;
-    unsigned gpu_index = 0;      ///< NVML index
-    unsigned cuda_index = 0;     ///< CUDA index in this process (after CUDA_VISIBLE_DEVICES)
+    unsigned gpu_index = 0;   ///< NVML index
+    unsigned cuda_index = 0;  ///< CUDA index in this process (after CUDA_VISIBLE_DEVICES)
     std::string gpu_name;
     std::uint64_t bytes = 0;
     std::string model;
@@ -135,7 +135,8 @@ public:
 
 private:
     friend class detail::scheduler_core;
-    lease(std::shared_ptr<detail::scheduler_core> core, lease_info info) : core_(std::move(core)), info_(std::move(info)) {}
+    lease(std::shared_ptr<detail::scheduler_core> core, lease_info info)
+        : core_(std::move(core)), info_(std::move(info)) {}
     std::shared_ptr<detail::scheduler_core> core_;
     lease_info info_;
 };
@@ -148,16 +149,16 @@ struct wait_progress {
     std::uint64_t best_available_bytes = 0;  ///< the most any listed GPU has available now
     std::string best_gpu_uuid;               ///< that GPU
     unsigned best_gpu_index = 0;
-    std::size_t queue_position = 0;          ///< earlier waiters ahead (overlapping GPUs); 0 = head
+    std::size_t queue_position = 0;  ///< earlier waiters ahead (overlapping GPUs); 0 = head
     std::chrono::milliseconds waited{0};
-    std::string reason;                      ///< one line: why it is not admitted yet
+    std::string reason;  ///< one line: why it is not admitted yet
 };
 
 /// A request for memory.
 struct reserve_request {
-    std::uint64_t bytes = 0;          ///< memory to reserve (an estimate's recommended_bytes)
-    std::string model;                ///< what it is for (shown by `tasks`)
-    std::string gpu_ids;              ///< select_gpus() ids ("0,1", UUIDs, PCI ids); empty = every visible GPU
+    std::uint64_t bytes = 0;  ///< memory to reserve (an estimate's recommended_bytes)
+    std::string model;        ///< what it is for (shown by `tasks`)
+    std::string gpu_ids;      ///< select_gpus() ids ("0,1", UUIDs, PCI ids); empty = every visible GPU
     /// nullopt: wait without limit; 0: try once, no waiting (and no place in the queue).
     std::optional<std::chrono::milliseconds> timeout;
     placement_policy policy = placement_policy::best_fit;
@@ -180,10 +181,10 @@ std::string_view to_string(reserve_status status) noexcept;
 /// Result of reserve().
 struct reserve_result {
     reserve_status status = reserve_status::timed_out;
-    lease granted_lease;               ///< active when granted (move it out to keep it)
+    lease granted_lease;  ///< active when granted (move it out to keep it)
     std::uint64_t requested_bytes = 0;
-    std::string message;               ///< one line for people
-    wait_progress last;                ///< the last admission attempt (why it was not admitted)
+    std::string message;  ///< one line for people
+    wait_progress last;   ///< the last admission attempt (why it was not admitted)
     std::chrono::milliseconds waited{0};
     [[nodiscard]] bool granted() const noexcept { return status == reserve_status::granted; }
 };
@@ -204,10 +205,10 @@ struct scheduler_options {
 /// Result of release_all_reservations().
 struct reservations_release {
     bool forced = false;
-    bool refused = false;                        ///< live holders and not forced: nothing dropped
-    std::vector<reservation_record> dropped;     ///< dropped now (live holders' when forced)
-    std::vector<reservation_record> reaped;      ///< dead holders' records reaped on the way
-    std::vector<reservation_record> live;        ///< live holders' records (refused ones when refused)
+    bool refused = false;                     ///< live holders and not forced: nothing dropped
+    std::vector<reservation_record> dropped;  ///< dropped now (live holders' when forced)
+    std::vector<reservation_record> reaped;   ///< dead holders' records reaped on the way
+    std::vector<reservation_record> live;     ///< live holders' records (refused ones when refused)
     [[nodiscard]] std::uint64_t dropped_bytes() const noexcept;
 };
 
