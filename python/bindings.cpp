@@ -41,12 +41,12 @@ py::object to_python(const nlohmann::ordered_json& j) {
         case nlohmann::ordered_json::value_t::array: {
             py::list list;
             for (const auto& item : j) list.append(to_python(item));
-            return std::move(list);
+            return list;
         }
         case nlohmann::ordered_json::value_t::object: {
             py::dict dict;
             for (const auto& [key, value] : j.items()) dict[py::str(key)] = to_python(value);
-            return std::move(dict);
+            return dict;
         }
         default:
             return py::none();

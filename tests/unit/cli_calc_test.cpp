@@ -113,7 +113,9 @@ TEST(CliModels, ListsTheCatalog) {
             EXPECT_EQ(m["aliases"][0], "turbo");
             EXPECT_TRUE(m["guide_row"].is_null());
         }
-        if (m["name"] == "medium.en") EXPECT_EQ(m["guide_row"], "medium");
+        if (m["name"] == "medium.en") {
+            EXPECT_EQ(m["guide_row"], "medium");
+        }
     }
     EXPECT_TRUE(saw_turbo);
     r = run_cli("models");

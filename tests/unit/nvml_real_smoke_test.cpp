@@ -24,7 +24,9 @@ TEST(NvmlRealSmoke, ReadingsAreConsistentWhenADriverIsPresent) {
         EXPECT_LE(g.used_bytes, g.total_bytes);
         // A scrambled process stride shows up as absurd sizes.
         for (const auto& p : g.processes) {
-            if (p.used_bytes) EXPECT_LE(*p.used_bytes, g.total_bytes) << p.pid;
+            if (p.used_bytes) {
+                EXPECT_LE(*p.used_bytes, g.total_bytes) << p.pid;
+            }
         }
     }
 }

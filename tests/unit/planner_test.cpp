@@ -217,7 +217,9 @@ TEST(PlannerSolvers, PropertyAnswerFitsNextStepDoesNot) {
                 const auto at = std::find(ladder.begin(), ladder.end(), best.model) - ladder.begin();
                 if (best.fits) {
                     EXPECT_TRUE(fits_in(best.estimate, memory));
-                    if (at > 0) EXPECT_GT(rec_bytes(req(ladder[at - 1], 30, 1, precision)), memory);
+                    if (at > 0) {
+                        EXPECT_GT(rec_bytes(req(ladder[at - 1], 30, 1, precision)), memory);
+                    }
                 } else {
                     EXPECT_EQ(best.model, "tiny");
                     EXPECT_GT(rec_bytes(req("tiny", 30, 1, precision)), memory);

@@ -137,7 +137,7 @@ TEST(Admission, SaturatesAndRefusesUnusableGpus) {
 std::vector<gpu_capacity> three_gpus() {
     // Available 10, 6 and 20 GiB.
     std::vector<gpu_capacity> caps;
-    for (const auto [i, avail] : {std::pair{0U, 10 * gib}, std::pair{1U, 6 * gib}, std::pair{2U, 20 * gib}}) {
+    for (const auto& [i, avail] : {std::pair{0U, 10 * gib}, std::pair{1U, 6 * gib}, std::pair{2U, 20 * gib}}) {
         caps.push_back(admission_capacity(make_gpu(i, 24 * gib, 24 * gib - avail), {}));
     }
     return caps;
