@@ -1,0 +1,35 @@
+#pragma once
+/// @file environment.hpp
+/// Every environment variable whisper-vram honours, read in one place (read_environment(), the only
+/// getenv in the project) by the edges — the CLI's main, the Python module, the service — once, and
+/// passed down as values. The library below never reads the environment and never prints: what it
+/// has to say besides its results goes to a warning_sink.
+///
+/// Adding a variable: one field here, one line in src/facade/environment.cpp, and the option it
+/// feeds; the README's "Environment" table lists them.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace whisper_vram {
+
+/// The variables as they were when read (nullopt = unset; an empty value is kept as "").
+struct environment {
+    std::optional<std::string> simulate;              ///< WHISPER_VRAM_SIMULATE: simulated GPUs
+    std::optional<std::string> state_dir;             ///< WHISPER_VRAM_STATE_DIR: ledger folder
+    std::optional<std::string> nvml_library;          ///< WHISPER_VRAM_NVML_LIBRARY: the only NVML tried
+    std::optional<std::string> cuda_visible_devices;  ///< CUDA_VISIBLE_DEVICES: CUDA's GPU filter
+    std::optional<std::string> cuda_device_order;     ///< CUDA_DEVICE_ORDER: CUDA's numbering
+    std::optional<std::string> xdg_runtime_dir;       ///< XDG_RUNTIME_DIR: default state folder's parent
+    unsigned uid = 0;                                 ///< the real user id (default state folder name)
+};
+
+/// Reads every variable above from the process environment, now. The only function that does.
+[[nodiscard]] environment read_environment();
+
+/// Receives the library's warnings (a corrupt ledger line recovered, a reservation reaped…): the
+/// CLI writes them to stderr, Python turns them into warnings.warn. An empty sink drops them.
+using warning_sink = std::function<void(const std::string& message)>;
+
+}  // namespace whisper_vram
