@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <array>
 
+#include "core/enum_names.hpp"
 #include "gpu/nvml_abi.hpp"
 #include "whisper_vram/gpu/nvml_probe.hpp"
 
@@ -82,17 +83,9 @@ std::string nvml_return_name(int value) {
 std::string nvml_return_text(int value) { return std::string(detail::nvml::code_text(value)); }
 
 std::string_view to_string(nvml_status status) noexcept {
-    switch (status) {
-        case nvml_status::ok:
-            return "ok";
-        case nvml_status::library_not_found:
-            return "library_not_found";
-        case nvml_status::missing_symbol:
-            return "missing_symbol";
-        case nvml_status::init_failed:
-            return "init_failed";
-    }
-    return "?";
+    static constexpr auto names =
+        std::to_array<std::string_view>({"ok", "library_not_found", "missing_symbol", "init_failed"});
+    return detail::enum_name(status, names);
 }
 
 }  // namespace whisper_vram

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include "core/enum_names.hpp"
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
@@ -40,29 +41,13 @@ const char* const spec_forms =
 }  // namespace
 
 std::string_view to_string(gpu_state state) noexcept {
-    switch (state) {
-        case gpu_state::ok:
-            return "ok";
-        case gpu_state::unified_memory:
-            return "unified_memory";
-        case gpu_state::lost:
-            return "lost";
-        case gpu_state::error:
-            return "error";
-    }
-    return "?";
+    static constexpr auto names = std::to_array<std::string_view>({"ok", "unified_memory", "lost", "error"});
+    return detail::enum_name(state, names);
 }
 
 std::string_view to_string(probe_source source) noexcept {
-    switch (source) {
-        case probe_source::nvml:
-            return "nvml";
-        case probe_source::simulated:
-            return "simulated";
-        case probe_source::none:
-            return "none";
-    }
-    return "?";
+    static constexpr auto names = std::to_array<std::string_view>({"nvml", "simulated", "none"});
+    return detail::enum_name(source, names);
 }
 
 std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {

@@ -2,6 +2,7 @@
 // Guide formula: closed forms derived from its linear shape, then verified by re-estimating.
 // Other engines: monotone binary search over whole steps, re-estimating at each probe.
 #include "whisper_vram/planner/planner.hpp"
+#include "core/enum_names.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -217,17 +218,9 @@ best_model_result assign_optimal_model(std::uint64_t available_bytes, const esti
 }
 
 std::string_view to_string(solve_quantity quantity) noexcept {
-    switch (quantity) {
-        case solve_quantity::max_segment:
-            return "max_segment";
-        case solve_quantity::max_batch:
-            return "max_batch";
-        case solve_quantity::max_concurrent:
-            return "max_concurrent";
-        case solve_quantity::min_memory:
-            return "min_memory";
-    }
-    return "?";
+    static constexpr auto names =
+        std::to_array<std::string_view>({"max_segment", "max_batch", "max_concurrent", "min_memory"});
+    return detail::enum_name(quantity, names);
 }
 
 namespace detail {

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Lint: clang-format must report nothing on any tracked C++ file, and clang-tidy (checks and options in
+# .clang-tidy, every warning an error) must pass on every project translation unit of a build's
+# compile_commands.json. Usage: scripts/lint.sh [BUILD_DIR]   (default build/default; configured if missing)
+# Expects the packages of scripts/setup.sh (clang-format, clang-tidy 14).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${1:-build/default}
+
+mapfile -t cxx_files < <(git ls-files '*.cpp' '*.hpp' '*.h')
+echo "lint: clang-format --dry-run on ${#cxx_files[@]} files"
+format_out=$(clang-format --dry-run "${cxx_files[@]}" 2>&1 || true)
+format_warnings=$(grep -c 'warning:' <<<"$format_out" || true)
+if ((format_warnings > 0)); then
+  grep 'warning:' <<<"$format_out" | head -40 >&2
+  echo "lint: $format_warnings clang-format warnings (fix: clang-format -i FILE)" >&2
+  exit 1
+fi
+echo "lint: clang-format: 0 warnings"
+
+if [[ ! -f $build_dir/compile_commands.json ]]; then
+  cmake --preset default >/dev/null
+fi
+# The project's own translation units (not the fake NVML's C ABI shim, not generated files).
+mapfile -t units < <(python3 - "$build_dir/compile_commands.json" "$PWD" <<'PY'
+import json, os, sys
+root = sys.argv[2]
+seen = set()
+for entry in json.load(open(sys.argv[1])):
+    path = os.path.normpath(os.path.join(entry["directory"], entry["file"]))
+    rel = os.path.relpath(path, root)
+    if rel.startswith(("src/", "apps/", "tests/", "bench/", "python/")) and path not in seen:
+        seen.add(path)
+        print(path)
+PY
+)
+echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs)"
+jobs=$(nproc)
+printf '%s\n' "${units[@]}" |
+  xargs -P "$jobs" -n 4 clang-tidy -p "$build_dir" --quiet --warnings-as-errors='*' >"$build_dir/clang-tidy.log" 2>&1 || {
+  grep -E 'warning:|error:' "$build_dir/clang-tidy.log" | sort -u | head -60 >&2
+  echo "lint: clang-tidy failed (full log: $build_dir/clang-tidy.log)" >&2
+  exit 1
+}
+echo "lint: clang-tidy: 0 warnings"
