@@ -395,14 +395,15 @@ nvml_system_info nvml_probe::system_info() const {
         }
         errors.push_back(failure(symbol, r));
     }
-    for (const auto& e : errors)
+    for (const auto& e : errors) {
         info.cuda_driver_version_error += (info.cuda_driver_version_error.empty() ? "" : "; ") + e;
+    }
     return info;
 }
 
 std::vector<std::string> nvml_probe::resolved_symbols() const {
     std::vector<std::string> out;
-    for (const auto& [purpose, symbol] : impl_->fns.chosen) out.push_back(purpose + "=" + symbol);
+    for (const auto& [purpose, symbol] : impl_->fns.chosen) out.push_back(fmt::format("{}={}", purpose, symbol));
     return out;
 }
 
@@ -410,8 +411,9 @@ std::unique_ptr<gpu_probe> make_nvml_probe(const std::optional<std::string>& ove
     library_load_result loaded = load_nvml_library(override_path);
     if (!loaded.library) {
         std::string tried;
-        for (const auto& a : loaded.attempts)
+        for (const auto& a : loaded.attempts) {
             tried += fmt::format("{}{}", tried.empty() ? "" : "; ", a.error.empty() ? a.path : a.error);
+        }
         if (override_path && !override_path->empty()) {
             return make_unavailable_probe(fmt::format(
                 "the NVML library override (WHISPER_VRAM_NVML_LIBRARY) could not be loaded: {}; point it at the "

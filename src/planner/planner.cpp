@@ -208,7 +208,7 @@ best_model_result assign_optimal_model(std::uint64_t available_bytes, const esti
             return result;
         }
     }
-    if (!last) throw *first_error;
+    if (!last) throw usage_error(first_error->what());  // every model was refused: say why the first was
     result.model = last->request.model;
     result.fits = false;
     result.estimate = *last;
