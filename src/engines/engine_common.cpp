@@ -1,128 +1,15 @@
-// Engine-aware estimates: names, precisions, defaults and the shared arithmetic of the four
-// engine profiles (the profiles themselves live in engine_<name>.cpp).
-#include "whisper_vram/engines/engines.hpp"
-
+// The arithmetic the engine profiles share: parameter split, workspaces, the breakdown
+// builder, per-window sizes (the profiles live in src/engines/<engine>.cpp, the list in registry.cpp).
 #include <fmt/format.h>
 #include <algorithm>
-#include <array>
 #include <cmath>
 
-#include "core/text.hpp"
 #include "engines/engine_common.hpp"
 #include "whisper_vram/core/error.hpp"
-#include "whisper_vram/core/gpu_catalog.hpp"
-#include "whisper_vram/core/guide_estimator.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/engines/engines.hpp"
 
 namespace whisper_vram {
-namespace {
-
-struct engine_info {
-    std::string_view name;
-    std::vector<std::string_view> aliases;
-    std::vector<std::string_view> precisions;  // canonical, widest first (as issue 6 lists them)
-    int default_beam;
-    bool default_flash;
-};
-
-const std::array<engine_info, 4>& engines() {
-    // Defaults: openai-whisper CLI `--beam_size 5` (DecodingOptions alone is greedy) and SDPA
-    // attention since release v20240930; transformers generate() is greedy (num_beams 1) and uses
-    // attn_implementation="sdpa" by default; faster-whisper transcribe(beam_size=5) and
-    // CTranslate2 flash_attention=False; whisper.cpp whisper-cli beam 5 / best_of 5 and flash
-    // attention on by default since 2025-09.
-    static const std::array<engine_info, 4> list{{
-        {"openai-whisper", {"openai", "whisper"}, {"float32", "float16"}, 5, true},
-        {"transformers", {"hf", "huggingface"}, {"float32", "float16", "bfloat16"}, 1, true},
-        {"faster-whisper",
-         {"ctranslate2", "ct2", "whisperx"},
-         {"float32", "float16", "bfloat16", "int8", "int8_float16", "int8_float32", "int8_bfloat16", "int16"},
-         5,
-         false},
-        {"whisper.cpp",
-         {"ggml", "whisper-cpp", "whispercpp"},
-         {"f32", "f16", "q8_0", "q5_0", "q5_1", "q4_0", "q4_1"},
-         5,
-         true},
-    }};
-    return list;
-}
-
-std::string accepted_engines_text() {
-    std::string text = "guide (the guide's formula, default)";
-    for (const auto& e : engines()) {
-        std::vector<std::string> aliases(e.aliases.begin(), e.aliases.end());
-        text += fmt::format(", {} (aliases: {})", e.name, detail::join(aliases));
-    }
-    return text;
-}
-
-const engine_info& find_engine(std::string_view name) {
-    const std::string canonical = canonical_engine(name);
-    for (const auto& e : engines()) {
-        if (e.name == canonical) return e;
-    }
-    throw usage_error(fmt::format(
-        "engine 'guide' is the guide's formula: its precisions are float32, float16, int8, int4; engine-aware "
-        "functions accept: {}",
-        accepted_engines_text()));
-}
-
-// Precision aliases shared by the engines: the guide's names map to each engine's own.
-std::string_view alias_target(std::string_view engine, const std::string& key) {
-    if (key == "fp32") return engine == "whisper.cpp" ? "f32" : "float32";
-    if (key == "fp16") return engine == "whisper.cpp" ? "f16" : "float16";
-    if (key == "bf16") return "bfloat16";
-    if (engine == "whisper.cpp") {
-        if (key == "float32") return "f32";
-        if (key == "float16") return "f16";
-        if (key == "int8") return "q8_0";  // 8-bit ggml quantization
-        if (key == "int4") return "q4_0";  // 4-bit ggml quantization
-    }
-    return key;
-}
-
-}  // namespace
-
-std::vector<std::string> engine_names() {
-    std::vector<std::string> names;
-    for (const auto& e : engines()) names.emplace_back(e.name);
-    return names;
-}
-
-std::string canonical_engine(std::string_view name) {
-    const std::string key = detail::to_lower(detail::trim(name));
-    if (key == "guide") return "guide";
-    for (const auto& e : engines()) {
-        if (key == e.name || std::find(e.aliases.begin(), e.aliases.end(), key) != e.aliases.end()) {
-            return std::string(e.name);
-        }
-    }
-    throw usage_error(fmt::format("unknown engine '{}': accepted: {}", name, accepted_engines_text()));
-}
-
-std::vector<std::string> engine_precisions(std::string_view engine) {
-    const auto& e = find_engine(engine);
-    return {e.precisions.begin(), e.precisions.end()};
-}
-
-std::string canonical_engine_precision(std::string_view engine, std::string_view precision) {
-    const auto& e = find_engine(engine);
-    const std::string key = detail::to_lower(detail::trim(precision));
-    const std::string_view target = alias_target(e.name, key);
-    for (const auto p : e.precisions) {
-        if (p == target) return std::string(p);
-    }
-    const std::string aliases = e.name == "whisper.cpp"
-                                    ? "float32/fp32 = f32, float16/fp16 = f16, int8 = q8_0, int4 = q4_0"
-                                    : (e.name == "openai-whisper" ? "fp16, fp32" : "fp32, fp16, bf16");
-    throw usage_error(fmt::format("precision '{}' is not supported by {}: accepted: {} (aliases: {})", precision,
-                                  e.name, detail::join(engine_precisions(e.name)), aliases));
-}
-
-int default_beam_size(std::string_view engine) { return find_engine(engine).default_beam; }
-
-bool default_flash_attention(std::string_view engine) { return find_engine(engine).default_flash; }
 
 std::uint64_t whisper_cpp_self_kv_bytes(const model_architecture& a, int n_decoders) noexcept {
     const std::uint64_t one = 2ULL * static_cast<std::uint64_t>(a.d_model) *
@@ -200,33 +87,14 @@ memory_estimate estimate_builder::finish() {
 
 std::string mib(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", bytes_to_mib(bytes)); }
 
-engine_inputs resolve_inputs(const estimate_request& request, std::string_view engine) {
-    engine_inputs in(find_model(request.model));
-    in.engine = std::string(engine);
-    in.arch = in.model.architecture;
-    in.split = split_parameters(in.arch);
-    in.precision = canonical_engine_precision(engine, request.precision);
-    validate_segment_seconds(request.segment_seconds);
-    validate_batch_size(request.batch_size);
-    validate_margin(request.margin);
-    in.batch = static_cast<std::uint64_t>(request.batch_size);
-    const int beam = request.beam_size.value_or(default_beam_size(engine));
-    if (beam < 1 || beam > 64) {
-        throw usage_error(fmt::format("beam size {} is invalid: must be an integer from 1 to 64", beam));
-    }
-    in.beams = static_cast<std::uint64_t>(beam);
-    in.flash_attention = request.flash_attention.value_or(default_flash_attention(engine));
-    if (request.gpu_name) in.gpu = &find_gpu_model(*request.gpu_name);
-    return in;
-}
-
-estimate_builder start_estimate(const estimate_request& request, const engine_inputs& in) {
+estimate_builder start_estimate(const resolved_request& in) {
+    const estimate_request& request = *in.request;
     estimate_builder b;
     b.gpu = in.gpu;
     b.result.request = request;
-    b.result.request.engine = in.engine;
-    b.result.request.model = std::string(in.model.name);
-    b.result.request.precision = in.precision;
+    b.result.request.engine = std::string(in.engine->name);
+    b.result.request.model = std::string(in.model->name);
+    b.result.request.precision = std::string(in.precision->name);
     b.result.request.beam_size = static_cast<int>(in.beams);
     b.result.request.flash_attention = in.flash_attention;
     if (in.gpu != nullptr) b.result.request.gpu_name = std::string(in.gpu->name);
@@ -234,10 +102,14 @@ estimate_builder start_estimate(const estimate_request& request, const engine_in
     return b;
 }
 
-void add_torch_runtime(estimate_builder& b, const engine_inputs& in) {
-    using namespace engine_constants;
-    b.add("cuda_context", cuda_context_lazy_bytes,
+void add_cuda_context(estimate_builder& b) {
+    b.add("cuda_context", engine_constants::cuda_context_lazy_bytes,
           "CUDA context with lazy module loading: 287,047,680 B measured in PyTorch PR #86509");
+}
+
+void add_torch_runtime(estimate_builder& b, const resolved_request& in) {
+    using namespace engine_constants;
+    add_cuda_context(b);
     const std::uint64_t lt = cublaslt_workspace_bytes(in.gpu);
     b.add("library_workspace", torch_cublas_workspace_bytes + lt + torch_kernel_modules_bytes,
           fmt::format("cuBLAS workspace 8,519,680 B (PyTorch default :4096:2:16:8) + cuBLASLt workspace {} ({}) + "
@@ -265,28 +137,19 @@ window_sizes window_sizes_for(const model_architecture& a, std::uint64_t act, st
     return w;
 }
 
-}  // namespace detail
+std::uint64_t window_peaks::dynamic() const noexcept { return std::max(encoder_phase, decoder_phase) + encoder_output; }
 
-namespace detail {
+std::uint64_t window_peaks::encoder_above_decoder() const noexcept {
+    return encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0;
+}
 
-memory_estimate estimate_engine(const estimate_request& request) {
-    const std::string engine = canonical_engine(request.engine);
-    if (engine == "openai-whisper") return estimate_openai_whisper(request);
-    if (engine == "transformers") return estimate_transformers(request);
-    if (engine == "faster-whisper") return estimate_faster_whisper(request);
-    if (engine == "whisper.cpp") return estimate_whisper_cpp(request);
-    return estimate_guide(request);  // "guide": estimate() normally handles it before dispatching here
+void add_encoder_activations(estimate_builder& b, const window_peaks& peaks, const window_sizes& w, std::uint64_t batch,
+                             std::string_view how, std::string_view reuse) {
+    b.add("encoder_activations", peaks.encoder_above_decoder(),
+          fmt::format("encoder working set {} x batch {} ({}); only the part above the decoder's peak counts, {}",
+                      mib(w.encoder_working + w.attention_scores), batch, how, reuse));
 }
 
 }  // namespace detail
-
-std::uint64_t engine_weight_bytes(std::string_view engine, std::string_view precision, const model_architecture& arch) {
-    const std::string name = canonical_engine(engine);
-    const std::string p = canonical_engine_precision(name, precision);
-    if (name == "openai-whisper") return detail::openai_whisper_weight_bytes(p, arch);
-    if (name == "transformers") return detail::transformers_weight_bytes(p, arch);
-    if (name == "faster-whisper") return detail::faster_whisper_weight_bytes(p, arch);
-    return detail::whisper_cpp_weight_bytes(p, arch);
-}
 
 }  // namespace whisper_vram
