@@ -80,8 +80,15 @@ constexpr engine_profile engine_aware_profile(std::string_view name, std::span<c
                                               std::span<const precision_spelling> precisions, int default_beam_size,
                                               bool default_flash_attention, estimate_fn estimate,
                                               weight_bytes_fn weight_bytes) {
-    return engine_profile{name,  {},       aliases,     precisions, default_beam_size, default_flash_attention,
-                          false, estimate, weight_bytes};
+    return engine_profile{.name = name,
+                          .summary = {},
+                          .aliases = aliases,
+                          .precisions = precisions,
+                          .default_beam_size = default_beam_size,
+                          .default_flash_attention = default_flash_attention,
+                          .resolves_itself = false,
+                          .estimate = estimate,
+                          .weight_bytes = weight_bytes};
 }
 
 /// Parameters split by how engines store them.
