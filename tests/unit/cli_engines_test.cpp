@@ -65,6 +65,9 @@ TEST(CliEngines, HelpListsTheRegistrysEnginesAndPrecisions) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find(engine_list_text()), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(engine_precisions_text()), std::string::npos) << r.out;
+    const auto recommend = run_cli("recommend --help");
+    ASSERT_EQ(recommend.status, 0) << recommend.err;
+    EXPECT_NE(recommend.out.find(engine_list_text()), std::string::npos) << recommend.out;
 }
 
 TEST(CliEngines, UsageErrorsExitTwo) {
