@@ -8,6 +8,7 @@
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/engines/registry.hpp"
 
 namespace whisper_vram::cli {
 
@@ -16,14 +17,11 @@ void add_estimate_options(CLI::App& command, estimate_options& o, estimate_optio
     if (set.batch) command.add_option("--batch", o.batch, "batch size, an integer 1-4096 (default 1)");
     if (set.precision) {
         command.add_option("--precision", o.precision,
-                           "float32, float16, int8, int4 (aliases fp32, fp16, bf16); engines accept their own "
-                           "(faster-whisper int8_float16…, whisper.cpp f16/q5_0…); all = sweep");
+                           engine_precisions_text() + " (aliases such as fp16 are accepted); all = sweep");
     }
     if (set.margin) command.add_option("--margin", o.margin, "safety margin, 0-10 (default 0.2 = 20%)");
     if (set.engine) {
-        command.add_option("--engine", o.engine,
-                           "guide (the guide's formula, default), openai-whisper, transformers (hf), faster-whisper "
-                           "(ctranslate2, whisperx), whisper.cpp (ggml)");
+        command.add_option("--engine", o.engine, engine_list_text());
         command.add_option("--beam", o.beam, "beam size 1-64 (engines only; default: the engine's: 5, transformers 1)");
         command.add_option("--gpu", o.gpu, "GPU model the job runs on, e.g. \"T4\" (engines only)");
         command.add_option("--flash-attention", o.flash_attention, "on|off (engines only; default: the engine's)");

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "planner_cli.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
+#include "whisper_vram/engines/registry.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -97,8 +98,7 @@ void setup_recommend(CLI::App& app, command_action& action) {
     set.batch = false;
     set.engine = false;  // --gpu names the cards here; the engine options are added below without it
     add_estimate_options(*command, options->estimate, set);
-    command->add_option("--engine", options->estimate.engine,
-                        "guide (default), openai-whisper, transformers, faster-whisper, whisper.cpp");
+    command->add_option("--engine", options->estimate.engine, engine_list_text());
     command->add_option("--beam", options->estimate.beam, "beam size (engines only)");
     command->add_option("--flash-attention", options->estimate.flash_attention, "on|off (engines only)");
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");

@@ -64,9 +64,9 @@ class GpuManager:
         (``model``, ``precision``, ``segment_duration``, ``batch_size``, ``engine``, ``margin``),
         ``*_bytes`` integers and ``notes``.
 
-        ``engine`` is "guide" (the guide's formula, default) or "openai-whisper",
-        "transformers", "faster-whisper", "whisper.cpp" (``beam_size``, ``gpu`` — a GPU model
-        name such as "T4" — and ``flash_attention`` apply to engines only).
+        ``engine`` is one of: guide, openai-whisper, transformers, faster-whisper, whisper.cpp
+        (the guide's formula is the default; ``beam_size``, ``gpu`` — a GPU model name such as
+        "T4" — and ``flash_attention`` apply to the other engines only).
 
         Raises ValueError for an unknown model, a bad precision, a non-positive segment, etc.
         """

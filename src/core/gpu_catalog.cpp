@@ -17,7 +17,7 @@ constexpr std::uint64_t G = bytes_per_gib;
 
 // Memory: NVIDIA's product pages (marketed GB, read as GiB per the guide's convention).
 // Compute capability: NVIDIA's "CUDA GPUs - Compute Capability" table.
-constexpr std::array<gpu_model, 54> catalog{{
+constexpr auto catalog = std::to_array<gpu_model>({
     // GeForce 10/16 (Pascal 6.1, Turing 7.5)
     {"GTX 1070", 8 * G, 6, 1, "GeForce"},
     {"GTX 1080", 8 * G, 6, 1, "GeForce"},
@@ -79,10 +79,10 @@ constexpr std::array<gpu_model, 54> catalog{{
     {"L40S", 48 * G, 8, 9, "Datacenter"},
     {"H100", 80 * G, 9, 0, "Datacenter"},
     {"H200", 141 * G, 9, 0, "Datacenter"},
-}};
+});
 
-constexpr std::array<std::string_view, 6> guide_cards{"GTX 1660",      "RTX 3060 8GB", "RTX 3070",
-                                                      "RTX 3080 10GB", "RTX 3090",     "RTX 4090"};
+constexpr auto guide_cards =
+    std::to_array<std::string_view>({"GTX 1660", "RTX 3060 8GB", "RTX 3070", "RTX 3080 10GB", "RTX 3090", "RTX 4090"});
 
 // Lower-case, without "nvidia"/"geforce"/"tesla", spaces, hyphens and underscores:
 // "NVIDIA GeForce RTX 3060 Ti" → "rtx3060ti"; "Tesla V100-SXM2-16GB" → "v100sxm216gb".

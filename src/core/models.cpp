@@ -17,14 +17,14 @@ constexpr model_architecture arch(int n_mels, int d, int heads, int enc, int dec
     return model_architecture{n_mels, d, heads, enc, dec, vocab, 1500, 448};
 }
 
-constexpr std::array<std::string_view, 0> no_aliases{};
-constexpr std::array<std::string_view, 1> turbo_aliases{"turbo"};
+constexpr std::span<const std::string_view> no_aliases{};
+constexpr auto turbo_aliases = std::to_array<std::string_view>({"turbo"});
 
 // Published parameter counts: openai/whisper README (tiny 39M … large 1550M, turbo 809M) and the
 // distil-whisper README (distil-large-v2/v3 756M, distil-medium.en 394M, distil-small.en 166M).
 constexpr std::uint64_t M = 1'000'000;
 
-const std::array<whisper_model, 17> catalog{{
+const auto catalog = std::to_array<whisper_model>({
     {"tiny.en", no_aliases, arch(80, 384, 6, 4, 4, 51864), guide_row::tiny, 39 * M, true, false,
      "English-only tiny; the guide's tiny row"},
     {"tiny", no_aliases, arch(80, 384, 6, 4, 4, 51865), guide_row::tiny, 39 * M, false, false, "multilingual tiny"},
@@ -57,25 +57,14 @@ const std::array<whisper_model, 17> catalog{{
      "distil-whisper: large-v2 encoder, 2 decoder layers; no guide row"},
     {"distil-large-v3", no_aliases, arch(128, 1280, 20, 32, 2, 51866), std::nullopt, 756 * M, false, true,
      "distil-whisper: large-v3 encoder, 2 decoder layers; no guide row"},
-}};
+});
+
+// Indexed by guide_row.
+constexpr auto guide_row_names = std::to_array<std::string_view>({"tiny", "base", "small", "medium", "large"});
 
 }  // namespace
 
-std::string_view to_string(guide_row row) noexcept {
-    switch (row) {
-        case guide_row::tiny:
-            return "tiny";
-        case guide_row::base:
-            return "base";
-        case guide_row::small:
-            return "small";
-        case guide_row::medium:
-            return "medium";
-        case guide_row::large:
-            return "large";
-    }
-    return "?";
-}
+std::string_view to_string(guide_row row) noexcept { return detail::enum_name(guide_row_names, row); }
 
 std::span<const whisper_model> model_catalog() noexcept { return catalog; }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Small string helpers shared by the catalog lookups and parsers (internal).
 
+#include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,5 +27,13 @@ std::string join(const std::vector<std::string>& items, std::string_view separat
 /// Parses a finite double that spans the whole of @p text (no junk, no hex, no inf/nan).
 /// Returns false when the text is not such a number.
 bool parse_double(std::string_view text, double& out) noexcept;
+
+/// Name of an enumerator from a table indexed by its value (enumerators numbered 0, 1, …):
+/// replaces a switch per enum. "?" for a value outside the table.
+template <typename Enum, std::size_t N>
+constexpr std::string_view enum_name(const std::array<std::string_view, N>& names, Enum value) noexcept {
+    const auto index = static_cast<std::size_t>(value);
+    return index < N ? names[index] : std::string_view("?");
+}
 
 }  // namespace whisper_vram::detail

@@ -1,9 +1,11 @@
 #pragma once
-// Internal: constants and helpers shared by the engine profiles (src/engine_*.cpp).
+// Internal: constants and helpers shared by the engine profiles (src/engines/<engine>.cpp).
 // Every constant names its source (a published figure or a derivation).
 
+#include <array>
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,7 @@
 #include "whisper_vram/core/gpu_catalog.hpp"
 #include "whisper_vram/core/models.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/engines/engine_profile.hpp"
 
 namespace whisper_vram {
 
@@ -64,6 +67,30 @@ inline constexpr int ggml_max_decoders = 8;                 // WHISPER_MAX_DECOD
 
 namespace detail {
 
+/// float32 (fp32), float16 (fp16), bfloat16 (bf16): the float formats PyTorch and CTranslate2
+/// name alike, widest first.
+inline constexpr auto float_spellings = std::to_array<precision_spelling>({
+    {precision_id::float32, "float32", precision_aliases::fp32},
+    {precision_id::float16, "float16", precision_aliases::fp16},
+    {precision_id::bfloat16, "bfloat16", precision_aliases::bf16},
+});
+
+/// The profile of an engine-aware estimator (resolved by resolve_request(), no summary).
+constexpr engine_profile engine_aware_profile(std::string_view name, std::span<const std::string_view> aliases,
+                                              std::span<const precision_spelling> precisions, int default_beam_size,
+                                              bool default_flash_attention, estimate_fn estimate,
+                                              weight_bytes_fn weight_bytes) {
+    return engine_profile{.name = name,
+                          .summary = {},
+                          .aliases = aliases,
+                          .precisions = precisions,
+                          .default_beam_size = default_beam_size,
+                          .default_flash_attention = default_flash_attention,
+                          .resolves_itself = false,
+                          .estimate = estimate,
+                          .weight_bytes = weight_bytes};
+}
+
 /// Parameters split by how engines store them.
 struct architecture_split {
     std::uint64_t total = 0;        ///< every element of the state dict (count_parameters().total())
@@ -79,23 +106,6 @@ architecture_split split_parameters(const model_architecture& arch) noexcept;
 /// PyTorch's cuBLASLt workspace for @p gpu (nullptr: unknown card → the largest, 32 MiB).
 std::uint64_t cublaslt_workspace_bytes(const gpu_model* gpu) noexcept;
 
-/// Validated, canonical inputs of one engine estimate.
-struct engine_inputs {
-    explicit engine_inputs(const whisper_model& m) : model(m) {}
-    const whisper_model& model;
-    std::string engine;
-    model_architecture arch{};
-    architecture_split split{};
-    std::string precision;
-    std::uint64_t batch = 1;
-    std::uint64_t beams = 1;
-    bool flash_attention = true;
-    const gpu_model* gpu = nullptr;
-};
-
-/// Validates @p request for @p engine (canonical name) and resolves model, precision, GPU, defaults.
-engine_inputs resolve_inputs(const estimate_request& request, std::string_view engine);
-
 /// Accumulates a breakdown; finish() totals it and applies the margin.
 struct estimate_builder {
     memory_estimate result;
@@ -105,10 +115,13 @@ struct estimate_builder {
 };
 
 /// A builder with the normalised request and host memory filled in.
-estimate_builder start_estimate(const estimate_request& request, const engine_inputs& in);
+estimate_builder start_estimate(const resolved_request& in);
+
+/// Adds `cuda_context` (the lazy-loading CUDA context every engine's process creates).
+void add_cuda_context(estimate_builder& builder);
 
 /// Adds `cuda_context` and `library_workspace` of a PyTorch process (openai-whisper, transformers).
-void add_torch_runtime(estimate_builder& builder, const engine_inputs& in);
+void add_torch_runtime(estimate_builder& builder, const resolved_request& in);
 
 /// Per-window sizes shared by the PyTorch and CTranslate2 profiles (bytes per batch item or
 /// per hypothesis, at activation element size @p act).
@@ -133,16 +146,23 @@ inline std::uint64_t fraction_of(std::uint64_t bytes, double fraction) {
     return static_cast<std::uint64_t>(std::ceil(static_cast<double>(bytes) * fraction));
 }
 
-// Weight bytes per engine at a canonical precision (no compute-capability fallback).
-std::uint64_t openai_whisper_weight_bytes(std::string_view precision, const model_architecture& arch);
-std::uint64_t transformers_weight_bytes(std::string_view precision, const model_architecture& arch);
-std::uint64_t faster_whisper_weight_bytes(std::string_view precision, const model_architecture& arch);
-std::uint64_t whisper_cpp_weight_bytes(std::string_view precision, const model_architecture& arch);
+/// The activation peaks of one window (PyTorch and CTranslate2 profiles): the encoder phase and
+/// the decoder phase do not overlap (the allocator reuses the encoder's blocks), the encoder output
+/// stays across both.
+struct window_peaks {
+    std::uint64_t encoder_phase = 0;   ///< encoder working set × batch
+    std::uint64_t encoder_output = 0;  ///< audio features kept for the decoder
+    std::uint64_t decoder_phase = 0;   ///< everything alive at the decoder's peak
+    /// The larger phase + the encoder output: what the activations take at their peak.
+    [[nodiscard]] std::uint64_t dynamic() const noexcept;
+    /// The encoder phase above the decoder's (what `encoder_activations` adds on top).
+    [[nodiscard]] std::uint64_t encoder_above_decoder() const noexcept;
+};
 
-memory_estimate estimate_openai_whisper(const estimate_request& request);
-memory_estimate estimate_transformers(const estimate_request& request);
-memory_estimate estimate_faster_whisper(const estimate_request& request);
-memory_estimate estimate_whisper_cpp(const estimate_request& request);
+/// Adds `encoder_activations`: the encoder phase above the decoder's peak. @p how says what one
+/// item's working set holds, @p reuse who takes the freed memory.
+void add_encoder_activations(estimate_builder& builder, const window_peaks& peaks, const window_sizes& w,
+                             std::uint64_t batch, std::string_view how, std::string_view reuse);
 
 }  // namespace detail
 }  // namespace whisper_vram

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run_cli.hpp"
+#include "whisper_vram/engines/registry.hpp"
 
 namespace whisper_vram {
 namespace {
@@ -57,6 +58,16 @@ TEST(CliEngines, HumanOutputShowsNotesAndHostMemory) {
     EXPECT_NE(r.out.find("note: GTX 1080 (CC 6.1): no efficient float16"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("host memory"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("cross_attention_cache"), std::string::npos) << r.out;
+}
+
+TEST(CliEngines, HelpListsTheRegistrysEnginesAndPrecisions) {
+    const auto r = run_cli("calc --help");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find(engine_list_text()), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(engine_precisions_text()), std::string::npos) << r.out;
+    const auto recommend = run_cli("recommend --help");
+    ASSERT_EQ(recommend.status, 0) << recommend.err;
+    EXPECT_NE(recommend.out.find(engine_list_text()), std::string::npos) << recommend.out;
 }
 
 TEST(CliEngines, UsageErrorsExitTwo) {

@@ -8,20 +8,10 @@
 /// `segment_seconds` does not change GPU memory for these engines (they keep 30 s windows on the
 /// GPU); it sizes `memory_estimate::host_bytes` (16 kHz float32 audio + the full log-mel).
 ///
-/// Engine names (case-insensitive) and aliases:
-///   openai-whisper (openai, whisper) · transformers (hf, huggingface) ·
-///   faster-whisper (ctranslate2, ct2, whisperx) · whisper.cpp (ggml, whisper-cpp, whispercpp)
-///
-/// Precisions per engine (canonical names; aliases in parentheses):
-///   openai-whisper: float32 (fp32; transcribe's fp16=False), float16 (fp16; the default:
-///                   fp32 weights resident, fp16 compute = transcribe's fp16=True)
-///   transformers:   float32 (fp32), float16 (fp16), bfloat16 (bf16)
-///   faster-whisper: float32, float16, bfloat16, int8 (int8 weights, float16 compute on CC ≥ 7.0,
-///                   float32 compute on CC 6.1), int8_float16, int8_float32, int8_bfloat16,
-///                   int16 (runs as float32 on CUDA) (fp32/fp16/bf16 aliases)
-///   whisper.cpp:    f32 (float32, fp32), f16 (float16, fp16), q8_0 (int8), q5_0, q5_1,
-///                   q4_0 (int4), q4_1
-/// The request's default precision "float16" therefore means each engine's half precision.
+/// The engines, their aliases, precisions and defaults are profiles in the registry
+/// (registry.hpp; one file per engine in src/engines/). The functions below are the string-keyed
+/// views of it that callers used before the registry; they keep their behaviour. Each engine's
+/// default precision "float16" means its half precision.
 
 #include <cstdint>
 #include <string>
@@ -33,16 +23,16 @@
 
 namespace whisper_vram {
 
-/// Canonical engine names, in a stable order: openai-whisper, transformers, faster-whisper, whisper.cpp.
+/// Canonical names of the engine-aware profiles (the registry without the guide), in registry
+/// order: openai-whisper, transformers, faster-whisper, whisper.cpp.
 std::vector<std::string> engine_names();
 
 /// Canonical name of @p name ("hf" → "transformers", "ggml" → "whisper.cpp", "guide" → "guide").
 /// @throws usage_error naming @p name and every accepted engine and alias.
 std::string canonical_engine(std::string_view name);
 
-/// Canonical precisions @p engine supports, widest first: openai-whisper float32, float16;
-/// transformers float32, float16, bfloat16; faster-whisper float32, float16, bfloat16, int8,
-/// int8_float16, int8_float32, int8_bfloat16, int16; whisper.cpp f32, f16, q8_0, q5_0, q5_1, q4_0, q4_1.
+/// Canonical precisions @p engine's profile supports, widest first (e.g. whisper.cpp f32, f16,
+/// q8_0, q5_0, q5_1, q4_0, q4_1).
 /// @throws usage_error for an unknown engine (or "guide", whose precisions are guide_precisions()).
 std::vector<std::string> engine_precisions(std::string_view engine);
 

@@ -11,59 +11,69 @@
 // Check (recalled, not re-read): the faster-whisper README benchmark lists whisper.cpp (flash
 // attention) fp16, beam 5, large-v2 at 4127 MB on an RTX 3070 Ti 8GB; this profile gives 4377 MiB
 // (+6%). whisper.cpp's own log prints "model size" in MB = 10^6 B (3093.99 MB for large-v2 f16
-// by the arithmetic of whisper_cpp_weight_bytes).
+// by the arithmetic of weight_bytes below).
 // - batch B: whisper.cpp does not batch windows; B sizes whisper_full_parallel with B processors
 //   (one state each, weights shared).
 #include <fmt/format.h>
+#include <array>
 
 #include "engines/engine_common.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
 
-namespace whisper_vram::detail {
-
+namespace whisper_vram {
 namespace {
+
+using namespace detail;
 
 // ggml-common.h block sizes per 32 weights: q8_0 = fp16 scale + 32 int8 = 34 B; q5_0 = fp16 +
 // 4 B high bits + 16 B = 22 B; q5_1 = 2 fp16 + 4 + 16 = 24 B; q4_0 = fp16 + 16 B = 18 B;
 // q4_1 = 2 fp16 + 16 B = 20 B. Whisper row lengths (d, 4d) are multiples of 32.
-std::uint64_t block_bytes_per_32(std::string_view precision) {
-    if (precision == "q8_0") return 34;
-    if (precision == "q5_0") return 22;
-    if (precision == "q5_1") return 24;
-    if (precision == "q4_0") return 18;
-    if (precision == "q4_1") return 20;
-    if (precision == "f16") return 64;
+struct ggml_block {
+    precision_id type;
+    std::uint64_t bytes_per_32;
+};
+constexpr auto ggml_blocks = std::to_array<ggml_block>({
+    {precision_id::q8_0, 34},
+    {precision_id::q5_0, 22},
+    {precision_id::q5_1, 24},
+    {precision_id::q4_0, 18},
+    {precision_id::q4_1, 20},
+    {precision_id::float16, 64},
+});
+
+std::uint64_t block_bytes_per_32(precision_id precision) {
+    for (const auto& block : ggml_blocks) {
+        if (block.type == precision) return block.bytes_per_32;
+    }
     return 128;  // f32
 }
 
-}  // namespace
-
-std::uint64_t whisper_cpp_weight_bytes(std::string_view precision, const model_architecture& arch) {
+std::uint64_t weight_bytes(precision_id precision, const model_architecture& arch) {
     using namespace engine_constants;
     const architecture_split s = split_parameters(arch);
-    if (precision == "f32") return s.total * float32_bytes;
+    if (precision == precision_id::float32) return s.total * float32_bytes;
     return s.linear * block_bytes_per_32(precision) / 32 + s.conv * f16_bytes +
            (s.positions + s.vectors) * float32_bytes;
 }
 
-memory_estimate estimate_whisper_cpp(const estimate_request& request) {
+memory_estimate estimate_memory(const resolved_request& in) {
     using namespace engine_constants;
-    const engine_inputs in = resolve_inputs(request, "whisper.cpp");
     if (in.beams > static_cast<std::uint64_t>(ggml_max_decoders)) {
         throw usage_error(fmt::format(
             "beam size {} is invalid for whisper.cpp: at most {} decoders (WHISPER_MAX_DECODERS); use 1 to 8", in.beams,
             ggml_max_decoders));
     }
-    estimate_builder b = start_estimate(request, in);
+    estimate_builder b = start_estimate(in);
+    const architecture_split split = split_parameters(in.arch);
     const auto d = static_cast<std::uint64_t>(in.arch.d_model);
     const auto vocab = static_cast<std::uint64_t>(in.arch.n_vocab);
     const auto text_ctx = static_cast<std::uint64_t>(in.arch.n_text_ctx);
-    const bool quantized = in.precision.front() == 'q';
+    const precision_id precision = in.precision->id;
+    const bool quantized = precision != precision_id::float32 && precision != precision_id::float16;
     const int n_decoders = static_cast<int>(in.beams);
 
-    b.add("cuda_context", cuda_context_lazy_bytes,
-          "CUDA context with lazy module loading: 287,047,680 B measured in PyTorch PR #86509");
+    add_cuda_context(b);
     const std::uint64_t cublas = cublaslt_workspace_bytes(in.gpu);
     // ggml's CUDA pool holds the f16 copy of the widest activation (1500 × 4d) converted for cuBLAS,
     // and for quantized files a dequantized f16 copy of the widest matrix (4d × d).
@@ -76,11 +86,11 @@ memory_estimate estimate_whisper_cpp(const estimate_request& request) {
         fmt::format("cuBLAS workspace {} (sized like PyTorch's cuBLASLt choice by arch) + ggml CUDA pool {} (f16 copy "
                     "of 1500 x 4d{}) + ggml-cuda kernels 32 MiB (assumed)",
                     mib(cublas), mib(pool), quantized ? " + dequantized 4d x d matrix" : ""));
-    b.add("weights", whisper_cpp_weight_bytes(in.precision, in.arch),
-          in.precision == "f32"
+    b.add("weights", weight_bytes(precision, in.arch),
+          precision == precision_id::float32
               ? std::string("f32 file: every parameter x 4 B")
               : fmt::format("{} matrices: {} elements x {}/32 B; conv kernels f16; positions, biases, norms f32",
-                            in.precision, in.split.linear, block_bytes_per_32(in.precision)));
+                            in.precision->name, split.linear, block_bytes_per_32(precision)));
     b.add("weights_transient", 0, "none: tensors are read from the file into their final GPU buffer");
 
     // Compute buffers (ggml-alloc reuses memory inside a graph; f32 activations). Derived:
@@ -131,4 +141,30 @@ memory_estimate estimate_whisper_cpp(const estimate_request& request) {
     return b.finish();
 }
 
-}  // namespace whisper_vram::detail
+constexpr auto f32_aliases = std::to_array<std::string_view>({"float32", "fp32"});
+constexpr auto f16_aliases = std::to_array<std::string_view>({"float16", "fp16"});
+constexpr auto q8_0_aliases = std::to_array<std::string_view>({"int8"});  // 8-bit ggml quantization
+constexpr auto q4_0_aliases = std::to_array<std::string_view>({"int4"});  // 4-bit ggml quantization
+// ggml file types; the guide's names map to them.
+constexpr auto precisions = std::to_array<precision_spelling>({
+    {precision_id::float32, "f32", f32_aliases},
+    {precision_id::float16, "f16", f16_aliases},
+    {precision_id::q8_0, "q8_0", q8_0_aliases},
+    {precision_id::q5_0, "q5_0", {}},
+    {precision_id::q5_1, "q5_1", {}},
+    {precision_id::q4_0, "q4_0", q4_0_aliases},
+    {precision_id::q4_1, "q4_1", {}},
+});
+
+}  // namespace
+
+const engine_profile& whisper_cpp_profile() {
+    // Defaults: whisper-cli beam 5 / best_of 5; flash attention on by default since 2025-09.
+    static constexpr auto aliases = std::to_array<std::string_view>({"ggml", "whisper-cpp", "whispercpp"});
+    static const engine_profile profile =
+        engine_aware_profile("whisper.cpp", aliases, precisions, /*beam*/ 5,
+                             /*flash attention*/ true, &estimate_memory, &weight_bytes);
+    return profile;
+}
+
+}  // namespace whisper_vram

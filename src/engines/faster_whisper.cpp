@@ -15,13 +15,15 @@
 //   CC ≥ 8.0; int16 is a CPU type (MKL/oneDNN) and runs as float32 on CUDA.
 #include <fmt/format.h>
 #include <algorithm>
+#include <array>
 
 #include "engines/engine_common.hpp"
 #include "whisper_vram/core/error.hpp"
 
-namespace whisper_vram::detail {
-
+namespace whisper_vram {
 namespace {
+
+using namespace detail;
 
 // What a CTranslate2 process holds beyond the CUDA context, the weights and the activations
 // modelled below: library kernels, cuBLAS/cuDNN handles and workspaces, pool overhead.
@@ -37,53 +39,67 @@ constexpr std::uint64_t ct2_runtime_bytes = 368 * bytes_per_mib;
 constexpr double ct2_weight_overhead = 0.0952;
 
 struct compute_type {
-    std::string name;                ///< what CTranslate2 runs
+    precision_id id;                 ///< what CTranslate2 runs
     std::uint64_t linear_bytes = 2;  ///< bytes per element of the quantizable matrices
     bool row_scales = false;         ///< int8/int16: one float32 scale per output row
     std::uint64_t float_bytes = 2;   ///< other weights and activations
 };
 
-compute_type make_type(std::string_view name) {
-    if (name == "float32") return {"float32", 4, false, 4};
-    if (name == "float16" || name == "bfloat16") return {std::string(name), 2, false, 2};
-    if (name == "int8_float32") return {"int8_float32", 1, true, 4};
-    if (name == "int16") return {"int16", 2, true, 4};
-    return {std::string(name), 1, true, 2};  // int8 (float16 compute), int8_float16, int8_bfloat16
+compute_type make_type(precision_id id) {
+    switch (id) {
+        case precision_id::float32:
+            return {id, 4, false, 4};
+        case precision_id::float16:
+        case precision_id::bfloat16:
+            return {id, 2, false, 2};
+        case precision_id::int8_float32:
+            return {id, 1, true, 4};
+        case precision_id::int16:
+            return {id, 2, true, 4};
+        default:  // int8 (float16 compute), int8_float16, int8_bfloat16
+            return {id, 1, true, 2};
+    }
+}
+
+bool is_int8(precision_id id) {
+    return id == precision_id::int8 || id == precision_id::int8_float16 || id == precision_id::int8_float32 ||
+           id == precision_id::int8_bfloat16;
 }
 
 // What CTranslate2 runs for @p requested on @p gpu (nullptr: a card that supports everything).
-compute_type resolve(const std::string& requested, const gpu_model* gpu, std::vector<std::string>& notes) {
-    if (requested == "int16") {
+compute_type resolve(precision_id requested, const gpu_model* gpu, std::vector<std::string>& notes) {
+    const std::string_view name = to_string(requested);
+    if (requested == precision_id::int16) {
         notes.emplace_back("int16 is a CPU compute type in CTranslate2 (MKL/oneDNN): on CUDA it runs as float32");
-        return make_type("float32");
+        return make_type(precision_id::float32);
     }
     if (gpu == nullptr) return make_type(requested);
     const int cc = gpu->cc_major * 10 + gpu->cc_minor;
     const std::string card = fmt::format("{} (CC {}.{})", gpu->name, gpu->cc_major, gpu->cc_minor);
-    const bool bf16 = requested == "bfloat16" || requested == "int8_bfloat16";
+    const bool bf16 = requested == precision_id::bfloat16 || requested == precision_id::int8_bfloat16;
     if (bf16 && cc < 80) {
         throw usage_error(fmt::format(
             "precision '{}' needs compute capability 8.0 or newer and {} has no efficient bfloat16, so CTranslate2 "
             "refuses it: use {} instead",
-            requested, card, cc >= 70 ? "float16, int8_float16 or int8" : "float32 or int8_float32"));
+            name, card, cc >= 70 ? "float16, int8_float16 or int8" : "float32 or int8_float32"));
     }
-    const bool int8 = requested.rfind("int8", 0) == 0;
+    const bool int8 = is_int8(requested);
     if (int8 && cc < 61) {
-        notes.push_back(fmt::format("{}: no int8 (needs CC 6.1): {} runs as float32, 4 B per weight", card, requested));
-        return make_type("float32");
+        notes.push_back(fmt::format("{}: no int8 (needs CC 6.1): {} runs as float32, 4 B per weight", card, name));
+        return make_type(precision_id::float32);
     }
-    if (int8 && requested != "int8_float32" && cc < 70) {
+    if (int8 && requested != precision_id::int8_float32 && cc < 70) {
         notes.push_back(fmt::format("{}: no efficient float16 (needs CC 7.0): {} runs as int8_float32, float32 compute",
-                                    card, requested));
-        return make_type("int8_float32");
+                                    card, name));
+        return make_type(precision_id::int8_float32);
     }
-    if (requested == "float16" && cc < 70) {
+    if (requested == precision_id::float16 && cc < 70) {
         notes.push_back(
             fmt::format("{}: no efficient float16 (needs CC 7.0): float16 runs as float32, doubling the weights "
                         "(releases without the "
                         "fallback refuse float16 there)",
                         card));
-        return make_type("float32");
+        return make_type(precision_id::float32);
     }
     return make_type(requested);
 }
@@ -93,18 +109,16 @@ std::uint64_t weight_bytes(const compute_type& t, const architecture_split& s) {
            (s.conv + s.positions + s.vectors) * t.float_bytes;
 }
 
-}  // namespace
-
-std::uint64_t faster_whisper_weight_bytes(std::string_view precision, const model_architecture& arch) {
+std::uint64_t weight_bytes(precision_id precision, const model_architecture& arch) {
     std::vector<std::string> notes;
-    return weight_bytes(resolve(std::string(precision), nullptr, notes), split_parameters(arch));
+    return weight_bytes(resolve(precision, nullptr, notes), split_parameters(arch));
 }
 
-memory_estimate estimate_faster_whisper(const estimate_request& request) {
+memory_estimate estimate_memory(const resolved_request& in) {
     using namespace engine_constants;
-    const engine_inputs in = resolve_inputs(request, "faster-whisper");
-    estimate_builder b = start_estimate(request, in);
-    const compute_type type = resolve(in.precision, in.gpu, b.result.notes);
+    estimate_builder b = start_estimate(in);
+    const architecture_split split = split_parameters(in.arch);
+    const compute_type type = resolve(in.precision->id, in.gpu, b.result.notes);
     const std::uint64_t act = type.float_bytes;
     const auto vocab = static_cast<std::uint64_t>(in.arch.n_vocab);
     const std::uint64_t hyps = in.batch * in.beams;
@@ -115,35 +129,32 @@ memory_estimate estimate_faster_whisper(const estimate_request& request) {
     const std::uint64_t prefill_tokens = batched ? sot_tokens : prompt_prefill_tokens;
     const window_sizes w = window_sizes_for(in.arch, act, in.flash_attention ? 0 : 2 * act);
 
-    b.add("cuda_context", cuda_context_lazy_bytes,
-          "CUDA context with lazy module loading: 287,047,680 B measured in PyTorch PR #86509");
+    add_cuda_context(b);
     b.add("library_workspace", ct2_runtime_bytes,
           "CTranslate2 + cuBLAS/cuDNN kernels, handles and workspaces: 368 MiB, fitted with allocator_slack to the "
           "faster-whisper README large-v2 fp16 (4525 MB) and int8 (2926 MB) benchmark");
-    const std::uint64_t weights = weight_bytes(type, in.split);
-    b.add("weights", weights,
-          fmt::format("{}: {} matrix elements x {} B{} + {} other parameters x {} B", type.name, in.split.linear,
-                      type.linear_bytes,
-                      type.row_scales ? fmt::format(" + {} row scales x 4 B", in.split.linear_rows) : "",
-                      in.split.conv + in.split.positions + in.split.vectors, type.float_bytes));
+    const std::uint64_t weights = weight_bytes(type, split);
+    b.add(
+        "weights", weights,
+        fmt::format("{}: {} matrix elements x {} B{} + {} other parameters x {} B", to_string(type.id), split.linear,
+                    type.linear_bytes, type.row_scales ? fmt::format(" + {} row scales x 4 B", split.linear_rows) : "",
+                    split.conv + split.positions + split.vectors, type.float_bytes));
     b.add("weights_transient", 0, "none: CTranslate2 converts and quantizes on the host and copies each weight once");
 
-    const std::uint64_t encoder_phase = in.batch * (w.encoder_working + w.attention_scores);
-    const std::uint64_t encoder_output = in.batch * w.encoder_output;
     const std::uint64_t cross = in.batch * w.cross_kv;
     const std::uint64_t self_kv = hyps * w.self_kv_per_token * cache_tokens;
     const std::uint64_t decoder_act = hyps * prefill_tokens * w.block_per_token;
     const std::uint64_t logits = hyps * vocab * (act + float32_bytes);
-    const std::uint64_t decoder_phase = cross + self_kv + decoder_act + logits;
-    const std::uint64_t dynamic = std::max(encoder_phase, decoder_phase) + encoder_output;
+    const window_peaks peaks{.encoder_phase = in.batch * (w.encoder_working + w.attention_scores),
+                             .encoder_output = in.batch * w.encoder_output,
+                             .decoder_phase = cross + self_kv + decoder_act + logits};
 
-    b.add("encoder_activations", encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0,
-          fmt::format("encoder working set {} x batch {} ({}); only the part above the decoder's peak counts, the pool "
-                      "reuses the freed memory",
-                      mib(w.encoder_working + w.attention_scores), in.batch,
-                      in.flash_attention ? "flash attention: one block 14 x 1500 x d + mel"
-                                         : "one block 14 x 1500 x d + mel + scores and softmax 2 x heads x 1500^2"));
-    b.add("encoder_output", encoder_output,
+    add_encoder_activations(b, peaks, w, in.batch,
+                            in.flash_attention
+                                ? "flash attention: one block 14 x 1500 x d + mel"
+                                : "one block 14 x 1500 x d + mel + scores and softmax 2 x heads x 1500^2",
+                            "the pool reuses the freed memory");
+    b.add("encoder_output", peaks.encoder_output,
           fmt::format("1500 x d x {} B x batch {}, not replicated per beam", act, in.batch));
     b.add("cross_attention_cache", cross,
           fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch {} (not replicated per beam)",
@@ -157,7 +168,8 @@ memory_estimate estimate_faster_whisper(const estimate_request& request) {
           fmt::format("prefill of {} tokens x 14 x d x {} B x batch x beams", prefill_tokens, act));
     b.add("logits", logits,
           fmt::format("last-position logits and log-probs: batch x beams x n_vocab x ({} + 4) B", act));
-    b.add("allocator_slack", fraction_of(weights, ct2_weight_overhead) + fraction_of(dynamic, allocator_fragmentation),
+    b.add("allocator_slack",
+          fraction_of(weights, ct2_weight_overhead) + fraction_of(peaks.dynamic(), allocator_fragmentation),
           "pool overhead: 9.52% of the weights (fitted to the faster-whisper README benchmark) + 5% of the activations "
           "(fragmentation, assumed)");
 
@@ -170,10 +182,33 @@ memory_estimate estimate_faster_whisper(const estimate_request& request) {
             "a chunk that decodes to max_length 448 adds {} of self-attention cache",
             mib(hyps * w.self_kv_per_token * (static_cast<std::uint64_t>(in.arch.n_text_ctx) - cache_tokens))));
     }
-    if (in.precision == "int8" && type.name == "int8") {
+    if (in.precision->id == precision_id::int8 && type.id == precision_id::int8) {
         b.result.notes.emplace_back("int8 on a CC >= 7.0 GPU: int8 weights with float16 compute (as int8_float16)");
     }
     return b.finish();
 }
 
-}  // namespace whisper_vram::detail
+// CTranslate2 compute types (quantization.md); int8 = int8 weights with float16 compute on CC ≥ 7.0.
+constexpr auto precisions = std::to_array<precision_spelling>({
+    {precision_id::float32, "float32", precision_aliases::fp32},
+    {precision_id::float16, "float16", precision_aliases::fp16},
+    {precision_id::bfloat16, "bfloat16", precision_aliases::bf16},
+    {precision_id::int8, "int8", {}},
+    {precision_id::int8_float16, "int8_float16", {}},
+    {precision_id::int8_float32, "int8_float32", {}},
+    {precision_id::int8_bfloat16, "int8_bfloat16", {}},
+    {precision_id::int16, "int16", {}},
+});
+
+}  // namespace
+
+const engine_profile& faster_whisper_profile() {
+    // Defaults: faster-whisper transcribe(beam_size=5); CTranslate2 flash_attention=False.
+    static constexpr auto aliases = std::to_array<std::string_view>({"ctranslate2", "ct2", "whisperx"});
+    static const engine_profile profile =
+        engine_aware_profile("faster-whisper", aliases, precisions, /*beam*/ 5,
+                             /*flash attention*/ false, &estimate_memory, &weight_bytes);
+    return profile;
+}
+
+}  // namespace whisper_vram

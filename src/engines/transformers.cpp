@@ -14,55 +14,54 @@
 //   window starts from 4 tokens.
 #include <fmt/format.h>
 #include <algorithm>
+#include <array>
 
 #include "engines/engine_common.hpp"
 #include "whisper_vram/core/error.hpp"
 
-namespace whisper_vram::detail {
-
+namespace whisper_vram {
 namespace {
-std::uint64_t act_bytes(std::string_view precision) {
-    return precision == "float32" ? engine_constants::float32_bytes : engine_constants::f16_bytes;
-}
-}  // namespace
 
-std::uint64_t transformers_weight_bytes(std::string_view precision, const model_architecture& arch) {
+using namespace detail;
+
+std::uint64_t act_bytes(precision_id precision) {
+    return precision == precision_id::float32 ? engine_constants::float32_bytes : engine_constants::f16_bytes;
+}
+
+std::uint64_t weight_bytes(precision_id precision, const model_architecture& arch) {
     // Every parameter (embed_positions included; proj_out is tied to embed_tokens) in torch_dtype.
     return split_parameters(arch).total * act_bytes(precision);
 }
 
-memory_estimate estimate_transformers(const estimate_request& request) {
+memory_estimate estimate_memory(const resolved_request& in) {
     using namespace engine_constants;
-    const engine_inputs in = resolve_inputs(request, "transformers");
-    estimate_builder b = start_estimate(request, in);
-    const std::uint64_t act = act_bytes(in.precision);
+    estimate_builder b = start_estimate(in);
+    const architecture_split split = split_parameters(in.arch);
+    const std::uint64_t act = act_bytes(in.precision->id);
     const auto vocab = static_cast<std::uint64_t>(in.arch.n_vocab);
     const std::uint64_t hyps = in.batch * in.beams;
     const window_sizes w = window_sizes_for(in.arch, act, in.flash_attention ? 0 : 2 * act);
 
     add_torch_runtime(b, in);
-    b.add("weights", transformers_weight_bytes(in.precision, in.arch),
-          fmt::format("{} parameters x {} B ({})", in.split.total, act, in.precision));
+    b.add("weights", weight_bytes(in.precision->id, in.arch),
+          fmt::format("{} parameters x {} B ({})", split.total, act, in.precision->name));
     b.add("weights_transient", 0, "none: weights are loaded on the host in torch_dtype and moved once");
 
-    const std::uint64_t encoder_phase = in.batch * (w.encoder_working + w.attention_scores);
-    const std::uint64_t encoder_output = hyps * w.encoder_output;
     const std::uint64_t cross = hyps * w.cross_kv;
     const std::uint64_t self_kv = hyps * w.self_kv_per_token * batched_decode_tokens;
     const std::uint64_t decoder_act = hyps * sot_tokens * w.block_per_token;
     // Prefill logits of the start tokens in the compute dtype, then the last position's logits
     // as float32, their log-softmax and the processed scores (3 × 4 B per vocabulary entry).
     const std::uint64_t logits = hyps * vocab * (sot_tokens * act + 3 * float32_bytes);
-    const std::uint64_t decoder_phase = cross + self_kv + decoder_act + logits;
-    const std::uint64_t dynamic = std::max(encoder_phase, decoder_phase) + encoder_output;
+    const window_peaks peaks{.encoder_phase = in.batch * (w.encoder_working + w.attention_scores),
+                             .encoder_output = hyps * w.encoder_output,
+                             .decoder_phase = cross + self_kv + decoder_act + logits};
 
-    b.add("encoder_activations", encoder_phase > decoder_phase ? encoder_phase - decoder_phase : 0,
-          fmt::format("encoder working set {} x batch {} ({}); only the part above the decoder's peak counts, the "
-                      "decoder reuses the freed blocks",
-                      mib(w.encoder_working + w.attention_scores), in.batch,
-                      in.flash_attention ? "sdpa: one block 14 x 1500 x d + mel"
-                                         : "eager: + scores and softmax, 2 x heads x 1500^2 elements"));
-    b.add("encoder_output", encoder_output,
+    add_encoder_activations(b, peaks, w, in.batch,
+                            in.flash_attention ? "sdpa: one block 14 x 1500 x d + mel"
+                                               : "eager: + scores and softmax, 2 x heads x 1500^2 elements",
+                            "the decoder reuses the freed blocks");
+    b.add("encoder_output", peaks.encoder_output,
           fmt::format("1500 x d x {} B x batch {} x beams {} (repeat_interleave per beam)", act, in.batch, in.beams));
     b.add("cross_attention_cache", cross,
           fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch x beams (expanded per beam)",
@@ -74,7 +73,7 @@ memory_estimate estimate_transformers(const estimate_request& request) {
     b.add("logits", logits,
           fmt::format("batch x beams x n_vocab x (4 prefill positions x {} B + 3 x 4 B float32 scores)", act));
     b.add(
-        "allocator_slack", fraction_of(dynamic, allocator_fragmentation) + torch_allocator_segments_bytes,
+        "allocator_slack", fraction_of(peaks.dynamic(), allocator_fragmentation) + torch_allocator_segments_bytes,
         "PyTorch caching allocator: 5% of the activations (fragmentation, assumed) + one 20 MiB and one 2 MiB segment");
 
     b.result.notes.push_back(fmt::format(
@@ -82,7 +81,7 @@ memory_estimate estimate_transformers(const estimate_request& request) {
         "grow with audio length; a window that decodes to max_length 448 adds {} of self-attention cache",
         in.beams == 1 ? "greedy" : "beam search", in.beams, in.batch,
         mib(hyps * w.self_kv_per_token * (static_cast<std::uint64_t>(in.arch.n_text_ctx) - batched_decode_tokens))));
-    if (in.gpu != nullptr && in.precision == "bfloat16" && in.gpu->cc_major < 8) {
+    if (in.gpu != nullptr && in.precision->id == precision_id::bfloat16 && in.gpu->cc_major < 8) {
         b.result.notes.push_back(
             fmt::format("{} (CC {}.{}) has no native bfloat16 (needs CC 8.0): PyTorch runs it emulated and slowly; "
                         "memory is the same; "
@@ -92,4 +91,15 @@ memory_estimate estimate_transformers(const estimate_request& request) {
     return b.finish();
 }
 
-}  // namespace whisper_vram::detail
+}  // namespace
+
+const engine_profile& transformers_profile() {
+    // Defaults: generate() is greedy (num_beams 1) and attn_implementation="sdpa".
+    static constexpr auto aliases = std::to_array<std::string_view>({"hf", "huggingface"});
+    static const engine_profile profile =
+        engine_aware_profile("transformers", aliases, float_spellings, /*beam*/ 1,
+                             /*flash attention*/ true, &estimate_memory, &weight_bytes);
+    return profile;
+}
+
+}  // namespace whisper_vram

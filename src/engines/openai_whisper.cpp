@@ -21,21 +21,25 @@
 //   mel) on a (B, n_mels, 3000) batch, which the library supports (weights once, activations × B).
 #include <fmt/format.h>
 #include <algorithm>
+#include <array>
 
 #include "engines/engine_common.hpp"
 
-namespace whisper_vram::detail {
+namespace whisper_vram {
+namespace {
 
-std::uint64_t openai_whisper_weight_bytes(std::string_view /*precision*/, const model_architecture& arch) {
+using namespace detail;
+
+std::uint64_t weight_bytes(precision_id /*precision*/, const model_architecture& arch) {
     // load_model keeps fp32 parameters at both precisions (fp16=True casts per call).
     return split_parameters(arch).total * engine_constants::float32_bytes;
 }
 
-memory_estimate estimate_openai_whisper(const estimate_request& request) {
+memory_estimate estimate_memory(const resolved_request& in) {
     using namespace engine_constants;
-    const engine_inputs in = resolve_inputs(request, "openai-whisper");
-    estimate_builder b = start_estimate(request, in);
-    const bool fp16 = in.precision == "float16";
+    estimate_builder b = start_estimate(in);
+    const architecture_split split = split_parameters(in.arch);
+    const bool fp16 = in.precision->id == precision_id::float16;
     const std::uint64_t act = fp16 ? f16_bytes : float32_bytes;
     const auto d = static_cast<std::uint64_t>(in.arch.d_model);
     const auto vocab = static_cast<std::uint64_t>(in.arch.n_vocab);
@@ -45,11 +49,10 @@ memory_estimate estimate_openai_whisper(const estimate_request& request) {
     const window_sizes w = window_sizes_for(in.arch, act, in.flash_attention ? 0 : 2 * float32_bytes);
 
     add_torch_runtime(b, in);
-    const std::uint64_t weights = openai_whisper_weight_bytes(in.precision, in.arch);
-    b.add("weights", weights,
-          fmt::format("{} parameters x 4 B: load_model keeps fp32 weights resident", in.split.total));
+    const std::uint64_t weights = weight_bytes(in.precision->id, in.arch);
+    b.add("weights", weights, fmt::format("{} parameters x 4 B: load_model keeps fp32 weights resident", split.total));
 
-    const std::uint64_t checkpoint = in.split.total * f16_bytes;
+    const std::uint64_t checkpoint = split.total * f16_bytes;
     const std::uint64_t cast = fp16 ? vocab * d * f16_bytes : 0;
     const std::uint64_t self_kv = hyps * w.self_kv_per_token * static_cast<std::uint64_t>(in.arch.n_text_ctx);
     const std::uint64_t cross = in.batch * w.cross_kv;
@@ -97,7 +100,7 @@ memory_estimate estimate_openai_whisper(const estimate_request& request) {
 
     b.result.notes.push_back(fmt::format(
         "openai-whisper: beam {} ({}), {}; GPU memory does not grow with audio length (30 s windows){}", in.beams,
-        request.beam_size ? "given" : "the CLI's default; the Python API's DecodingOptions default is greedy",
+        in.request->beam_size ? "given" : "the CLI's default; the Python API's DecodingOptions default is greedy",
         fp16 ? "fp16=True: fp32 weights resident, fp16 compute" : "fp16=False: fp32 compute",
         in.batch > 1 ? fmt::format("; batch {} means whisper.decode() on {} windows at once (transcribe() has no "
                                    "batching)",
@@ -109,4 +112,17 @@ memory_estimate estimate_openai_whisper(const estimate_request& request) {
     return b.finish();
 }
 
-}  // namespace whisper_vram::detail
+}  // namespace
+
+const engine_profile& openai_whisper_profile() {
+    // Defaults: the openai-whisper CLI's `--beam_size 5` (DecodingOptions alone is greedy) and
+    // SDPA attention since release v20240930. float32 = transcribe's fp16=False; float16 (the
+    // default) = fp32 weights resident, fp16 compute.
+    static constexpr auto aliases = std::to_array<std::string_view>({"openai", "whisper"});
+    static const engine_profile profile =
+        engine_aware_profile("openai-whisper", aliases, std::span(float_spellings).first<2>(), /*beam*/ 5,
+                             /*flash attention*/ true, &estimate_memory, &weight_bytes);
+    return profile;
+}
+
+}  // namespace whisper_vram

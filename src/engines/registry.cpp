@@ -1,0 +1,165 @@
+// The engine registry: one line per engine, and everything derived from the list (lookups,
+// the public functions of engines.hpp, the texts every message and help line uses).
+#include "whisper_vram/engines/registry.hpp"
+
+#include <fmt/format.h>
+#include <algorithm>
+#include <array>
+#include <vector>
+
+#include "core/text.hpp"
+#include "engines/engine_common.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/engines/engines.hpp"
+
+namespace whisper_vram {
+
+// Each defined in src/engines/<engine>.cpp.
+const engine_profile& guide_profile();
+const engine_profile& openai_whisper_profile();
+const engine_profile& transformers_profile();
+const engine_profile& faster_whisper_profile();
+const engine_profile& whisper_cpp_profile();
+
+namespace {
+
+// The registry: one line per engine, in the order lists show them.
+const auto& profiles() {
+    static const auto list = std::to_array<const engine_profile*>({
+        &guide_profile(),
+        &openai_whisper_profile(),
+        &transformers_profile(),
+        &faster_whisper_profile(),
+        &whisper_cpp_profile(),
+    });
+    return list;
+}
+
+// The profile of @p name if it has an engine-aware estimator.
+// @throws usage_error for an unknown engine or the guide (whose precisions belong to its formula).
+const engine_profile& find_engine_aware(std::string_view name) {
+    const engine_profile& engine = find_engine(name);
+    if (!engine.resolves_itself) return engine;
+    std::vector<std::string> aware;
+    for (const auto* p : profiles()) {
+        if (!p->resolves_itself) aware.emplace_back(p->name);
+    }
+    throw usage_error(fmt::format(
+        "engine '{}' ({}) is not an engine-aware estimator: its precisions are {}; engine-aware functions accept: {}",
+        engine.name, engine.summary, precision_names_text(engine.precisions), detail::join(aware)));
+}
+
+}  // namespace
+
+std::span<const engine_profile* const> engine_registry() noexcept { return profiles(); }
+
+const engine_profile* try_find_engine(std::string_view name) noexcept {
+    const std::string key = detail::to_lower(detail::trim(name));
+    for (const auto* p : profiles()) {
+        if (p->name == key || std::find(p->aliases.begin(), p->aliases.end(), key) != p->aliases.end()) return p;
+    }
+    return nullptr;
+}
+
+const engine_profile& find_engine(std::string_view name) {
+    if (const auto* p = try_find_engine(name)) return *p;
+    throw usage_error(fmt::format("unknown engine '{}': accepted: {}", name, engine_list_text()));
+}
+
+std::string engine_names_text() {
+    std::vector<std::string> names;
+    for (const auto* p : profiles()) names.emplace_back(p->name);
+    return detail::join(names);
+}
+
+std::string engine_list_text() {
+    std::vector<std::string> items;
+    for (const auto* p : profiles()) {
+        std::vector<std::string> parts;
+        if (!p->summary.empty()) parts.emplace_back(p->summary);
+        if (!p->aliases.empty()) {
+            parts.push_back("aliases: " + detail::join(std::vector<std::string>(p->aliases.begin(), p->aliases.end())));
+        }
+        items.push_back(parts.empty() ? std::string(p->name)
+                                      : fmt::format("{} ({})", p->name, detail::join(parts, "; ")));
+    }
+    return detail::join(items);
+}
+
+std::string engine_precisions_text() {
+    std::vector<std::string> items;
+    for (const auto* p : profiles())
+        items.push_back(fmt::format("{}: {}", p->name, precision_names_text(p->precisions)));
+    return detail::join(items, "; ");
+}
+
+const precision_spelling& resolve_precision(const engine_profile& engine, std::string_view text) {
+    if (const auto* found = find_precision(engine.precisions, text)) return *found;
+    throw usage_error(fmt::format("precision '{}' is not supported by {}: accepted: {} (aliases: {})", text,
+                                  engine.name, precision_names_text(engine.precisions),
+                                  precision_aliases_text(engine.precisions)));
+}
+
+resolved_request resolve_request(const engine_profile& engine, const estimate_request& request) {
+    resolved_request in;
+    in.request = &request;
+    in.engine = &engine;
+    if (engine.resolves_itself) return in;
+    // Same order of checks as before the registry: the first bad input is the one reported.
+    in.model = &find_model(request.model);
+    in.arch = in.model->architecture;
+    in.precision = &resolve_precision(engine, request.precision);
+    validate_segment_seconds(request.segment_seconds);
+    validate_batch_size(request.batch_size);
+    validate_margin(request.margin);
+    in.batch = static_cast<std::uint64_t>(request.batch_size);
+    const int beam = request.beam_size.value_or(engine.default_beam_size);
+    if (beam < 1 || beam > 64) {
+        throw usage_error(fmt::format("beam size {} is invalid: must be an integer from 1 to 64", beam));
+    }
+    in.beams = static_cast<std::uint64_t>(beam);
+    in.flash_attention = request.flash_attention.value_or(engine.default_flash_attention);
+    if (request.gpu_name) in.gpu = &find_gpu_model(*request.gpu_name);
+    return in;
+}
+
+// ---- engines.hpp: the functions callers used before the registry, now read from it ----
+
+std::vector<std::string> engine_names() {
+    std::vector<std::string> names;
+    for (const auto* p : profiles()) {
+        if (!p->resolves_itself) names.emplace_back(p->name);
+    }
+    return names;
+}
+
+std::string canonical_engine(std::string_view name) { return std::string(find_engine(name).name); }
+
+std::vector<std::string> engine_precisions(std::string_view engine) {
+    std::vector<std::string> names;
+    for (const auto& p : find_engine_aware(engine).precisions) names.emplace_back(p.name);
+    return names;
+}
+
+std::string canonical_engine_precision(std::string_view engine, std::string_view precision) {
+    return std::string(resolve_precision(find_engine_aware(engine), precision).name);
+}
+
+int default_beam_size(std::string_view engine) { return find_engine_aware(engine).default_beam_size; }
+
+bool default_flash_attention(std::string_view engine) { return find_engine_aware(engine).default_flash_attention; }
+
+std::uint64_t engine_weight_bytes(std::string_view engine, std::string_view precision, const model_architecture& arch) {
+    const engine_profile& profile = find_engine_aware(engine);
+    return profile.weight_bytes(resolve_precision(profile, precision).id, arch);
+}
+
+namespace detail {
+
+memory_estimate estimate_engine(const estimate_request& request) {
+    const engine_profile& engine = find_engine(request.engine);
+    return engine.estimate(resolve_request(engine, request));
+}
+
+}  // namespace detail
+}  // namespace whisper_vram
