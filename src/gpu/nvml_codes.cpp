@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <array>
 
-#include "core/enum_names.hpp"
+#include "core/text.hpp"
 #include "gpu/nvml_abi.hpp"
 #include "whisper_vram/gpu/nvml_probe.hpp"
 
@@ -85,7 +85,7 @@ std::string nvml_return_text(int value) { return std::string(detail::nvml::code_
 std::string_view to_string(nvml_status status) noexcept {
     static constexpr auto names =
         std::to_array<std::string_view>({"ok", "library_not_found", "missing_symbol", "init_failed"});
-    return detail::enum_name(status, names);
+    return detail::enum_name(names, status);
 }
 
 }  // namespace whisper_vram

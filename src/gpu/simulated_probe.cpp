@@ -1,6 +1,5 @@
 #include <fmt/format.h>
 
-#include "core/enum_names.hpp"
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
@@ -42,12 +41,12 @@ const char* const spec_forms =
 
 std::string_view to_string(gpu_state state) noexcept {
     static constexpr auto names = std::to_array<std::string_view>({"ok", "unified_memory", "lost", "error"});
-    return detail::enum_name(state, names);
+    return detail::enum_name(names, state);
 }
 
 std::string_view to_string(probe_source source) noexcept {
     static constexpr auto names = std::to_array<std::string_view>({"nvml", "simulated", "none"});
-    return detail::enum_name(source, names);
+    return detail::enum_name(names, source);
 }
 
 std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {

@@ -2,7 +2,6 @@
 // Guide formula: closed forms derived from its linear shape, then verified by re-estimating.
 // Other engines: monotone binary search over whole steps, re-estimating at each probe.
 #include "whisper_vram/planner/planner.hpp"
-#include "core/enum_names.hpp"
 
 #include <fmt/format.h>
 #include <algorithm>
@@ -220,7 +219,7 @@ best_model_result assign_optimal_model(std::uint64_t available_bytes, const esti
 std::string_view to_string(solve_quantity quantity) noexcept {
     static constexpr auto names =
         std::to_array<std::string_view>({"max_segment", "max_batch", "max_concurrent", "min_memory"});
-    return detail::enum_name(quantity, names);
+    return detail::enum_name(names, quantity);
 }
 
 namespace detail {
