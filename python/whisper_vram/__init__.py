@@ -73,19 +73,10 @@ class GpuManager:
 
     # ---- estimates ----------------------------------------------------------------------------
 
-    def calculate_memory_usage(
-        self,
-        model_name: str,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        margin: float = 0.2,
-        beam_size: Optional[int] = None,
-        gpu: Optional[str] = None,
-        flash_attention: Optional[bool] = None,
-    ) -> MemoryEstimate:
+    def calculate_memory_usage(self, model_name: str, segment_duration: float = 30, batch_size: int = 1,
+                               precision: str = "float16", *, engine: str = "guide", margin: float = 0.2,
+                               beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                               flash_attention: Optional[bool] = None) -> MemoryEstimate:
         """Memory a Whisper job needs, as the guide computes it (or an engine-aware estimate).
 
         Returns a dict with ``total_required`` and ``recommended`` (GiB floats, recommended =
@@ -104,20 +95,10 @@ class GpuManager:
             model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
             engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention))
 
-    def check_gpu_memory_sufficient(
-        self,
-        model_name: str,
-        gpu_ids: Optional[Sequence[Union[int, str]]] = None,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        margin: float = 0.2,
-        beam_size: Optional[int] = None,
-        gpu: Optional[str] = None,
-        flash_attention: Optional[bool] = None,
-    ) -> CheckResult:
+    def check_gpu_memory_sufficient(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
+                                    segment_duration: float = 30, batch_size: int = 1, precision: str = "float16",
+                                    *, engine: str = "guide", margin: float = 0.2, beam_size: Optional[int] = None,
+                                    gpu: Optional[str] = None, flash_attention: Optional[bool] = None) -> CheckResult:
         """Does the configuration fit on each listed GPU? (The guide's check.)
 
         ``gpu_ids``: CUDA indices (as PyTorch numbers them, after CUDA_VISIBLE_DEVICES), UUIDs
@@ -157,17 +138,9 @@ class GpuManager:
 
     # ---- planning -----------------------------------------------------------------------------
 
-    def assign_optimal_model(
-        self,
-        available_memory: float,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        english_only: bool = False,
-        margin: float = 0.2,
-    ) -> str:
+    def assign_optimal_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
+                             precision: str = "float16", *, engine: str = "guide", english_only: bool = False,
+                             margin: float = 0.2) -> str:
         """The guide's assign_optimal_model: the largest model whose recommended memory fits in
         ``available_memory`` GiB (ladder large > medium > small > base > tiny for the guide;
         engines add turbo and, with ``english_only``, the distil models). Returns the model name;
@@ -176,17 +149,9 @@ class GpuManager:
         return self.best_model(available_memory, segment_duration, batch_size, precision,
                                engine=engine, english_only=english_only, margin=margin)["model"]
 
-    def best_model(
-        self,
-        available_memory: float,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        english_only: bool = False,
-        margin: float = 0.2,
-    ) -> BestModelResult:
+    def best_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
+                   precision: str = "float16", *, engine: str = "guide", english_only: bool = False,
+                   margin: float = 0.2) -> BestModelResult:
         """Like :meth:`assign_optimal_model` but the whole answer:
         ``{'model', 'fits', 'recommended', 'memory', 'ladder', 'message', ...}``."""
         options = _EstimateOptions(segment_duration=segment_duration, batch_size=batch_size, precision=precision,
@@ -227,15 +192,8 @@ class GpuManager:
                                    precision=precision, engine=engine, margin=margin)
         return self._native().solve("min_memory", options, None)
 
-    def recommend(
-        self,
-        gpus: Optional[Union[str, Sequence[str]]] = None,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        english_only: bool = False,
-        margin: float = 0.2,
-    ) -> RecommendResult:
+    def recommend(self, gpus: Optional[Union[str, Sequence[str]]] = None, precision: str = "float16", *,
+                  engine: str = "guide", english_only: bool = False, margin: float = 0.2) -> RecommendResult:
         """Per-GPU recommendations (the guide's "suggestions per GPU", computed): for each GPU the
         best model at 30 s, its longest segment, how many 30 s tasks fit, and the same for int8.
         ``gpus``: catalog names ("RTX 3090", ["T4", "A10"]); None = the GPUs this manager sees
@@ -273,19 +231,10 @@ class GpuManager:
                              "e.g. [{'model': 'medium'}] or ['medium']")
         return self._native().can_run_concurrent_task(model_name, list(current_tasks))
 
-    def reserve(
-        self,
-        model_name: str,
-        gpu_ids: Optional[Sequence[Union[int, str]]] = None,
-        timeout: Optional[float] = None,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        margin: float = 0.2,
-        policy: str = "best-fit",
-    ) -> "Lease":
+    def reserve(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
+                timeout: Optional[float] = None, segment_duration: float = 30, batch_size: int = 1,
+                precision: str = "float16", *, engine: str = "guide", margin: float = 0.2,
+                policy: str = "best-fit") -> "Lease":
         """Reserves the configuration's recommended memory on one of ``gpu_ids`` (None = every
         visible GPU; placement ``policy`` "best-fit" or "most-free"), waiting in FIFO order up to
         ``timeout`` seconds (None = no limit, 0 = do not wait). The wait releases the GIL.
