@@ -192,6 +192,22 @@ class Warnings(unittest.TestCase):
                 _core._emit_warning("ledger repaired", from_thread)
             self.assertEqual(str(caught.warning), "ledger repaired")
 
+    def test_a_warning_made_an_error_is_reported_not_thrown_through_the_library(self):
+        # The sink may run inside a lease's destructor: an exception must not cross the C++ code.
+        import sys
+        import warnings
+        from whisper_vram import _core
+        seen = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = lambda unraisable: seen.append(unraisable.exc_type)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                _core._emit_warning("ledger repaired")
+        finally:
+            sys.unraisablehook = old_hook
+        self.assertEqual(seen, [RuntimeWarning])
+
     @unittest.skipUnless(getattr(__import__("whisper_vram")._core, "warnings_connected", False),
                          "this build's gpu_manager takes no warning sink yet")
     def test_a_repaired_ledger_is_a_runtime_warning(self):
