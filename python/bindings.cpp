@@ -1,6 +1,8 @@
 // pybind11 bindings: the C++ facade (gpu_manager) as whisper_vram._core. Results cross as Python
 // dicts built from the same JSON the CLI prints (one set of keys for both). The pure-Python layer
-// (whisper_vram/__init__.py) gives the guide's method names, keyword names and docstrings.
+// (whisper_vram/__init__.py) gives the guide's method names, keyword names and docstrings; the
+// signatures of this module are in whisper_vram/_core.pyi. The library's warnings become Python
+// warnings (RuntimeWarning) through the manager's warning_sink.
 
 #include <pybind11/functional.h>
 #include <pybind11/pybind11.h>
@@ -10,14 +12,18 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
+#include <type_traits>
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/facade/environment.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
+#include "whisper_vram/version.hpp"
 
 namespace py = pybind11;
 using namespace whisper_vram;
@@ -69,17 +75,19 @@ std::optional<double> double_from(const py::handle& value) {
     return d;
 }
 
-// Numbers from Python: validated by the core, so messages are the CLI's. Non-numbers (or bools)
-// are usage errors (ValueError) naming the value, not pybind11 TypeErrors.
-double segment_from(const py::handle& value) {
+/// A number from Python, checked by the core's @p validate so messages are the CLI's. A non-number
+/// (or a bool) is a usage error (ValueError) naming the value — "<what> <repr> is invalid: <allowed>"
+/// — not a pybind11 TypeError.
+double number_from(const py::handle& value, const char* what, const char* allowed, void (*validate)(double)) {
     const auto number = double_from(value);
-    if (!number) {
-        throw usage_error("segment duration " + py_repr(value) +
-                          " is invalid: must be a finite number of seconds > 0 and at most 86400 (24 h)");
-    }
-    const double seconds = *number;
-    validate_segment_seconds(seconds);
-    return seconds;
+    if (!number) throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: " + allowed);
+    if (validate != nullptr) validate(*number);
+    return *number;
+}
+
+double segment_from(const py::handle& value) {
+    return number_from(value, "segment duration", "must be a finite number of seconds > 0 and at most 86400 (24 h)",
+                       validate_segment_seconds);
 }
 
 int batch_from(const py::handle& value) {
@@ -108,14 +116,7 @@ int batch_from(const py::handle& value) {
 }
 
 double margin_from(const py::handle& value) {
-    const auto number = double_from(value);
-    if (!number) {
-        throw usage_error("margin " + py_repr(value) +
-                          " is invalid: must be a number from 0 to 10 (0.2 = the guide's 20%)");
-    }
-    const double margin = *number;
-    validate_margin(margin);
-    return margin;
+    return number_from(value, "margin", "must be a number from 0 to 10 (0.2 = the guide's 20%)", validate_margin);
 }
 
 bool is_blank(const std::string& text) { return text.find_first_not_of(" \t") == std::string::npos; }
@@ -171,9 +172,7 @@ estimate_request request_from(const py::dict& o) {
 
 /// Memory in GiB (the guide's unit) → bytes, rounded down.
 std::uint64_t memory_from(const py::handle& value) {
-    const auto number = double_from(value);
-    if (!number) throw usage_error("available memory " + py_repr(value) + " is invalid: must be a number of GiB >= 0");
-    return gib_to_bytes_floor(*number);
+    return gib_to_bytes_floor(number_from(value, "available memory", "must be a number of GiB >= 0", nullptr));
 }
 
 /// GPU ids from Python (ints or strings; None = every visible GPU) → the strings select_gpus takes.
@@ -215,25 +214,52 @@ public:
     explicit py_lease(lease held) : lease_(std::move(held)) {}
     void release() { lease_.release(); }
     [[nodiscard]] bool active() const { return lease_.active(); }
+    /// whisper_vram.LeaseInfo.
     [[nodiscard]] py::dict info() const {
+        using namespace pybind11::literals;
         const lease_info& i = lease_.info();
-        py::dict d;
-        d["id"] = i.id;
-        d["gpu_uuid"] = i.gpu_uuid;
-        d["gpu_index"] = i.gpu_index;
-        d["cuda_index"] = i.cuda_index;
-        d["gpu_name"] = i.gpu_name;
-        d["bytes"] = i.bytes;
-        d["gib"] = bytes_to_gib(i.bytes);
-        d["model"] = i.model;
-        return d;
+        return py::dict("id"_a = i.id, "gpu_uuid"_a = i.gpu_uuid, "gpu_index"_a = i.gpu_index,
+                        "cuda_index"_a = i.cuda_index, "gpu_name"_a = i.gpu_name, "bytes"_a = i.bytes,
+                        "gib"_a = bytes_to_gib(i.bytes), "model"_a = i.model);
     }
 
 private:
     lease lease_;
 };
 
-/// The C++ facade on the probe the Python side asked for (simulate spec, else the environment).
+/// The library's warnings as Python warnings: warnings.warn(message, RuntimeWarning), pointing at
+/// the caller of the whisper_vram method. The library may call it from a thread that released the
+/// GIL (reserve waits unlocked), so it takes the GIL. It never throws: under `-W error` the warning's
+/// exception is reported as unraisable, since the caller may be a lease's destructor.
+warning_sink python_warnings() {
+    return [](const std::string& message) {
+        if (Py_IsInitialized() == 0) return;  // a lease released at interpreter exit
+        const py::gil_scoped_acquire gil;
+        if (PyErr_WarnEx(PyExc_RuntimeWarning, message.c_str(), 2) != 0) PyErr_WriteUnraisable(nullptr);
+    };
+}
+
+/// True once gpu_manager takes (environment, warning_sink): the library's warnings then reach Python.
+constexpr bool warnings_connected = std::is_constructible_v<gpu_manager, const environment&, warning_sink>;
+
+/// gpu_manager(env, sink) when the facade has that constructor; until then the probe is made here
+/// from the same values (the facade reads the state folder itself, and its warnings are dropped).
+/// A template, so that the branch not taken is never compiled.
+template <class Manager = gpu_manager>
+Manager make_gpu_manager(const environment& env, warning_sink sink) {
+    if constexpr (std::is_constructible_v<Manager, const environment&, warning_sink>) {
+        return Manager(env, std::move(sink));
+    } else {
+        (void)sink;
+        probe_options options;
+        options.simulate = env.simulate;
+        if (env.nvml_library && !env.nvml_library->empty()) options.nvml_library = env.nvml_library;
+        return Manager(std::shared_ptr<gpu_probe>(make_probe(options)));
+    }
+}
+
+/// The C++ facade for one GpuManager: the environment is read once, when it is created (on the
+/// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE.
 class manager {
 public:
     explicit manager(const std::optional<std::string>& simulate) : manager_(make(simulate)) {}
@@ -242,9 +268,10 @@ public:
 
 private:
     static gpu_manager make(const std::optional<std::string>& simulate) {
-        probe_options options = probe_options_from_environment();
-        if (simulate) options.simulate = *simulate;
-        return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)));
+        environment env = read_environment();
+        if (env.simulate && env.simulate->empty()) env.simulate.reset();  // WHISPER_VRAM_SIMULATE= is unset
+        if (simulate) env.simulate = *simulate;
+        return make_gpu_manager(env, python_warnings());
     }
     gpu_manager manager_;
 };
@@ -253,6 +280,19 @@ private:
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "whisper_vram C++ core (use the whisper_vram package, not this module directly)";
+    m.attr("__version__") = version_string;  // from project(VERSION), as the CLI's --version
+    m.attr("warnings_connected") = warnings_connected;
+    // For the tests: a message through the same sink the manager gets, from this thread or from a
+    // thread that does not hold the GIL (as a waiting reserve does).
+    m.def(
+        "_emit_warning",
+        [](const std::string& message, bool from_thread) {
+            const warning_sink sink = python_warnings();
+            if (!from_thread) return sink(message);
+            const py::gil_scoped_release unlocked;
+            std::thread([&] { sink(message); }).join();
+        },
+        py::arg("message"), py::arg("from_thread") = false);
 
     static py::exception<gpu_unavailable_error> unavailable(m, "GpuUnavailableError", PyExc_RuntimeError);
     py::register_exception_translator([](std::exception_ptr p) {

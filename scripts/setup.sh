@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libfmt-dev nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  pybind11-dev python3-dev python3
+  pybind11-dev python3-dev python3 python3-pip
   clang clang-tidy clang-format
   util-linux procps jq
 )

@@ -8,20 +8,50 @@ import line::
     result = gpu_manager.calculate_memory_usage("medium")
     print(f"total: {result['total_required']:.2f}GB")      # total: 4.22GB
 
-Memory figures are GiB floats (the guide's "GB" are GiB) with ``*_bytes`` integers beside them.
-Bad input raises ``ValueError`` with the same message as the ``whisper-vram`` CLI; missing GPU
-information raises :class:`GpuUnavailableError`. ``WHISPER_VRAM_SIMULATE`` (or
-``GpuManager(simulate="8GiB")``) replaces the real GPUs with simulated ones.
+Memory figures are GiB floats (the guide's "GB" are GiB) with ``*_bytes`` integers beside them;
+the dictionaries' keys are typed in :mod:`whisper_vram.results`. Bad input raises ``ValueError``
+with the same message as the ``whisper-vram`` CLI; missing GPU information raises
+:class:`GpuUnavailableError`. ``WHISPER_VRAM_SIMULATE`` (or ``GpuManager(simulate="8GiB")``)
+replaces the real GPUs with simulated ones. What the library has to say besides its answers (a
+damaged ledger repaired…) comes as a ``RuntimeWarning`` through :mod:`warnings`.
+
+The signatures below are the package's only ones (``py.typed``); the compiled part has its stub,
+``_core.pyi``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from . import _core
 from ._core import GpuUnavailableError
+from .results import (BestModelResult, CheckResult, ConcurrentTaskDetails, CudaDebugInfo, GpuMemoryInfo, LeaseInfo,
+                      MemoryEstimate, Preset, RecommendResult, ReleaseResult, ReserveResult, SolveResult)
 
-__all__ = ["GpuManager", "GpuUnavailableError", "Lease", "ReservationError", "ReservationTimeoutError", "gpu_manager"]
+try:
+    from typing import TypedDict
+except ImportError:  # pragma: no cover
+    TypedDict = dict  # type: ignore[misc,assignment]
+
+__all__ = ["GpuManager", "GpuUnavailableError", "Lease", "ReservationError", "ReservationTimeoutError", "gpu_manager",
+           "__version__"]
+
+#: The version of whisper-vram (``whisper-vram --version``), from the C++ library.
+__version__: str = _core.__version__
+
+
+class _EstimateOptions(TypedDict, total=False):
+    """The estimate options the C++ core reads (a missing key takes the guide's default)."""
+
+    model_name: str
+    segment_duration: float
+    batch_size: int
+    precision: str
+    engine: str
+    margin: float
+    beam_size: Optional[int]
+    gpu: Optional[str]
+    flash_attention: Optional[bool]
 
 
 class GpuManager:
@@ -34,28 +64,19 @@ class GpuManager:
 
     def __init__(self, simulate: Optional[str] = None) -> None:
         self._simulate = simulate
-        self._impl: Optional[Any] = None
+        self._impl: Optional[_core.Manager] = None
 
-    def _core(self) -> Any:
+    def _native(self) -> _core.Manager:
         if self._impl is None:
             self._impl = _core.Manager(self._simulate)
         return self._impl
 
     # ---- estimates ----------------------------------------------------------------------------
 
-    def calculate_memory_usage(
-        self,
-        model_name: str,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        margin: float = 0.2,
-        beam_size: Optional[int] = None,
-        gpu: Optional[str] = None,
-        flash_attention: Optional[bool] = None,
-    ) -> Dict[str, Any]:
+    def calculate_memory_usage(self, model_name: str, segment_duration: float = 30, batch_size: int = 1,
+                               precision: str = "float16", *, engine: str = "guide", margin: float = 0.2,
+                               beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                               flash_attention: Optional[bool] = None) -> MemoryEstimate:
         """Memory a Whisper job needs, as the guide computes it (or an engine-aware estimate).
 
         Returns a dict with ``total_required`` and ``recommended`` (GiB floats, recommended =
@@ -70,22 +91,14 @@ class GpuManager:
 
         Raises ValueError for an unknown model, a bad precision, a non-positive segment, etc.
         """
-        return self._core().calculate(_options(locals()))
+        return self._native().calculate(_EstimateOptions(
+            model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
+            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention))
 
-    def check_gpu_memory_sufficient(
-        self,
-        model_name: str,
-        gpu_ids: Optional[Sequence[Union[int, str]]] = None,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        margin: float = 0.2,
-        beam_size: Optional[int] = None,
-        gpu: Optional[str] = None,
-        flash_attention: Optional[bool] = None,
-    ) -> Dict[str, Any]:
+    def check_gpu_memory_sufficient(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
+                                    segment_duration: float = 30, batch_size: int = 1, precision: str = "float16",
+                                    *, engine: str = "guide", margin: float = 0.2, beam_size: Optional[int] = None,
+                                    gpu: Optional[str] = None, flash_attention: Optional[bool] = None) -> CheckResult:
         """Does the configuration fit on each listed GPU? (The guide's check.)
 
         ``gpu_ids``: CUDA indices (as PyTorch numbers them, after CUDA_VISIBLE_DEVICES), UUIDs
@@ -100,40 +113,34 @@ class GpuManager:
         Raises ValueError for bad input or a GPU id that does not exist, GpuUnavailableError when
         no GPU information can be read.
         """
-        options = _options(locals())
-        return self._core().check(options, gpu_ids)
+        options = _EstimateOptions(
+            model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
+            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention)
+        return self._native().check(options, gpu_ids)
 
     # ---- GPU information ----------------------------------------------------------------------
 
-    def get_gpu_memory_info(self) -> Dict[str, Any]:
+    def get_gpu_memory_info(self) -> GpuMemoryInfo:
         """Every GPU now: ``{'source': 'nvml'|'simulated', 'gpus': [{'index', 'name', 'uuid',
         'total', 'used', 'free', ... , 'total_bytes', ...}]}`` (GiB floats and byte integers).
 
         Raises GpuUnavailableError (with the reason) when no GPU information can be read.
         """
-        return self._core().gpu_memory_info()
+        return self._native().gpu_memory_info()
 
-    def get_cuda_debug_info(self) -> Dict[str, Any]:
+    def get_cuda_debug_info(self) -> CudaDebugInfo:
         """The guide's CUDA debug report as a JSON-serialisable dict: NVML library paths tried and
         loaded (with errors), driver / NVML / CUDA driver versions, CUDA_VISIBLE_DEVICES,
         CUDA_DEVICE_ORDER, per-GPU details and notes. Never raises for a missing driver: the
         report says what is missing.
         """
-        return self._core().cuda_debug_info()
+        return self._native().cuda_debug_info()
 
     # ---- planning -----------------------------------------------------------------------------
 
-    def assign_optimal_model(
-        self,
-        available_memory: float,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        english_only: bool = False,
-        margin: float = 0.2,
-    ) -> str:
+    def assign_optimal_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
+                             precision: str = "float16", *, engine: str = "guide", english_only: bool = False,
+                             margin: float = 0.2) -> str:
         """The guide's assign_optimal_model: the largest model whose recommended memory fits in
         ``available_memory`` GiB (ladder large > medium > small > base > tiny for the guide;
         engines add turbo and, with ``english_only``, the distil models). Returns the model name;
@@ -142,69 +149,63 @@ class GpuManager:
         return self.best_model(available_memory, segment_duration, batch_size, precision,
                                engine=engine, english_only=english_only, margin=margin)["model"]
 
-    def best_model(
-        self,
-        available_memory: float,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        english_only: bool = False,
-        margin: float = 0.2,
-    ) -> Dict[str, Any]:
+    def best_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
+                   precision: str = "float16", *, engine: str = "guide", english_only: bool = False,
+                   margin: float = 0.2) -> BestModelResult:
         """Like :meth:`assign_optimal_model` but the whole answer:
         ``{'model', 'fits', 'recommended', 'memory', 'ladder', 'message', ...}``."""
-        options = _options(locals())
-        return self._core().best_model(available_memory, options, english_only)
+        options = _EstimateOptions(segment_duration=segment_duration, batch_size=batch_size, precision=precision,
+                                   engine=engine, margin=margin)
+        return self._native().best_model(available_memory, options, english_only)
 
     def solve_max_segment(self, model_name: str, available_memory: float, batch_size: int = 1,
                           precision: str = "float16", *, engine: str = "guide",
-                          margin: float = 0.2) -> Dict[str, Any]:
+                          margin: float = 0.2) -> SolveResult:
         """Longest segment (whole seconds) whose recommended memory fits in ``available_memory``
         GiB: ``{'value', 'fits', ...inputs...}``; ``fits`` False (value 0) when even 1 s does not."""
-        return self._core().solve("max_segment", _options(locals()), available_memory)
+        options = _EstimateOptions(model_name=model_name, batch_size=batch_size, precision=precision, engine=engine,
+                                   margin=margin)
+        return self._native().solve("max_segment", options, available_memory)
 
     def solve_max_batch(self, model_name: str, available_memory: float, segment_duration: float = 30,
                         precision: str = "float16", *, engine: str = "guide",
-                        margin: float = 0.2) -> Dict[str, Any]:
+                        margin: float = 0.2) -> SolveResult:
         """Largest batch size that fits in ``available_memory`` GiB: ``{'value', 'fits', ...}``."""
-        return self._core().solve("max_batch", _options(locals()), available_memory)
+        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, precision=precision,
+                                   engine=engine, margin=margin)
+        return self._native().solve("max_batch", options, available_memory)
 
     def solve_max_concurrent(self, model_name: str, available_memory: float, segment_duration: float = 30,
                              batch_size: int = 1, precision: str = "float16", *, engine: str = "guide",
-                             margin: float = 0.2) -> Dict[str, Any]:
+                             margin: float = 0.2) -> SolveResult:
         """How many such tasks fit side by side in ``available_memory`` GiB (each with its own
         margin): ``{'value', 'fits', ...}``."""
-        return self._core().solve("max_concurrent", _options(locals()), available_memory)
+        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                                   precision=precision, engine=engine, margin=margin)
+        return self._native().solve("max_concurrent", options, available_memory)
 
     def solve_min_memory(self, model_name: str, segment_duration: float = 30, batch_size: int = 1,
                          precision: str = "float16", *, engine: str = "guide",
-                         margin: float = 0.2) -> Dict[str, Any]:
+                         margin: float = 0.2) -> SolveResult:
         """The smallest GPU memory that fits (= recommended): ``{'value' (GiB), 'value_bytes', ...}``."""
-        return self._core().solve("min_memory", _options(locals()), None)
+        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                                   precision=precision, engine=engine, margin=margin)
+        return self._native().solve("min_memory", options, None)
 
-    def recommend(
-        self,
-        gpus: Optional[Union[str, Sequence[str]]] = None,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        english_only: bool = False,
-        margin: float = 0.2,
-    ) -> Dict[str, Any]:
+    def recommend(self, gpus: Optional[Union[str, Sequence[str]]] = None, precision: str = "float16", *,
+                  engine: str = "guide", english_only: bool = False, margin: float = 0.2) -> RecommendResult:
         """Per-GPU recommendations (the guide's "suggestions per GPU", computed): for each GPU the
         best model at 30 s, its longest segment, how many 30 s tasks fit, and the same for int8.
         ``gpus``: catalog names ("RTX 3090", ["T4", "A10"]); None = the GPUs this manager sees
         (planned on their free memory). Returns ``{'gpus': [{'gpu', 'memory', 'model',
         'max_segment', 'max_concurrent', 'int8': {...}, ...}], ...}``."""
-        options = _options(locals())
-        return self._core().recommend(gpus, options, english_only)
+        options = _EstimateOptions(precision=precision, engine=engine, margin=margin)
+        return self._native().recommend(gpus, options, english_only)
 
-    def presets(self) -> List[Dict[str, Any]]:
+    def presets(self) -> List[Preset]:
         """The guide's three presets (high_performance, balanced, efficient), each with its memory
         and whether it fits its own target GPU."""
-        return self._core().presets()
+        return self._native().presets()
 
 
     # ---- concurrency --------------------------------------------------------------------------
@@ -221,28 +222,19 @@ class GpuManager:
         """
         return bool(self.can_run_concurrent_task_details(model_name, current_tasks)["can_run"])
 
-    def can_run_concurrent_task_details(self, model_name: str, current_tasks: Sequence[Any]) -> Dict[str, Any]:
+    def can_run_concurrent_task_details(self, model_name: str, current_tasks: Sequence[Any]) -> ConcurrentTaskDetails:
         """:meth:`can_run_concurrent_task` with its numbers: ``{'can_run', 'model', 'new_task',
         'free', 'reserved', 'available', 'guide_result', 'message', ...}``."""
         # A string or dict would iterate as letters or keys ("unknown model 'a'"); a number not at all.
         if isinstance(current_tasks, (str, bytes, dict)) or not hasattr(current_tasks, "__iter__"):
             raise ValueError(f"current_tasks {current_tasks!r} is invalid: must be a list of running tasks, "
                              "e.g. [{'model': 'medium'}] or ['medium']")
-        return self._core().can_run_concurrent_task(model_name, list(current_tasks))
+        return self._native().can_run_concurrent_task(model_name, list(current_tasks))
 
-    def reserve(
-        self,
-        model_name: str,
-        gpu_ids: Optional[Sequence[Union[int, str]]] = None,
-        timeout: Optional[float] = None,
-        segment_duration: float = 30,
-        batch_size: int = 1,
-        precision: str = "float16",
-        *,
-        engine: str = "guide",
-        margin: float = 0.2,
-        policy: str = "best-fit",
-    ) -> "Lease":
+    def reserve(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
+                timeout: Optional[float] = None, segment_duration: float = 30, batch_size: int = 1,
+                precision: str = "float16", *, engine: str = "guide", margin: float = 0.2,
+                policy: str = "best-fit") -> "Lease":
         """Reserves the configuration's recommended memory on one of ``gpu_ids`` (None = every
         visible GPU; placement ``policy`` "best-fit" or "most-free"), waiting in FIFO order up to
         ``timeout`` seconds (None = no limit, 0 = do not wait). The wait releases the GIL.
@@ -258,8 +250,9 @@ class GpuManager:
         ReservationError when the task can never fit on any listed GPU, GpuUnavailableError
         without GPU information, ValueError for bad input.
         """
-        options = _options(locals())
-        result, held = self._core().reserve(options, gpu_ids, timeout, policy)
+        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                                   precision=precision, engine=engine, margin=margin)
+        result, held = self._native().reserve(options, gpu_ids, timeout, policy)
         if held is None:
             status = result.get("status")
             if status == "timed_out":
@@ -271,14 +264,14 @@ class GpuManager:
 
     # ---- memory release -----------------------------------------------------------------------
 
-    def release_all_memory(self) -> Dict[str, Any]:
+    def release_all_memory(self) -> ReleaseResult:
         """The guide's release_all_memory. This library holds no CUDA memory of its own, so it drops
         this process's reservations, calls the hooks registered with
         :meth:`register_release_hook` (e.g. a server freeing its models and emptying the CUDA
         cache), and reports free memory per GPU before and after plus what it cannot free
         (memory held by CUDA contexts and caching allocators, other processes' reservations).
         """
-        return self._core().release_all_memory()
+        return self._native().release_all_memory()
 
     def register_release_hook(self, name: str, hook: Callable[[], None]) -> None:
         """Registers ``hook`` (no arguments) to be called by :meth:`release_all_memory`; a hook of
@@ -286,14 +279,14 @@ class GpuManager:
 
             gpu_manager.register_release_hook("torch", torch.cuda.empty_cache)
         """
-        self._core().register_release_hook(name, hook)
+        self._native().register_release_hook(name, hook)
 
 
 class ReservationError(RuntimeError):
     """A reservation could not be granted (e.g. the task can never fit on any listed GPU).
     ``result`` holds the details (status, message, requested bytes, …)."""
 
-    def __init__(self, message: str, result: Dict[str, Any]) -> None:
+    def __init__(self, message: str, result: ReserveResult) -> None:
         super().__init__(message)
         self.result = result
 
@@ -306,7 +299,7 @@ class Lease:
     """A granted reservation (from :meth:`GpuManager.reserve`); a context manager that releases
     it on exit."""
 
-    def __init__(self, core_lease: Any, result: Dict[str, Any]) -> None:
+    def __init__(self, core_lease: _core.Lease, result: ReserveResult) -> None:
         self._lease = core_lease
         #: The reservation result: status, message, requested bytes, GPU, waited seconds.
         self.result = result
@@ -317,7 +310,7 @@ class Lease:
         return bool(self._lease.active)
 
     @property
-    def info(self) -> Dict[str, Any]:
+    def info(self) -> LeaseInfo:
         """``{'id', 'gpu_uuid', 'gpu_index', 'cuda_index', 'gpu_name', 'bytes', 'gib', 'model'}``."""
         return self._lease.info
 
@@ -345,15 +338,6 @@ class Lease:
         info = self.info
         state = "active" if self.active else "released"
         return f"<Lease {info['model']} {info['gib']:.2f} GiB on GPU {info['cuda_index']} ({state})>"
-
-
-_OPTION_KEYS = ("model_name", "segment_duration", "batch_size", "precision", "engine", "margin",
-                "beam_size", "gpu", "flash_attention")
-
-
-def _options(arguments: Dict[str, Any]) -> Dict[str, Any]:
-    """The estimate options among a method's arguments (``locals()``), for the C++ core."""
-    return {key: arguments[key] for key in _OPTION_KEYS if key in arguments}
 
 
 #: The module-level instance of the guide (``from whisper_vram import gpu_manager``).

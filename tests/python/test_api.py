@@ -132,20 +132,112 @@ class Documentation(unittest.TestCase):
                 continue
             self.assertTrue(getattr(GpuManager, name).__doc__, name)
 
-    def test_type_stub_lists_every_public_method(self):
+    def test_every_public_method_is_annotated_inline(self):
+        # One source of signatures: the annotations in __init__.py (no __init__.pyi repeating them).
+        import inspect
+        for name in dir(GpuManager):
+            if name.startswith("_"):
+                continue
+            signature = inspect.signature(getattr(GpuManager, name))
+            self.assertIsNot(signature.return_annotation, inspect.Signature.empty, name)
+            for parameter in list(signature.parameters.values())[1:]:
+                self.assertIsNot(parameter.annotation, inspect.Parameter.empty, f"{name}({parameter.name})")
+
+    def test_the_core_stub_lists_every_method_of_the_compiled_module(self):
         import ast
-        stub_path = os.path.join(os.path.dirname(whisper_vram.__file__), "__init__.pyi")
+        from whisper_vram import _core
+        stub_path = os.path.join(os.path.dirname(whisper_vram.__file__), "_core.pyi")
         with open(stub_path, encoding="utf-8") as f:
             stub = ast.parse(f.read())
-        cls = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == "GpuManager")
-        stubbed = {f.name for f in cls.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")}
-        public = {name for name in dir(GpuManager) if not name.startswith("_")}
-        self.assertEqual(stubbed, public)
+        for class_name in ("Manager", "Lease"):
+            cls = next(n for n in stub.body if isinstance(n, ast.ClassDef) and n.name == class_name)
+            stubbed = {f.name for f in cls.body if isinstance(f, ast.FunctionDef) and not f.name.startswith("_")}
+            compiled = {name for name in dir(getattr(_core, class_name)) if not name.startswith("_")}
+            self.assertEqual(stubbed, compiled, class_name)
 
     def test_type_stub_ships_with_the_package(self):
         package_dir = os.path.dirname(whisper_vram.__file__)
-        self.assertTrue(os.path.exists(os.path.join(package_dir, "__init__.pyi")))
+        self.assertTrue(os.path.exists(os.path.join(package_dir, "_core.pyi")))
         self.assertTrue(os.path.exists(os.path.join(package_dir, "py.typed")))
+        self.assertFalse(os.path.exists(os.path.join(package_dir, "__init__.pyi")))
+
+    def test_result_types_name_the_keys_returned(self):
+        from whisper_vram import results
+        manager = GpuManager(simulate="24GiB")
+        answers = {
+            results.MemoryEstimate: manager.calculate_memory_usage("medium"),
+            results.CheckResult: manager.check_gpu_memory_sufficient("medium"),
+            results.GpuMemoryInfo: manager.get_gpu_memory_info(),
+            results.GpuInfo: manager.get_gpu_memory_info()["gpus"][0],
+            results.ConcurrentTaskDetails: manager.can_run_concurrent_task_details("small", ["medium"]),
+            results.CudaDebugInfo: manager.get_cuda_debug_info(),
+            results.BestModelResult: manager.best_model(8),
+            results.SolveResult: manager.solve_max_segment("medium", 8),
+            results.RecommendResult: manager.recommend("T4"),
+            results.Preset: manager.presets()[0],
+            results.ReleaseResult: manager.release_all_memory(),
+        }
+        for typed, answer in answers.items():
+            self.assertLessEqual(typed.__required_keys__, set(answer), typed.__name__)
+            self.assertLessEqual(set(answer), typed.__required_keys__ | typed.__optional_keys__, typed.__name__)
+
+
+class Warnings(unittest.TestCase):
+    """The library's warnings are Python RuntimeWarnings (warnings.warn), never prints."""
+
+    def test_the_sink_warns_from_the_calling_thread_and_from_a_thread_without_the_gil(self):
+        from whisper_vram import _core
+        for from_thread in (False, True):
+            with self.assertWarns(RuntimeWarning) as caught:
+                _core._emit_warning("ledger repaired", from_thread)
+            self.assertEqual(str(caught.warning), "ledger repaired")
+
+    def test_a_warning_made_an_error_is_reported_not_thrown_through_the_library(self):
+        # The sink may run inside a lease's destructor: an exception must not cross the C++ code.
+        import sys
+        import warnings
+        from whisper_vram import _core
+        seen = []
+        old_hook = sys.unraisablehook
+        sys.unraisablehook = lambda unraisable: seen.append(unraisable.exc_type)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                _core._emit_warning("ledger repaired")
+        finally:
+            sys.unraisablehook = old_hook
+        self.assertEqual(seen, [RuntimeWarning])
+
+    @unittest.skipUnless(getattr(__import__("whisper_vram")._core, "warnings_connected", False),
+                         "this build's gpu_manager takes no warning sink yet")
+    def test_a_repaired_ledger_is_a_runtime_warning(self):
+        import tempfile
+        state = tempfile.mkdtemp(prefix="whisper-vram-py-")
+        with open(os.path.join(state, "ledger"), "w", encoding="utf-8") as f:
+            f.write("not a ledger\n")
+        old = os.environ.get("WHISPER_VRAM_STATE_DIR")
+        os.environ["WHISPER_VRAM_STATE_DIR"] = state
+        try:
+            manager = GpuManager(simulate="24GiB")
+            with self.assertWarns(RuntimeWarning) as caught:
+                with manager.reserve("small", timeout=0):
+                    pass
+            self.assertIn("corrupt", str(caught.warning))
+        finally:
+            if old is None:
+                del os.environ["WHISPER_VRAM_STATE_DIR"]
+            else:
+                os.environ["WHISPER_VRAM_STATE_DIR"] = old
+
+
+class Version(unittest.TestCase):
+    def test_version_is_cmakes_project_version(self):
+        import re
+        repo = os.environ.get("WHISPER_VRAM_REPO", os.path.join(os.path.dirname(__file__), "..", ".."))
+        with open(os.path.join(repo, "CMakeLists.txt"), encoding="utf-8") as f:
+            version = re.search(r"project\([^)]*\bVERSION\s+([0-9.]+)", f.read()).group(1)
+        self.assertEqual(whisper_vram.__version__, version)
+        self.assertRegex(whisper_vram.__version__, r"^[0-9]+\.[0-9]+\.[0-9]+$")
 
 
 if __name__ == "__main__":
