@@ -13,7 +13,10 @@
 namespace whisper_vram {
 namespace {
 
-std::string_view task_name(const std::string& model) { return model.empty() ? "the task" : model; }
+// Both arms string_view: `empty() ? "the task" : model` would be a std::string temporary.
+std::string_view task_name(const std::string& model) {
+    return model.empty() ? std::string_view("the task") : std::string_view(model);
+}
 
 // Rule 2: earlier waiters (lower id; all of them while we have no place) that may use one of our GPUs.
 std::size_t queue_position(const admission_input& in) {
