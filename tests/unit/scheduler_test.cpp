@@ -314,6 +314,27 @@ TEST(FileLedger, RefusesAFolderOthersCanWrite) {
     std::filesystem::remove_all(dir);
 }
 
+TEST(FileLedger, IoFailuresAreStateErrorsNamingThePathAndTheWayOut) {
+    // The ledger's place is taken by a directory: open fails (EISDIR). The user's to fix, not a bug:
+    // state_error (exit 2), never a bare runtime_error (internal error 70).
+    const auto dir = fresh_dir("eisdir");
+    std::filesystem::create_directories(dir / "ledger");
+    ::chmod(dir.c_str(), 0700);
+    file_ledger ledger{dir};
+    try {
+        (void)ledger.read();
+        ADD_FAILURE() << "no exception";
+    } catch (const state_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("cannot open '" + (dir / "ledger").string() + "': Is a directory"), std::string::npos)
+            << what;
+        EXPECT_NE(what.find("set WHISPER_VRAM_STATE_DIR to a folder you can write"), std::string::npos) << what;
+    }
+    std::filesystem::remove_all(dir);
+    // A state folder that cannot be created is one too (it was a usage_error: same message).
+    EXPECT_THROW(file_ledger{"/proc/whisper-vram-no-such/state"}, state_error);
+}
+
 // ---- scheduler ----------------------------------------------------------------------------------
 
 // A monotonic clock and sleeper for the scheduler: sleeping advances the clock at once (no real
