@@ -184,6 +184,23 @@ void fill_capacities(admission_input& in, const request_gpus& gpus, const gpu_sn
     }
 }
 
+// Leaves the queue however the wait ends (a grant excepted: the grant removes the waiter itself,
+// and sets the id to 0). A failure to write is ignored: the record is reaped when this process exits.
+struct leaves_queue_at_exit {
+    scheduler_core& core;
+    const std::uint64_t& id;
+    ~leaves_queue_at_exit() {
+        if (id == 0) return;
+        try {
+            core.ledger_->update([&](ledger_state& state) {
+                return std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == id; }) > 0;
+            });
+            core.notify();
+        } catch (...) {
+        }
+    }
+};
+
 }  // namespace
 
 reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request) {
@@ -215,21 +232,7 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
     in.gpu_uuids = gpus.uuids;
     in.largest_total_bytes = gpus.largest_total_bytes;
 
-    // Leaves the queue however the wait ends (grant excepted: the grant removes the waiter itself).
-    struct waiter_guard {
-        scheduler_core& core;
-        std::uint64_t& id;
-        ~waiter_guard() {
-            if (id == 0) return;
-            try {
-                core.ledger_->update([&](ledger_state& state) {
-                    return std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == id; }) > 0;
-                });
-                core.notify();
-            } catch (...) {  // the record is reaped when this process exits
-            }
-        }
-    } guard{*this, in.waiter_id};
+    const leaves_queue_at_exit guard{*this, in.waiter_id};
 
     for (bool first = true;; first = false) {
         if (!first) snap = snapshot();
