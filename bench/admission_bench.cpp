@@ -38,6 +38,23 @@ reserve_request one_gib() {
     return r;
 }
 
+// Reserve + release of 1 GiB on one simulated 24 GiB GPU through @p l, per iteration.
+void reserve_release(benchmark::State& state, std::shared_ptr<ledger> l) {
+    scheduler sched(std::shared_ptr<gpu_probe>(make_simulated_probe("24GiB")), std::move(l));
+    const auto request = one_gib();
+    for (auto _ : state) {
+        auto r = sched.reserve(request);
+        if (!r.granted()) state.SkipWithError("not granted");
+        r.granted_lease.release();
+    }
+}
+
+// The lock half of every ledger access, as bare system calls.
+void flock_lock_unlock(int fd) {
+    ::flock(fd, LOCK_EX);
+    ::flock(fd, LOCK_UN);
+}
+
 void baseline_mutex_lock_unlock(benchmark::State& state) {
     std::mutex m;
     for (auto _ : state) {
@@ -47,25 +64,13 @@ void baseline_mutex_lock_unlock(benchmark::State& state) {
 }
 BENCHMARK(baseline_mutex_lock_unlock);
 
-void inprocess_reserve_release(benchmark::State& state) {
-    scheduler sched(std::shared_ptr<gpu_probe>(make_simulated_probe("24GiB")), std::make_shared<memory_ledger>());
-    const auto request = one_gib();
-    for (auto _ : state) {
-        auto r = sched.reserve(request);
-        if (!r.granted()) state.SkipWithError("not granted");
-        r.granted_lease.release();
-    }
-}
+void inprocess_reserve_release(benchmark::State& state) { reserve_release(state, std::make_shared<memory_ledger>()); }
 BENCHMARK(inprocess_reserve_release);
 
 void baseline_flock_lock_unlock(benchmark::State& state) {
     const auto dir = bench_dir();
-    const auto path = dir / "bench.lock";
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    for (auto _ : state) {
-        ::flock(fd, LOCK_EX);
-        ::flock(fd, LOCK_UN);
-    }
+    const int fd = ::open((dir / "bench.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    for (auto _ : state) flock_lock_unlock(fd);
     ::close(fd);
     std::filesystem::remove_all(dir);
 }
@@ -76,8 +81,7 @@ void baseline_open_flock_close(benchmark::State& state) {
     const auto path = dir / "bench.lock";
     for (auto _ : state) {
         const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        ::flock(fd, LOCK_EX);
-        ::flock(fd, LOCK_UN);
+        flock_lock_unlock(fd);
         ::close(fd);
     }
     std::filesystem::remove_all(dir);
@@ -86,15 +90,7 @@ BENCHMARK(baseline_open_flock_close);
 
 void ledger_reserve_release(benchmark::State& state) {
     const auto dir = bench_dir();
-    {
-        scheduler sched(std::shared_ptr<gpu_probe>(make_simulated_probe("24GiB")), std::make_shared<file_ledger>(dir));
-        const auto request = one_gib();
-        for (auto _ : state) {
-            auto r = sched.reserve(request);
-            if (!r.granted()) state.SkipWithError("not granted");
-            r.granted_lease.release();
-        }
-    }
+    reserve_release(state, std::make_shared<file_ledger>(dir));
     std::filesystem::remove_all(dir);
 }
 BENCHMARK(ledger_reserve_release);

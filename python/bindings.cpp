@@ -300,6 +300,8 @@ PYBIND11_MODULE(_core, m) {
             if (p) std::rethrow_exception(p);
         } catch (const usage_error& e) {
             PyErr_SetString(PyExc_ValueError, e.what());
+        } catch (const state_error& e) {  // state folder / ledger I/O: an OSError, as Python's own
+            PyErr_SetString(PyExc_OSError, e.what());
         } catch (const gpu_unavailable_error& e) {
             unavailable(e.what());
         } catch (const whisper_vram::error& e) {

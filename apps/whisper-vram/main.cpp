@@ -72,6 +72,9 @@ int main(int argc, char** argv) {
     } catch (const usage_error& e) {
         std::cerr << "whisper-vram: " << e.what() << '\n';
         return 2;
+    } catch (const state_error& e) {  // state folder / ledger I/O: the user's to fix
+        std::cerr << "whisper-vram: " << e.what() << '\n';
+        return 2;
     } catch (const gpu_unavailable_error& e) {
         std::cerr << "whisper-vram: " << e.what() << '\n';
         return 3;

@@ -29,8 +29,13 @@ private:
     int fd_;
 };
 
+// Every I/O failure on the state folder is the user's to fix (permissions, a full or read-only file
+// system, a folder swapped under us), not a bug: state_error (exit 2) with the path, errno and a way out.
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
-    throw error(fmt::format("ledger: cannot {} '{}': {}", what, path.string(), std::strerror(errno)));
+    throw state_error(
+        fmt::format("ledger: cannot {} '{}': {}; check that the state folder is yours and "
+                    "writable, or set WHISPER_VRAM_STATE_DIR to a folder you can write",
+                    what, path.string(), std::strerror(errno)));
 }
 
 std::string read_all(int fd, const std::filesystem::path& path) {
@@ -73,9 +78,9 @@ void prepare_state_dir(const std::filesystem::path& dir) {
     if (!std::filesystem::exists(dir, ec)) {
         std::filesystem::create_directories(dir.parent_path(), ec);
         // A folder that cannot be made (no such parent, read-only or pseudo file system such as /proc)
-        // is a bad WHISPER_VRAM_STATE_DIR, not an internal error: say so and exit 2.
+        // is a bad WHISPER_VRAM_STATE_DIR, not an internal error: say so (state_error, exit 2).
         if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-            throw usage_error(
+            throw state_error(
                 fmt::format("cannot create the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
                             "folder of your own that can be created",
                             dir.string(), std::strerror(errno)));
@@ -83,20 +88,20 @@ void prepare_state_dir(const std::filesystem::path& dir) {
     }
     struct stat st {};
     if (::lstat(dir.c_str(), &st) != 0) {
-        throw usage_error(
+        throw state_error(
             fmt::format("cannot inspect the state folder '{}': {}; set WHISPER_VRAM_STATE_DIR to a "
                         "folder of your own",
                         dir.string(), std::strerror(errno)));
     }
     // The folder may sit in /tmp: refuse one that another user could have planted or can write.
     if (!S_ISDIR(st.st_mode)) {
-        throw usage_error(
+        throw state_error(
             fmt::format("state folder '{}' is not a directory; set WHISPER_VRAM_STATE_DIR to a folder of "
                         "your own",
                         dir.string()));
     }
     if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        throw usage_error(
+        throw state_error(
             fmt::format("state folder '{}' is not owned by you or is writable by others (mode {:o}); set "
                         "WHISPER_VRAM_STATE_DIR to a folder of your own (mode 0700)",
                         dir.string(), st.st_mode & 07777));

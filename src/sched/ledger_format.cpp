@@ -135,27 +135,35 @@ std::optional<std::uint64_t> parse_proc_stat_start_time(std::string_view stat) {
 
 // ---- format ---------------------------------------------------------------------------------------
 
+namespace {
+
+// One record line, fields in the file's order: @p head (type, id and what comes before the holder),
+// pid and start_time, @p before_bytes, bytes, @p after_bytes, model, since_ms. Reservations and
+// waiters share everything but the fields in @p head, @p before_bytes and @p after_bytes.
+template <typename Record>
+std::string record_line(nlohmann::ordered_json head, const Record& r, const nlohmann::ordered_json& before_bytes,
+                        const nlohmann::ordered_json& after_bytes) {
+    auto j = identity_fields(std::move(head), r.holder);
+    for (const auto& field : before_bytes.items()) j[field.key()] = field.value();
+    j["bytes"] = r.bytes;
+    for (const auto& field : after_bytes.items()) j[field.key()] = field.value();
+    j["model"] = r.model;
+    j["since_ms"] = r.since_ms;
+    return sealed_line(j);
+}
+
+}  // namespace
+
 std::string serialize_ledger(const ledger_state& state) {
     std::string out;
     out += sealed_line({{"format", format_name}, {"version", format_version}, {"next_id", state.next_id}});
+    const auto none = nlohmann::ordered_json::object();
     for (const auto& r : state.reservations) {
-        nlohmann::ordered_json j{
-            {"type", "reservation"}, {"id", r.id}, {"gpu", r.gpu_uuid}, {"gpu_index", r.gpu_index}};
-        j = identity_fields(std::move(j), r.holder);
-        j["child_pid"] = r.child_pid;
-        j["bytes"] = r.bytes;
-        j["model"] = r.model;
-        j["since_ms"] = r.since_ms;
-        out += sealed_line(j);
+        out += record_line({{"type", "reservation"}, {"id", r.id}, {"gpu", r.gpu_uuid}, {"gpu_index", r.gpu_index}}, r,
+                           {{"child_pid", r.child_pid}}, none);
     }
     for (const auto& w : state.waiters) {
-        nlohmann::ordered_json j{{"type", "waiter"}, {"id", w.id}};
-        j = identity_fields(std::move(j), w.holder);
-        j["bytes"] = w.bytes;
-        j["gpus"] = w.gpu_uuids;
-        j["model"] = w.model;
-        j["since_ms"] = w.since_ms;
-        out += sealed_line(j);
+        out += record_line({{"type", "waiter"}, {"id", w.id}}, w, none, {{"gpus", w.gpu_uuids}});
     }
     out += sealed_line({{"type", "end"}, {"records", state.reservations.size() + state.waiters.size()}});
     return out;

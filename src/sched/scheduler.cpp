@@ -6,13 +6,16 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 
+#include "sched/enum_names.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
+#include "whisper_vram/sched/admission_decision.hpp"
 
 namespace whisper_vram {
 namespace detail {
@@ -25,6 +28,7 @@ public:
         if (!ledger_) throw usage_error("scheduler: a ledger is required");
         if (!options_.processes) options_.processes = std::make_shared<system_process_table>();
         if (!options_.clock) options_.clock = system_wall_clock_ms;
+        if (!options_.monotonic_clock) options_.monotonic_clock = [] { return std::chrono::steady_clock::now(); };
         if (options_.poll_interval <= std::chrono::milliseconds(0))
             options_.poll_interval = std::chrono::milliseconds(1);
         self_ = options_.processes->self();
@@ -73,6 +77,55 @@ public:
 
     reserve_result reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request);
 
+    // The ledger was rebuilt and this request's place lost: take it again with the same number, so
+    // the FIFO order stands. Returns whether the state changed.
+    bool rejoin_queue(ledger_state& state, const admission_input& in) const {
+        if (in.waiter_id == 0 || std::any_of(state.waiters.begin(), state.waiters.end(),
+                                             [&](const waiter_record& w) { return w.id == in.waiter_id; }))
+            return false;
+        state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, options_.clock()});
+        std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+        state.next_id = std::max(state.next_id, in.waiter_id + 1);
+        return true;
+    }
+
+    // Writes decision @p d into the ledger state (a grant: the reservation, out of the queue; an
+    // enqueue: the waiter record, its id into in.waiter_id). Returns whether the state changed.
+    bool apply(const admission_decision& d, admission_input& in, ledger_state& state,
+               std::optional<lease_info>& granted) const {
+        if (d.verdict == admission_verdict::enqueue) {
+            in.waiter_id = state.take_id();
+            state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, options_.clock()});
+            return true;
+        }
+        if (d.verdict != admission_verdict::grant) return false;
+        const auto& cap = in.gpus[*d.gpu];
+        reservation_record r;
+        r.id = in.waiter_id != 0 ? in.waiter_id : state.take_id();
+        r.gpu_uuid = cap.gpu_uuid;
+        r.gpu_index = cap.gpu_index;
+        r.holder = self_;
+        r.bytes = in.bytes;
+        r.model = in.model;
+        r.since_ms = options_.clock();
+        state.reservations.push_back(r);
+        std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == r.id; });
+        granted =
+            lease_info{r.id, cap.gpu_uuid, cap.gpu_index, in.cuda_indices[*d.gpu], cap.gpu_name, r.bytes, r.model};
+        return true;
+    }
+
+    // Waits up to @p limit: through the injected sleeper when there is one, else until this
+    // scheduler changes the queue or the capacity (a release or a grant in this process) or the limit passes.
+    void wait(std::uint64_t seen_generation, std::chrono::steady_clock::duration limit) {
+        if (options_.sleeper) {
+            options_.sleeper(
+                std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(limit)));
+            return;
+        }
+        wait_for_change(seen_generation, limit);
+    }
+
     std::shared_ptr<gpu_probe> probe_;
     std::shared_ptr<ledger> ledger_;
     scheduler_options options_;
@@ -87,41 +140,17 @@ private:
 
 namespace {
 
-struct candidate {
-    std::string uuid;
-    unsigned cuda_index = 0;
+// The request's GPUs at the start: the usable listed ones (the FIFO set and the never-fits totals),
+// or why there are none.
+struct request_gpus {
+    std::vector<std::string> uuids;
+    std::vector<unsigned> cuda_indices;  ///< of each uuid
+    std::uint64_t largest_total_bytes = 0;
+    std::string unavailable;  ///< non-empty: no usable GPU (the message)
 };
 
-bool overlaps(const std::vector<std::string>& a, const std::vector<std::string>& b) {
-    return std::any_of(a.begin(), a.end(),
-                       [&](const std::string& x) { return std::find(b.begin(), b.end(), x) != b.end(); });
-}
-
-std::string gib(std::uint64_t bytes) { return format_gib(bytes); }
-
-}  // namespace
-
-reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request) {
-    if (request.bytes == 0)
-        throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
-    const auto started = std::chrono::steady_clock::now();
-    reserve_result result;
-    result.requested_bytes = request.bytes;
-    result.last.needed_bytes = request.bytes;
-    const auto elapsed = [&] {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    };
-
-    gpu_snapshot snap = snapshot();
-    if (!snap.available()) {
-        result.status = reserve_status::gpu_unavailable;
-        result.message = fmt::format("GPU information unavailable: {}", snap.unavailable_reason);
-        return result;
-    }
-    const auto selected = select_gpus(visible_gpus(snap, options_.cuda_visible_devices), request.gpu_ids);
-    std::vector<candidate> candidates;
-    std::vector<std::string> uuids;
-    std::uint64_t largest_total = 0;
+request_gpus usable_gpus(const std::vector<visible_gpu>& selected) {
+    request_gpus out;
     std::vector<std::string> unusable;
     for (const auto& v : selected) {
         const auto c = admission_capacity(v.device, {});
@@ -129,135 +158,120 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             unusable.push_back(fmt::format("GPU {} ({}): {}", v.cuda_index, v.device.name, c.unusable_reason));
             continue;
         }
-        candidates.push_back({v.device.uuid, v.cuda_index});
-        uuids.push_back(v.device.uuid);
-        largest_total = std::max(largest_total, v.device.total_bytes);
+        out.uuids.push_back(v.device.uuid);
+        out.cuda_indices.push_back(v.cuda_index);
+        out.largest_total_bytes = std::max(out.largest_total_bytes, v.device.total_bytes);
     }
-    if (candidates.empty()) {
-        result.status = reserve_status::gpu_unavailable;
-        result.message = selected.empty() ? "no GPU is visible"
-                                          : fmt::format("no listed GPU is usable ({})", fmt::join(unusable, "; "));
-        return result;
+    if (out.uuids.empty()) {
+        out.unavailable = selected.empty() ? "no GPU is visible"
+                                           : fmt::format("no listed GPU is usable ({})", fmt::join(unusable, "; "));
     }
-    if (request.bytes > largest_total) {
-        result.status = reserve_status::never_fits;
-        result.message = fmt::format(
-            "{} needs {} but the largest listed GPU has {} in total: it can never fit; use a "
-            "smaller configuration or another GPU",
-            request.model.empty() ? "the task" : request.model, gib(request.bytes), gib(largest_total));
-        return result;
-    }
+    return out;
+}
 
-    const bool may_wait = !request.timeout || request.timeout->count() > 0;
-    const auto deadline = request.timeout ? started + *request.timeout : std::chrono::steady_clock::time_point::max();
-    std::uint64_t waiter_id = 0;
-    // Leaves the queue however the wait ends (grant excepted: the grant removes the waiter itself).
-    struct waiter_guard {
-        scheduler_core& core;
-        std::uint64_t& id;
-        ~waiter_guard() {
-            if (id == 0) return;
-            try {
-                core.ledger_->update([&](ledger_state& state) {
-                    return std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == id; }) > 0;
-                });
-                core.notify();
-            } catch (...) {  // the record is reaped when this process exits
-            }
+// The decision's GPU figures now: the request's GPUs still in the snapshot (a vanished one is not a
+// candidate this poll), over the ledger's reservations.
+void fill_capacities(admission_input& in, const request_gpus& gpus, const gpu_snapshot& snap,
+                     const std::vector<reservation_record>& reservations) {
+    in.gpus.clear();
+    in.cuda_indices.clear();
+    for (std::size_t i = 0; i < gpus.uuids.size(); ++i) {
+        const auto it = std::find_if(snap.gpus.begin(), snap.gpus.end(),
+                                     [&](const gpu_device& g) { return g.uuid == gpus.uuids[i]; });
+        if (it == snap.gpus.end()) continue;
+        in.gpus.push_back(admission_capacity(*it, reservations));
+        in.cuda_indices.push_back(gpus.cuda_indices[i]);
+    }
+}
+
+// Leaves the queue however the wait ends (a grant excepted: the grant removes the waiter itself,
+// and sets the id to 0). A failure to write is ignored: the record is reaped when this process exits.
+struct leaves_queue_at_exit {
+    scheduler_core& core;
+    const std::uint64_t& id;
+    ~leaves_queue_at_exit() {
+        if (id == 0) return;
+        try {
+            core.ledger_->update([&](ledger_state& state) {
+                return std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == id; }) > 0;
+            });
+            core.notify();
+        } catch (...) {
         }
-    } guard{*this, waiter_id};
+    }
+};
+
+}  // namespace
+
+reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request) {
+    if (request.bytes == 0)
+        throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
+    admission_input in;
+    in.started = options_.monotonic_clock();
+    in.bytes = request.bytes;
+    in.model = request.model;
+    in.policy = request.policy;
+    in.may_wait = !request.timeout || request.timeout->count() > 0;
+    if (request.timeout) in.deadline = in.started + *request.timeout;
+    reserve_result result;
+    result.requested_bytes = request.bytes;
+    result.last.needed_bytes = request.bytes;
+
+    gpu_snapshot snap = snapshot();
+    if (!snap.available()) {
+        result.status = reserve_status::gpu_unavailable;
+        result.message = fmt::format("GPU information unavailable: {}", snap.unavailable_reason);
+        return result;
+    }
+    const auto gpus = usable_gpus(select_gpus(visible_gpus(snap, options_.cuda_visible_devices), request.gpu_ids));
+    if (!gpus.unavailable.empty()) {
+        result.status = reserve_status::gpu_unavailable;
+        result.message = gpus.unavailable;
+        return result;
+    }
+    in.gpu_uuids = gpus.uuids;
+    in.largest_total_bytes = gpus.largest_total_bytes;
+
+    const leaves_queue_at_exit guard{*this, in.waiter_id};
 
     for (bool first = true;; first = false) {
         if (!first) snap = snapshot();
         const auto gen = generation();
+        // Asked outside the ledger lock: the caller's callback may take its time.
+        in.cancelled = request.cancelled && request.cancelled();
+        in.now = options_.monotonic_clock();
+        admission_decision d;
         std::optional<lease_info> granted;
-        wait_progress progress;
-        progress.needed_bytes = request.bytes;
         ledger_->update([&](ledger_state& state) {
-            bool changed = false;
-            if (waiter_id != 0 && std::none_of(state.waiters.begin(), state.waiters.end(),
-                                               [&](const waiter_record& w) { return w.id == waiter_id; })) {
-                // Our place was lost (the ledger was rebuilt): take it again with the same number.
-                state.waiters.push_back({waiter_id, self_, request.bytes, uuids, request.model, options_.clock()});
-                std::sort(state.waiters.begin(), state.waiters.end(),
-                          [](const auto& a, const auto& b) { return a.id < b.id; });
-                state.next_id = std::max(state.next_id, waiter_id + 1);
-                changed = true;
-            }
-            for (const auto& w : state.waiters) {
-                if ((waiter_id == 0 || w.id < waiter_id) && overlaps(w.gpu_uuids, uuids)) ++progress.queue_position;
-            }
-            std::vector<gpu_capacity> caps;
-            std::vector<unsigned> cuda_indices;
-            for (const auto& c : candidates) {
-                const auto it = std::find_if(snap.gpus.begin(), snap.gpus.end(),
-                                             [&](const gpu_device& g) { return g.uuid == c.uuid; });
-                if (it == snap.gpus.end()) continue;  // the GPU vanished: not a candidate now
-                caps.push_back(admission_capacity(*it, state.reservations));
-                cuda_indices.push_back(c.cuda_index);
-                if (caps.back().usable &&
-                    (progress.best_gpu_uuid.empty() || caps.back().available_bytes > progress.best_available_bytes)) {
-                    progress.best_available_bytes = caps.back().available_bytes;
-                    progress.best_gpu_uuid = caps.back().gpu_uuid;
-                    progress.best_gpu_index = caps.back().gpu_index;
-                }
-            }
-            const auto chosen = choose_gpu(caps, request.bytes, request.policy);
-            if (progress.queue_position > 0) {
-                progress.reason = fmt::format("behind {} earlier request(s) in the queue", progress.queue_position);
-            } else if (!chosen) {
-                progress.reason = fmt::format("needs {}, at most {} available", gib(request.bytes),
-                                              gib(progress.best_available_bytes));
-            }
-            if (progress.queue_position == 0 && chosen) {
-                const auto& cap = caps[*chosen];
-                reservation_record r;
-                r.id = waiter_id != 0 ? waiter_id : state.take_id();
-                r.gpu_uuid = cap.gpu_uuid;
-                r.gpu_index = cap.gpu_index;
-                r.holder = self_;
-                r.bytes = request.bytes;
-                r.model = request.model;
-                r.since_ms = options_.clock();
-                state.reservations.push_back(r);
-                std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == waiter_id; });
-                granted = lease_info{r.id,         cap.gpu_uuid, cap.gpu_index, cuda_indices[*chosen],
-                                     cap.gpu_name, r.bytes,      r.model};
-                return true;
-            }
-            if (waiter_id == 0 && may_wait) {
-                waiter_id = state.take_id();
-                state.waiters.push_back({waiter_id, self_, request.bytes, uuids, request.model, options_.clock()});
-                return true;
-            }
-            return changed;
+            const bool rejoined = rejoin_queue(state, in);
+            fill_capacities(in, gpus, snap, state.reservations);
+            in.waiters = state.waiters;
+            d = decide(in);
+            in.waiters = {};  // the view ends with the lock
+            return apply(d, in, state, granted) || rejoined;
         });
-        progress.waited = elapsed();
-        result.last = progress;
-        result.waited = progress.waited;
-        if (granted) {
-            waiter_id = 0;  // the grant consumed the waiter record
-            notify();       // the queue moved: the next waiter may go now
+        result.last = d.progress;
+        result.waited = d.progress.waited;
+        if (d.verdict == admission_verdict::grant) {
+            in.waiter_id = 0;  // the grant consumed the waiter record
+            notify();          // the queue moved: the next waiter may go now
             result.status = reserve_status::granted;
-            result.message = fmt::format("reserved {} on GPU {} ({}) for {}", gib(request.bytes), granted->cuda_index,
-                                         granted->gpu_name, request.model.empty() ? "the task" : request.model);
+            result.message = d.message;
             result.granted_lease = lease(self, std::move(*granted));
             return result;
         }
-        const bool cancelled = request.cancelled && request.cancelled();
-        // Report before the deadline check, so a request that waits at all reports at least once.
-        if (may_wait && !cancelled && request.on_wait) request.on_wait(progress);
-        if (cancelled || !may_wait || std::chrono::steady_clock::now() >= deadline) {
-            result.status = cancelled ? reserve_status::cancelled : reserve_status::timed_out;
-            const std::string what = cancelled ? "cancelled" : may_wait ? "timed out" : "not admitted now";
-            result.message = fmt::format("{} after {:.1f} s waiting for {} ({}): {}", what,
-                                         static_cast<double>(result.waited.count()) / 1000.0, gib(request.bytes),
-                                         request.model.empty() ? "the task" : request.model, progress.reason);
+        // Report before a final verdict, so a request that waits at all reports at least once.
+        if (in.may_wait && !in.cancelled && d.verdict != admission_verdict::never_fits && request.on_wait)
+            request.on_wait(d.progress);
+        if (d.final()) {
+            result.status = to_reserve_status(d.verdict);
+            result.message = d.message;
             return result;
         }
-        const auto now = std::chrono::steady_clock::now();
-        const auto limit = std::min<std::chrono::steady_clock::duration>(options_.poll_interval, deadline - now);
-        wait_for_change(gen, limit);
+        const auto now = options_.monotonic_clock();
+        auto limit = std::chrono::steady_clock::duration(options_.poll_interval);
+        if (in.deadline) limit = std::min(limit, *in.deadline - now);
+        wait(gen, limit);
     }
 }
 
@@ -360,19 +374,9 @@ ledger& scheduler::reservation_ledger() const noexcept { return *core_->ledger_;
 // ---- results ----------------------------------------------------------------------------------------
 
 std::string_view to_string(reserve_status status) noexcept {
-    switch (status) {
-        case reserve_status::granted:
-            return "granted";
-        case reserve_status::timed_out:
-            return "timed_out";
-        case reserve_status::never_fits:
-            return "never_fits";
-        case reserve_status::cancelled:
-            return "cancelled";
-        case reserve_status::gpu_unavailable:
-            return "gpu_unavailable";
-    }
-    return "?";
+    static constexpr std::array<std::string_view, 5> names{"granted", "timed_out", "never_fits", "cancelled",
+                                                           "gpu_unavailable"};
+    return detail::enum_name(names, status);
 }
 
 nlohmann::ordered_json to_json(const reserve_result& r) {

@@ -3,8 +3,10 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <array>
 
 #include "core/text.hpp"
+#include "sched/enum_names.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
@@ -54,13 +56,8 @@ bool admits(const gpu_capacity& capacity, std::uint64_t bytes) noexcept {
 }
 
 std::string_view to_string(placement_policy policy) noexcept {
-    switch (policy) {
-        case placement_policy::best_fit:
-            return "best-fit";
-        case placement_policy::most_free:
-            return "most-free";
-    }
-    return "?";
+    static constexpr std::array<std::string_view, 2> names{"best-fit", "most-free"};
+    return detail::enum_name(names, policy);
 }
 
 placement_policy parse_placement_policy(std::string_view text) {

@@ -310,17 +310,57 @@ TEST(FileLedger, RefusesAFolderOthersCanWrite) {
     const auto dir = fresh_dir("open");
     std::filesystem::create_directories(dir);
     ::chmod(dir.c_str(), 0777);
-    EXPECT_THROW(file_ledger{dir}, usage_error);
+    EXPECT_THROW(file_ledger{dir}, state_error);
     std::filesystem::remove_all(dir);
+}
+
+TEST(FileLedger, IoFailuresAreStateErrorsNamingThePathAndTheWayOut) {
+    // The ledger's place is taken by a directory: open fails (EISDIR). The user's to fix, not a bug:
+    // state_error (exit 2), never a bare runtime_error (internal error 70).
+    const auto dir = fresh_dir("eisdir");
+    std::filesystem::create_directories(dir / "ledger");
+    ::chmod(dir.c_str(), 0700);
+    file_ledger ledger{dir};
+    try {
+        (void)ledger.read();
+        ADD_FAILURE() << "no exception";
+    } catch (const state_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("cannot open '" + (dir / "ledger").string() + "': Is a directory"), std::string::npos)
+            << what;
+        EXPECT_NE(what.find("set WHISPER_VRAM_STATE_DIR to a folder you can write"), std::string::npos) << what;
+    }
+    std::filesystem::remove_all(dir);
+    // A state folder that cannot be created is one too (it was a usage_error: same message).
+    EXPECT_THROW(file_ledger{"/proc/whisper-vram-no-such/state"}, state_error);
 }
 
 // ---- scheduler ----------------------------------------------------------------------------------
 
+// A monotonic clock and sleeper for the scheduler: sleeping advances the clock at once (no real
+// waiting) and is recorded; on_sleep runs during each sleep (what "meanwhile" happens elsewhere).
+struct fake_time {
+    std::chrono::steady_clock::time_point now{};
+    std::vector<std::chrono::milliseconds> sleeps;
+    std::function<void()> on_sleep;
+};
+
 scheduler make_scheduler(std::string_view spec, std::shared_ptr<ledger> l = nullptr,
-                         std::shared_ptr<const process_table> procs = nullptr) {
+                         std::shared_ptr<const process_table> procs = nullptr,
+                         const std::shared_ptr<fake_time>& time = nullptr) {
     scheduler_options options;
     options.poll_interval = std::chrono::milliseconds(20);
     options.processes = procs;
+    if (time) {
+        options.monotonic_clock = [time] { return time->now; };
+        options.sleeper = [time](std::chrono::milliseconds d) {
+            time->sleeps.push_back(d);
+            time->now += d;
+            if (!time->on_sleep) return;
+            const auto meanwhile = time->on_sleep;  // a copy: it may reset on_sleep while it runs
+            meanwhile();
+        };
+    }
     return scheduler(std::shared_ptr<gpu_probe>(make_simulated_probe(spec)),
                      l ? l : std::make_shared<memory_ledger>(procs), options);
 }
@@ -359,16 +399,29 @@ TEST(Scheduler, PlacesByPolicyAndLeasesReleaseOnDestruction) {
 }
 
 TEST(Scheduler, NeverFitsFailsAtOnceTimeoutWaits) {
-    auto sched = make_scheduler("24GiB,12GiB");
+    const auto time = std::make_shared<fake_time>();
+    auto sched = make_scheduler("24GiB,12GiB", nullptr, nullptr, time);
     auto r = sched.reserve(request_of(25 * gib, std::nullopt));  // no timeout: would wait forever if it waited
     EXPECT_EQ(r.status, reserve_status::never_fits);
     EXPECT_NE(r.message.find("24.00 GiB"), std::string::npos) << r.message;
     auto a = sched.reserve(request_of(20 * gib));
     ASSERT_TRUE(a.granted());
-    auto b = sched.reserve(request_of(20 * gib, 50));
+    EXPECT_TRUE(time->sleeps.empty());  // neither waited
+    std::vector<std::size_t> queued;    // the queue as each poll's report sees it
+    auto timed = request_of(20 * gib, 50);
+    timed.on_wait = [&](const wait_progress&) { queued.push_back(sched.waiters().size()); };
+    auto b = sched.reserve(timed);
     EXPECT_EQ(b.status, reserve_status::timed_out);
     EXPECT_EQ(b.last.best_available_bytes, 12 * gib);
-    EXPECT_TRUE(sched.waiters().empty());  // a timed-out request leaves the queue
+    // Polls every 20 ms, the last sleep cut to the deadline: 20 + 20 + 10 = 50 ms, on the fake clock.
+    EXPECT_EQ(time->sleeps,
+              (std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(20), std::chrono::milliseconds(20),
+                                                      std::chrono::milliseconds(10)}));
+    EXPECT_EQ(b.waited, std::chrono::milliseconds(50));
+    EXPECT_EQ(b.message,
+              "timed out after 0.1 s waiting for 20.00 GiB (test): needs 20.00 GiB, at most 12.00 GiB available");
+    EXPECT_EQ(queued, (std::vector<std::size_t>{1, 1, 1, 1}));  // queued while waiting, reported each poll
+    EXPECT_TRUE(sched.waiters().empty());                       // a timed-out request leaves the queue
     auto on_one = request_of(4 * gib);
     on_one.gpu_ids = "1";
     auto c = sched.reserve(on_one);
@@ -381,22 +434,57 @@ TEST(Scheduler, NeverFitsFailsAtOnceTimeoutWaits) {
 }
 
 TEST(Scheduler, FifoLargeHeadIsNotJumpedBySmallRequests) {
-    auto sched = make_scheduler("24GiB");
+    const auto time = std::make_shared<fake_time>();
+    auto sched = make_scheduler("24GiB", nullptr, nullptr, time);
     auto first = sched.reserve(request_of(16 * gib));
     ASSERT_TRUE(first.granted());
-    reserve_result big;
-    std::thread waiter([&] { big = sched.reserve(request_of(16 * gib, 10000)); });
-    while (sched.waiters().empty()) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    // 8 GiB are available and 4 GiB would fit, but the 16 GiB request is ahead: no bypass.
-    auto small = sched.try_reserve(request_of(4 * gib));
+    reserve_result small;
+    // While the 16 GiB request waits (its first sleep), 8 GiB are available and 4 GiB would fit,
+    // but the 16 GiB request is ahead: no bypass. Then the first holder releases.
+    time->on_sleep = [&] {
+        time->on_sleep = nullptr;
+        small = sched.try_reserve(request_of(4 * gib));
+        first.granted_lease.release();
+    };
+    auto big = sched.reserve(request_of(16 * gib, 10000));
+    ASSERT_TRUE(big.granted()) << big.message;
+    EXPECT_EQ(big.waited, std::chrono::milliseconds(20));  // one poll interval on the fake clock
     EXPECT_EQ(small.status, reserve_status::timed_out);
     EXPECT_EQ(small.last.queue_position, 1U);
     EXPECT_EQ(small.last.best_available_bytes, 8 * gib);
-    first.granted_lease.release();
-    waiter.join();
-    ASSERT_TRUE(big.granted()) << big.message;
+    EXPECT_EQ(small.last.reason, "behind 1 earlier request(s) in the queue");
+    EXPECT_TRUE(sched.waiters().empty());                 // the grant took the waiter out
     auto after = sched.try_reserve(request_of(4 * gib));  // head served: 24 − 16 = 8 ≥ 4
     EXPECT_TRUE(after.granted()) << after.message;
+}
+
+TEST(Scheduler, CancelledWaitLeavesTheQueue) {
+    const auto time = std::make_shared<fake_time>();
+    auto sched = make_scheduler("24GiB", nullptr, nullptr, time);
+    auto first = sched.reserve(request_of(16 * gib));
+    ASSERT_TRUE(first.granted());
+    auto req = request_of(16 * gib, std::nullopt);  // no timeout: only the cancellation ends it
+    int polls = 0;
+    req.cancelled = [&] { return ++polls == 3; };
+    const auto r = sched.reserve(req);
+    EXPECT_EQ(r.status, reserve_status::cancelled);
+    EXPECT_EQ(time->sleeps.size(), 2U);
+    EXPECT_EQ(r.waited, std::chrono::milliseconds(40));
+    EXPECT_NE(r.message.find("cancelled after 0.0 s"), std::string::npos) << r.message;
+    EXPECT_TRUE(sched.waiters().empty());
+}
+
+TEST(Scheduler, RealSleeperWaitsAtMostThePollInterval) {
+    // The default wait (no injected sleeper) wakes at a release in this process; here nothing
+    // releases, so a 30 ms timeout really passes.
+    auto sched = make_scheduler("24GiB");
+    auto first = sched.reserve(request_of(16 * gib));
+    ASSERT_TRUE(first.granted());
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = sched.reserve(request_of(16 * gib, 30));
+    EXPECT_EQ(r.status, reserve_status::timed_out);
+    EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(30));
+    EXPECT_GE(r.waited, std::chrono::milliseconds(30));
 }
 
 TEST(Scheduler, DeadHoldersFreeCapacityAndReleaseAllNeedsForce) {

@@ -124,7 +124,8 @@ public:
     /// Runs @p fn with exclusive access to the state; dead holders and waiters have been reaped
     /// (and corruption repaired) before it runs. When @p fn returns true, or anything was reaped or
     /// repaired, the state is written back. Returns what was reaped or repaired.
-    /// @throws error when the ledger cannot be read or written at all (e.g. permissions).
+    /// @throws state_error when the ledger or its lock cannot be opened, locked, read or written
+    ///         (e.g. permissions): the message names the path, the system's reason and what to do.
     virtual ledger_access update(const std::function<bool(ledger_state&)>& fn) = 0;
     /// Reads the state (reaping, repairing) without changing it otherwise.
     ledger_state read(ledger_access* access = nullptr);
@@ -147,8 +148,9 @@ private:
 class file_ledger final : public ledger {
 public:
     /// Creates @p state_dir (mode 0700) when missing.
-    /// @throws usage_error when @p state_dir exists but is not a directory owned by this user
-    ///         or is writable by others.
+    /// @throws state_error when @p state_dir cannot be created, or exists but is not a directory
+    ///         owned by this user or is writable by others (the message names the path and says to
+    ///         set WHISPER_VRAM_STATE_DIR).
     explicit file_ledger(std::filesystem::path state_dir, std::shared_ptr<const process_table> processes = nullptr,
                          warning_sink warnings = nullptr);
     ledger_access update(const std::function<bool(ledger_state&)>& fn) override;

@@ -200,6 +200,14 @@ struct scheduler_options {
     std::chrono::milliseconds poll_interval{100};     ///< re-check period while waiting (other processes, GPU use)
     std::shared_ptr<const process_table> processes;   ///< default: system_process_table
     wall_clock clock;                                 ///< default: system_wall_clock_ms
+    /// The clock timeouts and `waited` are measured on; default: std::chrono::steady_clock::now.
+    /// Tests inject a fake one (with @ref sleeper) so FIFO and timeout tests wait no real time.
+    std::function<std::chrono::steady_clock::time_point()> monotonic_clock;
+    /// Called with how long to wait between polls (≤ poll_interval, ≤ the time left). Default (empty):
+    /// the real wait, which also ends early when this scheduler grants or releases (another thread's
+    /// release wakes the waiters at once). An injected sleeper is called instead: it should advance
+    /// the fake clock.
+    std::function<void(std::chrono::milliseconds)> sleeper;
 };
 
 /// Result of release_all_reservations().
