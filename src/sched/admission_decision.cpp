@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <array>
 
-#include "sched/enum_names.hpp"
+#include "core/text.hpp"
 #include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram {

@@ -11,7 +11,7 @@
 #include <mutex>
 #include <set>
 
-#include "sched/enum_names.hpp"
+#include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"

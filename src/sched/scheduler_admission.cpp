@@ -6,7 +6,6 @@
 #include <array>
 
 #include "core/text.hpp"
-#include "sched/enum_names.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
