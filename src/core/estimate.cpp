@@ -10,12 +10,6 @@
 
 namespace whisper_vram {
 
-namespace detail {
-// The engine-aware estimators (engines.hpp, src/engines.cpp): canonicalise the engine name and
-// throw usage_error listing every accepted engine and alias for an unknown one.
-memory_estimate estimate_engine(const estimate_request& request);
-}  // namespace detail
-
 void validate_segment_seconds(double seconds) {
     if (!std::isfinite(seconds) || seconds <= 0.0 || seconds > 86400.0) {
         throw usage_error(fmt::format(
@@ -77,12 +71,6 @@ estimate_request make_guide_request(std::string_view model, double segment_secon
     request.batch_size = batch_size;
     request.precision = std::string(precision);
     return request;
-}
-
-memory_estimate estimate(const estimate_request& request) {
-    const std::string engine = detail::to_lower(detail::trim(request.engine));
-    if (engine.empty() || engine == "guide") return estimate_guide(request);
-    return detail::estimate_engine(request);
 }
 
 }  // namespace whisper_vram

@@ -154,12 +154,14 @@ std::uint64_t engine_weight_bytes(std::string_view engine, std::string_view prec
     return profile.weight_bytes(resolve_precision(profile, precision).id, arch);
 }
 
-namespace detail {
-
-memory_estimate estimate_engine(const estimate_request& request) {
-    const engine_profile& engine = find_engine(request.engine);
+// estimate() (declared in core/estimate.hpp) dispatches through the registry: an empty engine is
+// the guide's formula, the default.
+memory_estimate estimate(const estimate_request& request) {
+    const engine_profile& engine = detail::trim(request.engine).empty() ? guide_profile() : find_engine(request.engine);
     return engine.estimate(resolve_request(engine, request));
 }
 
-}  // namespace detail
+bool is_guide_engine(std::string_view engine) noexcept {
+    return detail::trim(engine).empty() || try_find_engine(engine) == &guide_profile();
+}
 }  // namespace whisper_vram

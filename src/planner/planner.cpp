@@ -13,15 +13,11 @@
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/guide_estimator.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/engines/registry.hpp"
 
 namespace whisper_vram {
 
 namespace detail {
-
-bool is_guide_engine(std::string_view engine) {
-    const std::string e = to_lower(trim(engine));
-    return e.empty() || e == "guide";
-}
 
 // Three decimals: two would print 7.99875 GiB and 8 GiB alike ("8.00 needed, 8.00 free").
 std::string gib_text(std::uint64_t bytes) { return fmt::format("{:.3f} GiB", bytes_to_gib(bytes)); }
@@ -144,7 +140,7 @@ solve_result run_step_solver(const step_solver& solver, const detail::estimator_
         } else {
             result.notes.push_back(fmt::format("capped at the limit of {}", step_text(solver.quantity, solver.limit)));
         }
-    } else if (detail::is_guide_engine(request.engine) && solver.closed_form) {
+    } else if (is_guide_engine(request.engine) && solver.closed_form) {
         value = verify_candidate(to_candidate(solver.closed_form(first, available_bytes)), 1, solver.limit, pred);
     } else {
         value = largest_true(1, solver.limit, pred);
@@ -168,7 +164,7 @@ solve_result run_step_solver(const step_solver& solver, const detail::estimator_
 }  // namespace
 
 std::vector<std::string> model_ladder(std::string_view engine, bool english_only) {
-    if (detail::is_guide_engine(engine)) {
+    if (is_guide_engine(engine)) {
         if (english_only) return {"large", "medium.en", "small.en", "base.en", "tiny.en"};
         return {"large", "medium", "small", "base", "tiny"};
     }

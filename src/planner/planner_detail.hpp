@@ -10,9 +10,6 @@
 
 namespace whisper_vram::detail {
 
-/// True for the guide formula's engine names ("guide", empty), case-insensitive.
-bool is_guide_engine(std::string_view engine);
-
 /// An estimator: estimate() in the library; tests pass fakes to exercise the generic search.
 using estimator_fn = std::function<memory_estimate(const estimate_request&)>;
 

@@ -8,6 +8,7 @@
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
 #include "whisper_vram/core/units.hpp"
+#include "whisper_vram/engines/registry.hpp"
 #include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram {
@@ -59,7 +60,7 @@ recommendation_result recommend_for_catalog(std::span<const std::string> gpu_nam
         rec.memory_bytes = model.memory_bytes;
         estimate_request r = request;
         // An engine sizes for the card it runs on (attention kernels, compute capability).
-        if (!detail::is_guide_engine(r.engine)) r.gpu_name = std::string(model.name);
+        if (!is_guide_engine(r.engine)) r.gpu_name = std::string(model.name);
         fill_plans(rec, r, english_only);
         result.gpus.push_back(std::move(rec));
     }
@@ -90,7 +91,7 @@ recommendation_result recommend_for_gpus(const std::vector<visible_gpu>& gpus, p
             continue;
         }
         estimate_request r = request;
-        if (!detail::is_guide_engine(r.engine) && !d.catalog_name.empty()) r.gpu_name = d.catalog_name;
+        if (!is_guide_engine(r.engine) && !d.catalog_name.empty()) r.gpu_name = d.catalog_name;
         fill_plans(rec, r, english_only);
         result.gpus.push_back(std::move(rec));
     }

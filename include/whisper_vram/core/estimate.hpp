@@ -60,7 +60,8 @@ struct memory_estimate {
     return estimate.recommended_bytes <= available_bytes;
 }
 
-/// Estimates @p request with the estimator its engine names ("guide" → guide formula).
+/// Estimates @p request with the estimator its engine names ("guide" or empty → guide formula),
+/// dispatched through the engine registry (defined in src/engines/registry.cpp).
 /// @throws usage_error for any invalid input (unknown model/engine/precision, bad numbers).
 memory_estimate estimate(const estimate_request& request);
 

@@ -66,10 +66,4 @@ std::uint64_t engine_weight_bytes(std::string_view engine, std::string_view prec
 /// (n_mels × 100 frames/s × 4 B). @throws usage_error for an invalid segment length.
 std::uint64_t host_audio_bytes(const model_architecture& arch, double segment_seconds);
 
-namespace detail {
-/// The engine-aware estimate of @p request (engine ≠ guide). Called by estimate().
-/// @throws usage_error for unknown engine/model/precision/GPU or out-of-range numbers.
-memory_estimate estimate_engine(const estimate_request& request);
-}  // namespace detail
-
 }  // namespace whisper_vram

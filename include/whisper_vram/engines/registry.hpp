@@ -22,6 +22,9 @@ const engine_profile* try_find_engine(std::string_view name) noexcept;
 /// @throws usage_error "unknown engine 'X': accepted: " + engine_list_text().
 const engine_profile& find_engine(std::string_view name);
 
+/// True for the guide's formula: @p name empty (the default), "guide" or any spelling of it.
+bool is_guide_engine(std::string_view name) noexcept;
+
 /// "guide, openai-whisper, transformers, faster-whisper, whisper.cpp": every canonical name.
 std::string engine_names_text();
 
