@@ -1,7 +1,5 @@
 // whisper-vram solve: the exact inverse solvers (max-segment, max-batch, max-concurrent, min-memory).
 
-#include <iostream>
-
 #include "commands.hpp"
 #include "planner_cli.hpp"
 
@@ -16,7 +14,7 @@ struct solve_options {
     bool json = false;
 };
 
-int run_solve(const solve_options& o) {
+exit_status run_solve(const solve_options& o, const context& c) {
     const estimate_request request = to_request(o.estimate, o.model);
     const gpu_manager manager = offline_manager();
     solve_result r;
@@ -37,19 +35,20 @@ int run_solve(const solve_options& o) {
         }
     }
     if (o.json) {
-        print_json(to_json(r));
+        print_json(c.out, to_json(r));
     } else {
         const auto& q = r.request;
         std::string inputs = fmt::format("{} | {} | engine {}", q.model, q.precision, q.engine);
         if (o.quantity != solve_quantity::max_segment) inputs += fmt::format(" | segment {:g} s", q.segment_seconds);
         if (o.quantity != solve_quantity::max_batch) inputs += fmt::format(" | batch {}", q.batch_size);
         if (r.available_bytes) inputs += fmt::format(" | memory {}", format_gib(*r.available_bytes));
-        fmt::print("{}\n{}: {}\n{}\n", inputs, to_string(r.quantity),
-                   r.quantity == solve_quantity::min_memory ? format_gib(r.value) : std::to_string(r.value), r.message);
-        for (const auto& n : r.notes) fmt::print("note: {}\n", n);
+        c.out << fmt::format("{}\n{}: {}\n{}\n", inputs, to_string(r.quantity),
+                             r.quantity == solve_quantity::min_memory ? format_gib(r.value) : std::to_string(r.value),
+                             r.message);
+        for (const auto& n : r.notes) c.out << fmt::format("note: {}\n", n);
     }
-    if (!r.fits) std::cerr << "whisper-vram: " << r.message << '\n';
-    return r.fits ? 0 : 1;
+    if (!r.fits) c.err << "whisper-vram: " << r.message << '\n';
+    return fit_status(r.fits);
 }
 
 void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity, const char* name,
@@ -66,7 +65,7 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
     command->footer(
         fmt::format("Exit 0 when the answer fits, 1 when even the smallest step does not.\nExample:\n  {}", example));
-    command->callback([options, &action] { action = [options] { return run_solve(*options); }; });
+    on_parsed(*command, action, options, run_solve);
 }
 
 }  // namespace
