@@ -63,6 +63,13 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
     return request;
 }
 
+void add_footer(CLI::App& command, const std::string& intro, std::initializer_list<std::string> examples) {
+    std::string text = intro.empty() ? "" : intro + '\n';
+    text += examples.size() == 1 ? "Example:" : "Examples:";
+    for (const auto& example : examples) text += "\n  " + example;
+    command.footer(text);
+}
+
 void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate) {
     command.add_option("--simulate", simulate,
                        "simulated GPUs instead of NVML, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");

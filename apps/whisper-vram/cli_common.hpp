@@ -40,6 +40,10 @@ void on_parsed(CLI::App& command, command_action& action, std::shared_ptr<Option
         [options, run, &action] { action = [options, run](const context& c) { return run(*options, c); }; });
 }
 
+/// Sets @p command's help footer: @p intro (when not empty), then "Example:" or "Examples:" and
+/// each of @p examples on its own line, indented by two spaces.
+void add_footer(CLI::App& command, const std::string& intro, std::initializer_list<std::string> examples);
+
 /// exit_status::ok when @p fits, else exit_status::does_not_fit (the planner subcommands' contract).
 constexpr exit_status fit_status(bool fits) noexcept { return fits ? exit_status::ok : exit_status::does_not_fit; }
 

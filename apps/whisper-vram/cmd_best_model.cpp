@@ -52,12 +52,11 @@ void setup_best_model(CLI::App& app, command_action& action) {
     add_estimate_options(*command, options->estimate);
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");
     command->add_flag("--json", options->json, "print JSON {model, fits, recommended, memory, ...}");
-    command->footer(
-        "Ladder (guide): large > medium > small > base > tiny. Exit 0 when a model fits, 1 when none does\n"
-        "(the answer is then tiny, as the guide's function returns).\n"
-        "Examples:\n"
-        "  whisper-vram best-model --memory 8\n"
-        "  whisper-vram best-model --memory 6GiB --segment 120 --precision int8 --json");
+    add_footer(*command,
+               "Ladder (guide): large > medium > small > base > tiny. Exit 0 when a model fits, 1 when none does\n"
+               "(the answer is then tiny, as the guide's function returns).",
+               {"whisper-vram best-model --memory 8",
+                "whisper-vram best-model --memory 6GiB --segment 120 --precision int8 --json"});
     on_parsed(*command, action, options, run_best_model);
 }
 

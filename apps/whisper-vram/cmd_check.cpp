@@ -54,12 +54,11 @@ void setup_check(CLI::App& app, command_action& action) {
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json,
                       "print JSON {sufficient, message, optimization_suggestions, suggestions, gpus, required}");
-    command->footer(
-        "Fits when recommended <= free memory on every listed GPU (each runs its own copy).\n"
-        "Exit 0 fits, 1 does not fit, 2 usage error, 3 GPU information unavailable.\n"
-        "Examples:\n"
-        "  whisper-vram check medium --gpus 0 --segment 300\n"
-        "  whisper-vram check large --simulate \"RTX 3090,8GiB\" --json");
+    add_footer(*command,
+               "Fits when recommended <= free memory on every listed GPU (each runs its own copy).\n"
+               "Exit 0 fits, 1 does not fit, 2 usage error, 3 GPU information unavailable.",
+               {"whisper-vram check medium --gpus 0 --segment 300",
+                "whisper-vram check large --simulate \"RTX 3090,8GiB\" --json"});
     on_parsed(*command, action, options, run_check);
 }
 

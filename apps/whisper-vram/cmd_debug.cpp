@@ -93,12 +93,9 @@ void setup_debug(CLI::App& app, command_action& action) {
         app.add_subcommand("debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)");
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print the report as one JSON object (the guide's get_cuda_debug_info)");
-    command->footer(
-        "Always exits 0: a missing driver, a toolkit stub or a lost GPU is part of the report.\n"
-        "Examples:\n"
-        "  whisper-vram debug\n"
-        "  whisper-vram debug --json\n"
-        "  WHISPER_VRAM_NVML_LIBRARY=/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 whisper-vram debug");
+    add_footer(*command, "Always exits 0: a missing driver, a toolkit stub or a lost GPU is part of the report.",
+               {"whisper-vram debug", "whisper-vram debug --json",
+                "WHISPER_VRAM_NVML_LIBRARY=/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 whisper-vram debug"});
     on_parsed(*command, action, options, run_debug);
 }
 

@@ -93,13 +93,11 @@ void setup_gpus(CLI::App& app, command_action& action) {
     auto* command = app.add_subcommand("gpus", "GPUs with free/used memory, as CUDA programs number them");
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print {source, cuda_visible_devices, gpu_count, gpus:[…]}");
-    command->footer(
+    add_footer(
+        *command,
         "Indices are CUDA indices (CUDA_VISIBLE_DEVICES applied); 'nvml' is NVML's index (nvidia-smi's).\n"
-        "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.\n"
-        "Examples:\n"
-        "  whisper-vram gpus\n"
-        "  whisper-vram gpus --json\n"
-        "  whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\"");
+        "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.",
+        {"whisper-vram gpus", "whisper-vram gpus --json", "whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\""});
     on_parsed(*command, action, options, run_gpus);
 }
 

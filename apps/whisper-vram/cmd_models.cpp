@@ -63,7 +63,7 @@ void setup_models(CLI::App& app, command_action& action) {
     auto* command =
         app.add_subcommand("models", "list the Whisper model catalog (names, aliases, parameters, guide row)");
     command->add_flag("--json", options->json, "print JSON");
-    command->footer("Example:\n  whisper-vram models --json");
+    add_footer(*command, "", {"whisper-vram models --json"});
     on_parsed(*command, action, options, run_models);
 }
 

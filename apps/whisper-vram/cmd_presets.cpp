@@ -39,9 +39,7 @@ void setup_presets(CLI::App& app, command_action& action) {
     auto options = std::make_shared<presets_options>();
     auto* command = app.add_subcommand("presets", "the guide's presets (high_performance, balanced, efficient), sized");
     command->add_flag("--json", options->json, "print JSON {presets: [...]}");
-    command->footer(
-        "Use one with: whisper-vram calc --preset balanced\n"
-        "Example:\n  whisper-vram presets --json");
+    add_footer(*command, "Use one with: whisper-vram calc --preset balanced", {"whisper-vram presets --json"});
     on_parsed(*command, action, options, run_presets);
 }
 

@@ -102,13 +102,12 @@ void setup_recommend(CLI::App& app, command_action& action) {
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");
     command->add_flag("--json", options->json,
                       "print JSON {gpus: [{gpu, memory, model, max_segment, max_concurrent, int8}]}");
-    command->footer(
-        "No option: the live GPUs (NVML), planned on their free memory; exit 3 when unavailable.\n"
-        "Exit 0 when every GPU listed can run some model, 1 otherwise.\n"
-        "Examples:\n"
-        "  whisper-vram recommend --gpu \"GTX 1660,RTX 3060 8GB,RTX 3070,RTX 3080 10GB,RTX 3090,RTX 4090\"\n"
-        "  whisper-vram recommend --all --precision int8 --json\n"
-        "  whisper-vram recommend --simulate \"RTX 3090:used=4GiB\"");
+    add_footer(*command,
+               "No option: the live GPUs (NVML), planned on their free memory; exit 3 when unavailable.\n"
+               "Exit 0 when every GPU listed can run some model, 1 otherwise.",
+               {"whisper-vram recommend --gpu \"GTX 1660,RTX 3060 8GB,RTX 3070,RTX 3080 10GB,RTX 3090,RTX 4090\"",
+                "whisper-vram recommend --all --precision int8 --json",
+                "whisper-vram recommend --simulate \"RTX 3090:used=4GiB\""});
     on_parsed(*command, action, options, run_recommend);
 }
 

@@ -57,13 +57,11 @@ void setup_release_all(CLI::App& app, command_action& action) {
         app.add_subcommand("release-all", "drop every GPU memory reservation in the ledger (release_all_memory)");
     command->add_flag("--force", options->force, "also drop reservations whose holders are still running");
     command->add_flag("--json", options->json, "print the report as JSON");
-    command->footer(
+    add_footer(
+        *command,
         "Reservations are bookkeeping: dropping one frees no GPU memory a running job has allocated; it only\n"
-        "lets other jobs be admitted. Without --force, exits 1 and lists what would be dropped when holders are "
-        "alive.\n"
-        "Examples:\n"
-        "  whisper-vram release-all\n"
-        "  whisper-vram release-all --force --json");
+        "lets other jobs be admitted. Without --force, exits 1 and lists what would be dropped when holders are alive.",
+        {"whisper-vram release-all", "whisper-vram release-all --force --json"});
     on_parsed(*command, action, options, run_release_all);
 }
 

@@ -247,14 +247,13 @@ void setup_run(CLI::App& app, command_action& action) {
     command->add_option("--policy", options->policy, "placement: best-fit (default) or most-free");
     add_simulate_option(*command, options->simulate);
     command->add_option("command", options->command, "the job: COMMAND [ARGS...], after --");
-    command->footer(
-        "The job runs with CUDA_VISIBLE_DEVICES=<GPU UUID>, WHISPER_VRAM_GPU=<UUID>, WHISPER_VRAM_GPU_INDEX=<NVML "
-        "index>.\n"
-        "Exit status: the job's (128+N if killed by signal N); 124 timeout; 127 cannot execute; 1 never fits;\n"
-        "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.\n"
-        "Examples:\n"
-        "  whisper-vram run --model large --precision float16 -- python transcribe.py a.wav\n"
-        "  whisper-vram run --model medium --gpus 0,1 --timeout 600 --policy most-free -- ./job.sh");
+    add_footer(*command,
+               "The job runs with CUDA_VISIBLE_DEVICES=<GPU UUID>, WHISPER_VRAM_GPU=<UUID>, "
+               "WHISPER_VRAM_GPU_INDEX=<NVML index>.\n"
+               "Exit status: the job's (128+N if killed by signal N); 124 timeout; 127 cannot execute; 1 never fits;\n"
+               "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.",
+               {"whisper-vram run --model large --precision float16 -- python transcribe.py a.wav",
+                "whisper-vram run --model medium --gpus 0,1 --timeout 600 --policy most-free -- ./job.sh"});
     on_parsed(*command, action, options, run_job);
 }
 

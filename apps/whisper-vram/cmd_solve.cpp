@@ -63,8 +63,7 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     }
     add_estimate_options(*command, options->estimate, set);
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
-    command->footer(
-        fmt::format("Exit 0 when the answer fits, 1 when even the smallest step does not.\nExample:\n  {}", example));
+    add_footer(*command, "Exit 0 when the answer fits, 1 when even the smallest step does not.", {example});
     on_parsed(*command, action, options, run_solve);
 }
 
@@ -74,12 +73,11 @@ void setup_solve(CLI::App& app, command_action& action) {
     auto* solve =
         app.add_subcommand("solve", "exact inverse solvers: longest segment, largest batch, most tasks, least memory");
     solve->require_subcommand(1);
-    solve->footer(
-        "Examples:\n"
-        "  whisper-vram solve max-segment medium --memory 8\n"
-        "  whisper-vram solve max-batch medium --memory 8 --json\n"
-        "  whisper-vram solve max-concurrent medium --memory 24\n"
-        "  whisper-vram solve min-memory large --segment 600 --precision int8");
+    add_footer(
+        *solve, "",
+        {"whisper-vram solve max-segment medium --memory 8", "whisper-vram solve max-batch medium --memory 8 --json",
+         "whisper-vram solve max-concurrent medium --memory 24",
+         "whisper-vram solve min-memory large --segment 600 --precision int8"});
     estimate_option_set no_segment;
     no_segment.segment = false;
     estimate_option_set no_batch;

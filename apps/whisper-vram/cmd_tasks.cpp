@@ -58,12 +58,10 @@ void setup_tasks(CLI::App& app, command_action& action) {
         app.add_subcommand("tasks", "live GPU memory reservations (whisper-vram run jobs and library leases)");
     command->add_flag("--json", options->json,
                       R"(print {"tasks": [{pid, gpu, model, bytes, since, ...}], "waiting": [...]})");
-    command->footer(
-        "Dead holders' reservations are dropped on every access. Ledger: WHISPER_VRAM_STATE_DIR, else\n"
-        "$XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.\n"
-        "Examples:\n"
-        "  whisper-vram tasks\n"
-        "  whisper-vram tasks --json");
+    add_footer(*command,
+               "Dead holders' reservations are dropped on every access. Ledger: WHISPER_VRAM_STATE_DIR, else\n"
+               "$XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.",
+               {"whisper-vram tasks", "whisper-vram tasks --json"});
     on_parsed(*command, action, options, run_tasks);
 }
 
