@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "whisper_vram/core/error.hpp"
@@ -31,13 +32,18 @@ struct context {
 /// What a parsed subcommand will do; returns its exit status (main turns it into the int).
 using command_action = std::function<exit_status(const context&)>;
 
-/// Makes @p run (with the subcommand's parsed @p options) what @p command does once parsed: the
-/// one place a subcommand's options meet its action.
+/// Adds subcommand @p name to @p parent, running @p run on its options once parsed; returns the
+/// subcommand and its (default) options, for binding the subcommand's flags to them.
 template <class Options>
-void on_parsed(CLI::App& command, command_action& action, std::shared_ptr<Options> options,
-               exit_status (*run)(const Options&, const context&)) {
-    command.callback(
+std::pair<CLI::App*, Options*> add_command(CLI::App& parent, command_action& action, std::string name,
+                                           std::string description,
+                                           exit_status (*run)(const Options&, const context&)) {
+    auto options = std::make_shared<Options>();
+    auto* command = parent.add_subcommand(std::move(name), std::move(description));
+    // Parsed → the action: the one place a subcommand's options meet what it does.
+    command->callback(
         [options, run, &action] { action = [options, run](const context& c) { return run(*options, c); }; });
+    return {command, options.get()};
 }
 
 /// Sets @p command's help footer: @p intro (when not empty), then "Example:" or "Examples:" and

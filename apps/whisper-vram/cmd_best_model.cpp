@@ -44,9 +44,9 @@ exit_status run_best_model(const best_model_options& o, const context& c) {
 }  // namespace
 
 void setup_best_model(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<best_model_options>();
-    auto* command =
-        app.add_subcommand("best-model", "the best model that fits in an amount of memory (assign_optimal_model)");
+    const auto [command, options] =
+        add_command(app, action, "best-model", "the best model that fits in an amount of memory (assign_optimal_model)",
+                    run_best_model);
     command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
         ->required();
     add_estimate_options(*command, options->estimate);
@@ -57,7 +57,6 @@ void setup_best_model(CLI::App& app, command_action& action) {
                "(the answer is then tiny, as the guide's function returns).",
                {"whisper-vram best-model --memory 8",
                 "whisper-vram best-model --memory 6GiB --segment 120 --precision int8 --json"});
-    on_parsed(*command, action, options, run_best_model);
 }
 
 }  // namespace whisper_vram::cli

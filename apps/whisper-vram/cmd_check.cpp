@@ -44,8 +44,8 @@ exit_status run_check(const check_options& o, const context& c) {
 }  // namespace
 
 void setup_check(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<check_options>();
-    auto* command = app.add_subcommand("check", "does a configuration fit on the GPUs? (check_gpu_memory_sufficient)");
+    const auto [command, options] = add_command(
+        app, action, "check", "does a configuration fit on the GPUs? (check_gpu_memory_sufficient)", run_check);
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
     command->add_option(
         "--gpus", options->gpus,
@@ -59,7 +59,6 @@ void setup_check(CLI::App& app, command_action& action) {
                "Exit 0 fits, 1 does not fit, 2 usage error, 3 GPU information unavailable.",
                {"whisper-vram check medium --gpus 0 --segment 300",
                 "whisper-vram check large --simulate \"RTX 3090,8GiB\" --json"});
-    on_parsed(*command, action, options, run_check);
 }
 
 }  // namespace whisper_vram::cli

@@ -88,15 +88,13 @@ exit_status run_debug(const debug_options& o, const context& c) {
 }  // namespace
 
 void setup_debug(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<debug_options>();
-    auto* command =
-        app.add_subcommand("debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)");
+    const auto [command, options] = add_command(
+        app, action, "debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)", run_debug);
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print the report as one JSON object (the guide's get_cuda_debug_info)");
     add_footer(*command, "Always exits 0: a missing driver, a toolkit stub or a lost GPU is part of the report.",
                {"whisper-vram debug", "whisper-vram debug --json",
                 "WHISPER_VRAM_NVML_LIBRARY=/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 whisper-vram debug"});
-    on_parsed(*command, action, options, run_debug);
 }
 
 }  // namespace whisper_vram::cli

@@ -89,8 +89,8 @@ exit_status run_gpus(const gpus_options& o, const context& c) {
 }  // namespace
 
 void setup_gpus(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<gpus_options>();
-    auto* command = app.add_subcommand("gpus", "GPUs with free/used memory, as CUDA programs number them");
+    const auto [command, options] =
+        add_command(app, action, "gpus", "GPUs with free/used memory, as CUDA programs number them", run_gpus);
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print {source, cuda_visible_devices, gpu_count, gpus:[…]}");
     add_footer(
@@ -98,7 +98,6 @@ void setup_gpus(CLI::App& app, command_action& action) {
         "Indices are CUDA indices (CUDA_VISIBLE_DEVICES applied); 'nvml' is NVML's index (nvidia-smi's).\n"
         "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.",
         {"whisper-vram gpus", "whisper-vram gpus --json", "whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\""});
-    on_parsed(*command, action, options, run_gpus);
 }
 
 }  // namespace whisper_vram::cli

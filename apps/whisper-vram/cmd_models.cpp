@@ -59,12 +59,10 @@ exit_status run_models(const models_options& o, const context& c) {
 }  // namespace
 
 void setup_models(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<models_options>();
-    auto* command =
-        app.add_subcommand("models", "list the Whisper model catalog (names, aliases, parameters, guide row)");
+    const auto [command, options] = add_command(
+        app, action, "models", "list the Whisper model catalog (names, aliases, parameters, guide row)", run_models);
     command->add_flag("--json", options->json, "print JSON");
     add_footer(*command, "", {"whisper-vram models --json"});
-    on_parsed(*command, action, options, run_models);
 }
 
 }  // namespace whisper_vram::cli

@@ -36,11 +36,10 @@ exit_status run_presets(const presets_options& o, const context& c) {
 }  // namespace
 
 void setup_presets(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<presets_options>();
-    auto* command = app.add_subcommand("presets", "the guide's presets (high_performance, balanced, efficient), sized");
+    const auto [command, options] = add_command(
+        app, action, "presets", "the guide's presets (high_performance, balanced, efficient), sized", run_presets);
     command->add_flag("--json", options->json, "print JSON {presets: [...]}");
     add_footer(*command, "Use one with: whisper-vram calc --preset balanced", {"whisper-vram presets --json"});
-    on_parsed(*command, action, options, run_presets);
 }
 
 }  // namespace whisper_vram::cli

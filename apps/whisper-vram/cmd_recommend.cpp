@@ -79,9 +79,9 @@ exit_status run_recommend(const recommend_options& o, const context& c) {
 }  // namespace
 
 void setup_recommend(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<recommend_options>();
-    auto* command =
-        app.add_subcommand("recommend", "per-GPU suggestions computed from the formula: model, longest segment, tasks");
+    const auto [command, options] =
+        add_command(app, action, "recommend",
+                    "per-GPU suggestions computed from the formula: model, longest segment, tasks", run_recommend);
     auto* simulate =
         command->add_option("--simulate", options->simulate,
                             "simulated GPUs, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
@@ -108,7 +108,6 @@ void setup_recommend(CLI::App& app, command_action& action) {
                {"whisper-vram recommend --gpu \"GTX 1660,RTX 3060 8GB,RTX 3070,RTX 3080 10GB,RTX 3090,RTX 4090\"",
                 "whisper-vram recommend --all --precision int8 --json",
                 "whisper-vram recommend --simulate \"RTX 3090:used=4GiB\""});
-    on_parsed(*command, action, options, run_recommend);
 }
 
 }  // namespace whisper_vram::cli

@@ -52,9 +52,9 @@ exit_status run_release_all(const release_all_options& o, const context& c) {
 }  // namespace
 
 void setup_release_all(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<release_all_options>();
-    auto* command =
-        app.add_subcommand("release-all", "drop every GPU memory reservation in the ledger (release_all_memory)");
+    const auto [command, options] =
+        add_command(app, action, "release-all", "drop every GPU memory reservation in the ledger (release_all_memory)",
+                    run_release_all);
     command->add_flag("--force", options->force, "also drop reservations whose holders are still running");
     command->add_flag("--json", options->json, "print the report as JSON");
     add_footer(
@@ -62,7 +62,6 @@ void setup_release_all(CLI::App& app, command_action& action) {
         "Reservations are bookkeeping: dropping one frees no GPU memory a running job has allocated; it only\n"
         "lets other jobs be admitted. Without --force, exits 1 and lists what would be dropped when holders are alive.",
         {"whisper-vram release-all", "whisper-vram release-all --force --json"});
-    on_parsed(*command, action, options, run_release_all);
 }
 
 }  // namespace whisper_vram::cli

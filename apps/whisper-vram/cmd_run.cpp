@@ -236,9 +236,8 @@ exit_status run_job(const run_options& o, const context& c) {
 }  // namespace
 
 void setup_run(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<run_options>();
-    auto* command =
-        app.add_subcommand("run", "wait until a job's GPU memory can be reserved, then run the job on that GPU");
+    const auto [command, options] = add_command(
+        app, action, "run", "wait until a job's GPU memory can be reserved, then run the job on that GPU", run_job);
     command->add_option("--model", options->model, "model name, e.g. large-v3, medium")->required();
     add_estimate_options(*command, options->estimate);
     command->add_option("--gpus", options->gpus,
@@ -254,7 +253,6 @@ void setup_run(CLI::App& app, command_action& action) {
                "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.",
                {"whisper-vram run --model large --precision float16 -- python transcribe.py a.wav",
                 "whisper-vram run --model medium --gpus 0,1 --timeout 600 --policy most-free -- ./job.sh"});
-    on_parsed(*command, action, options, run_job);
 }
 
 }  // namespace whisper_vram::cli

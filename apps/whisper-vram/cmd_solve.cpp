@@ -53,9 +53,8 @@ exit_status run_solve(const solve_options& o, const context& c) {
 
 void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity, const char* name,
                 const char* description, estimate_option_set set, const char* example) {
-    auto options = std::make_shared<solve_options>();
+    const auto [command, options] = add_command(solve, action, name, description, run_solve);
     options->quantity = quantity;
-    auto* command = solve.add_subcommand(name, description);
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
     if (quantity != solve_quantity::min_memory) {
         command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
@@ -64,7 +63,6 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     add_estimate_options(*command, options->estimate, set);
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
     add_footer(*command, "Exit 0 when the answer fits, 1 when even the smallest step does not.", {example});
-    on_parsed(*command, action, options, run_solve);
 }
 
 }  // namespace

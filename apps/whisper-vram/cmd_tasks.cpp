@@ -53,16 +53,14 @@ exit_status run_tasks(const tasks_options& o, const context& c) {
 }  // namespace
 
 void setup_tasks(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<tasks_options>();
-    auto* command =
-        app.add_subcommand("tasks", "live GPU memory reservations (whisper-vram run jobs and library leases)");
+    const auto [command, options] = add_command(
+        app, action, "tasks", "live GPU memory reservations (whisper-vram run jobs and library leases)", run_tasks);
     command->add_flag("--json", options->json,
                       R"(print {"tasks": [{pid, gpu, model, bytes, since, ...}], "waiting": [...]})");
     add_footer(*command,
                "Dead holders' reservations are dropped on every access. Ledger: WHISPER_VRAM_STATE_DIR, else\n"
                "$XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.",
                {"whisper-vram tasks", "whisper-vram tasks --json"});
-    on_parsed(*command, action, options, run_tasks);
 }
 
 }  // namespace whisper_vram::cli
