@@ -4,9 +4,14 @@
 // Not for `run` (it forks and installs signal handlers) nor for what the library below the CLI still
 // reads from the process environment: those tests spawn the binary (run_cli.hpp).
 
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli.hpp"
@@ -77,6 +82,28 @@ inline cli_result cli(const std::string& args, const environment& env = no_gpu_e
     result.out = out.str();
     result.err = err.str();
     return result;
+}
+
+/// The JSON `whisper-vram ARGS` printed (in-process), expecting exit 0: a test failure otherwise,
+/// with stderr, and null.
+inline nlohmann::json cli_json(const std::string& args, const environment& env = no_gpu_environment()) {
+    const cli_result r = cli(args, env);
+    if (r.status != 0) {
+        ADD_FAILURE() << "whisper-vram " << args << ": exit " << r.status << "\n" << r.err;
+        return nullptr;
+    }
+    return nlohmann::json::parse(r.out);
+}
+
+/// Runs each `whisper-vram ARGS` (in-process) and expects a usage error: exit 2, stderr containing
+/// the case's text (the bad value, what is allowed), nothing on stdout.
+inline void expect_usage_errors(std::initializer_list<std::pair<const char*, const char*>> cases) {
+    for (const auto& [args, needle] : cases) {
+        const auto r = cli(args);
+        EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find(needle), std::string::npos) << args << " -> " << r.err;
+        EXPECT_TRUE(r.out.empty()) << args;
+    }
 }
 
 }  // namespace whisper_vram::test

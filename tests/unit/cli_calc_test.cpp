@@ -67,7 +67,7 @@ TEST(CliCalc, SweepsPrintOneTableOrArray) {
 }
 
 TEST(CliCalc, UsageErrorsExitTwoWithTheMessage) {
-    const std::pair<const char*, const char*> cases[] = {
+    test::expect_usage_errors({
         {"calc mediun", "did you mean 'medium'"},
         {"calc medium --segment 0", "segment duration"},
         {"calc medium --segment -5", "segment duration"},
@@ -83,13 +83,7 @@ TEST(CliCalc, UsageErrorsExitTwoWithTheMessage) {
         {"calc", "model is required"},
         {"calc medium --bogus", "bogus"},
         {"frobnicate", "unknown subcommand 'frobnicate'"},
-    };
-    for (const auto& [args, needle] : cases) {
-        const auto r = cli(args);
-        EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
-        EXPECT_NE(r.err.find(needle), std::string::npos) << args << " -> " << r.err;
-        EXPECT_TRUE(r.out.empty()) << args;
-    }
+    });
 }
 
 TEST(CliCalc, HelpShowsAnExample) {

@@ -11,9 +11,8 @@ namespace {
 using test::cli;
 
 TEST(CliEngines, JsonCarriesTheEngineInputsAndBytes) {
-    const auto r = cli("calc large-v3 --engine ctranslate2 --precision int8_float16 --gpu T4 --beam 2 --json");
-    ASSERT_EQ(r.status, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
+    const auto j =
+        test::cli_json("calc large-v3 --engine ctranslate2 --precision int8_float16 --gpu T4 --beam 2 --json");
     EXPECT_EQ(j["engine"], "faster-whisper");
     EXPECT_EQ(j["precision"], "int8_float16");
     EXPECT_EQ(j["beam_size"], 2);
@@ -60,7 +59,7 @@ TEST(CliEngines, HumanOutputShowsNotesAndHostMemory) {
 }
 
 TEST(CliEngines, UsageErrorsExitTwo) {
-    const std::pair<const char*, const char*> cases[] = {
+    test::expect_usage_errors({
         {"calc tiny --engine vllm", "unknown engine 'vllm'"},
         {"calc tiny --engine faster-whisper --precision q4_0", "int8_float16"},
         {"calc tiny --engine whisper.cpp --beam 9", "at most 8 decoders"},
@@ -68,12 +67,7 @@ TEST(CliEngines, UsageErrorsExitTwo) {
         {"calc tiny --engine hf --flash-attention maybe", "on, off"},
         {"calc tiny --engine faster-whisper --gpu T4 --precision bf16", "compute capability 8.0"},
         {"calc tiny --beam 5", "choose an engine"},
-    };
-    for (const auto& [args, needle] : cases) {
-        const auto r = cli(args);
-        EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
-        EXPECT_NE(r.err.find(needle), std::string::npos) << args << " -> " << r.err;
-    }
+    });
 }
 
 }  // namespace
