@@ -2,7 +2,9 @@
 // unknown subcommand (the rest of the CLI is tested in-process; `run`'s signals in cli_run_test.cpp).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <algorithm>
+#include <filesystem>
 
 #include "support/cli_in_process.hpp"
 #include "support/run_cli.hpp"
@@ -52,6 +54,22 @@ TEST(CliInProcess, VersionComesFromVersionHpp) {
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, std::string("whisper-vram ") + version_string + "\n");
     EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST(CliInProcess, TheEnvironmentValueIsWhatTheCommandsRead) {
+    // The state folder and CUDA_VISIBLE_DEVICES come from the environment passed in, not the process's.
+    environment env = test::simulated_environment("24GiB,8GiB");
+    env.state_dir = std::string(WHISPER_VRAM_TEST_BINARY_DIR) + "/in-process-state-" + std::to_string(::getpid());
+    env.cuda_visible_devices = "1";
+    auto j = test::cli_json("tasks --json", env);
+    EXPECT_EQ(j["state_dir"], *env.state_dir);
+    EXPECT_TRUE(j["tasks"].empty()) << j.dump();
+    j = test::cli_json("gpus --json", env);
+    EXPECT_EQ(j["cuda_visible_devices"], "1");
+    EXPECT_EQ(j["gpu_count"], 2);
+    ASSERT_EQ(j["gpus"].size(), 1U) << j.dump();
+    EXPECT_EQ(j["gpus"][0]["total_bytes"], 8ULL << 30) << j.dump();
+    std::filesystem::remove_all(*env.state_dir);
 }
 
 TEST(CliInProcess, ShellWordsSplitLikeTheShell) {
