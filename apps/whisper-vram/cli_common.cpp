@@ -4,11 +4,12 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <iostream>
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/engines/registry.hpp"
+#include "whisper_vram/sched/ledger.hpp"
+#include "whisper_vram/sched/scheduler.hpp"
 
 namespace whisper_vram::cli {
 
@@ -60,22 +61,46 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
     return request;
 }
 
+void add_footer(CLI::App& command, const std::string& intro, std::initializer_list<std::string> examples) {
+    std::string text = intro.empty() ? "" : intro + '\n';
+    text += examples.size() == 1 ? "Example:" : "Examples:";
+    for (const auto& example : examples) text += "\n  " + example;
+    command.footer(text);
+}
+
 void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate) {
     command.add_option("--simulate", simulate,
                        "simulated GPUs instead of NVML, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
 }
 
-gpu_manager make_manager(const std::optional<std::string>& simulate) {
-    probe_options options = probe_options_from_environment();
+gpu_manager make_manager(const context& c, const std::optional<std::string>& simulate, ledger_use ledger) {
+    probe_options options{simulate ? simulate : c.env.simulate, c.env.nvml_library};
     // A bad spec from the environment must say where it came from: no flag on the command line shows it.
     const bool from_environment = !simulate && options.simulate.has_value();
-    if (simulate) options.simulate = *simulate;
+    std::shared_ptr<gpu_probe> probe;
     try {
-        return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)));
+        probe = make_probe(options);
     } catch (const usage_error& e) {
         if (!from_environment) throw;
         throw usage_error(fmt::format("WHISPER_VRAM_SIMULATE='{}' is invalid: {}", *options.simulate, e.what()));
     }
+    gpu_manager manager(probe);
+    if (ledger == ledger_use::state_folder) {
+        scheduler_options scheduling;
+        scheduling.cuda_visible_devices = c.env.cuda_visible_devices;
+        auto file = std::make_shared<file_ledger>(state_dir(c.env), nullptr, warnings_to(c));
+        manager.use_scheduler(std::make_shared<scheduler>(probe, std::move(file), std::move(scheduling)));
+    }
+    return manager;
+}
+
+std::filesystem::path state_dir(const environment& env) {
+    return default_state_dir(env.state_dir, env.xdg_runtime_dir, env.uid);
+}
+
+warning_sink warnings_to(const context& c) {
+    std::ostream* err = &c.err;
+    return [err](const std::string& w) { *err << "whisper-vram: warning: " << w << '\n'; };
 }
 
 std::vector<std::string> split_list(const std::string& text, const std::string& what) {
@@ -93,7 +118,7 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
     }
 }
 
-void print_json(const nlohmann::ordered_json& value) { std::cout << value.dump(2) << '\n'; }
+void print_json(std::ostream& out, const nlohmann::ordered_json& value) { out << value.dump(2) << '\n'; }
 
 namespace {
 bool numeric_cell(const std::string& cell) {

@@ -3,19 +3,55 @@
 // Each subcommand lives in its own file (cmd_*.cpp) and registers itself through commands.hpp.
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/facade/environment.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 
 namespace whisper_vram::cli {
 
-/// What a parsed subcommand will do; returns the exit status (0 ok, 1 does not fit, …).
-using command_action = std::function<int()>;
+/// What every subcommand writes to and reads from: the streams it was given (std::cout/std::cerr in
+/// the binary, string streams in the tests) and the environment main read once. Nothing in the
+/// CLI prints anywhere else or reads the process environment.
+struct context {
+    std::ostream& out;       ///< results (tables, JSON)
+    std::ostream& err;       ///< messages, warnings, `run`'s status line
+    const environment& env;  ///< the variables as main read them
+};
+
+/// What a parsed subcommand will do; returns its exit status (main turns it into the int).
+using command_action = std::function<exit_status(const context&)>;
+
+/// Adds subcommand @p name to @p parent, running @p run on its options once parsed; returns the
+/// subcommand and its (default) options, for binding the subcommand's flags to them.
+template <class Options>
+std::pair<CLI::App*, Options*> add_command(CLI::App& parent, command_action& action, std::string name,
+                                           std::string description,
+                                           exit_status (*run)(const Options&, const context&)) {
+    auto options = std::make_shared<Options>();
+    auto* command = parent.add_subcommand(std::move(name), std::move(description));
+    // Parsed → the action: the one place a subcommand's options meet what it does.
+    command->callback(
+        [options, run, &action] { action = [options, run](const context& c) { return run(*options, c); }; });
+    return {command, options.get()};
+}
+
+/// Sets @p command's help footer: @p intro (when not empty), then "Example:" or "Examples:" and
+/// each of @p examples on its own line, indented by two spaces.
+void add_footer(CLI::App& command, const std::string& intro, std::initializer_list<std::string> examples);
+
+/// exit_status::ok when @p fits, else exit_status::does_not_fit (the planner subcommands' contract).
+constexpr exit_status fit_status(bool fits) noexcept { return fits ? exit_status::ok : exit_status::does_not_fit; }
 
 /// The estimate inputs every sizing subcommand shares, as raw text (validated by the core so the
 /// CLI and the Python module give the same messages).
@@ -49,14 +85,31 @@ estimate_request to_request(const estimate_options& options, const std::string& 
 /// Adds --simulate SPEC (falls back to WHISPER_VRAM_SIMULATE).
 void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate);
 
-/// A gpu_manager on the probe --simulate/the environment asks for.
-gpu_manager make_manager(const std::optional<std::string>& simulate);
+/// Whether a subcommand's gpu_manager needs the reservation ledger.
+enum class ledger_use {
+    none,          ///< GPUs only: no state folder is touched
+    state_folder,  ///< `run`, `release-all`: the ledger in state_dir(env)
+};
+
+/// A gpu_manager on the probe --simulate (else WHISPER_VRAM_SIMULATE, else NVML from
+/// WHISPER_VRAM_NVML_LIBRARY or the usual names) asks for: the one place the CLI makes a probe.
+/// With ledger_use::state_folder its scheduler uses the ledger in state_dir(c.env), honours
+/// CUDA_VISIBLE_DEVICES from c.env and writes the ledger's warnings to c.err.
+/// @throws usage_error for a bad spec (naming the variable when it came from the environment).
+gpu_manager make_manager(const context& c, const std::optional<std::string>& simulate,
+                         ledger_use ledger = ledger_use::none);
+
+/// The ledger folder: WHISPER_VRAM_STATE_DIR, else $XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.
+std::filesystem::path state_dir(const environment& env);
+
+/// Writes "whisper-vram: warning: …" lines to c.err.
+warning_sink warnings_to(const context& c);
 
 /// Splits "a,b,c" into trimmed non-empty items; @throws usage_error on an empty item.
 std::vector<std::string> split_list(const std::string& text, const std::string& what);
 
-/// Prints @p value as indented JSON on stdout.
-void print_json(const nlohmann::ordered_json& value);
+/// Writes @p value as indented JSON (and a newline) to @p out.
+void print_json(std::ostream& out, const nlohmann::ordered_json& value);
 
 /// A plain-text table: a header row, then rows; numeric-looking cells right-aligned.
 class text_table {

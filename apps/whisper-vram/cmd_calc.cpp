@@ -2,13 +2,13 @@
 
 #include <fmt/format.h>
 #include <algorithm>
-#include <iostream>
 
 #include "commands.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/precision.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/engines/registry.hpp"
 #include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
 
@@ -51,8 +51,7 @@ void apply_preset(calc_options& o) {
 std::vector<std::string> precision_list(const calc_options& o) {
     if (o.estimate.precision == "all") {
         // The guide's four columns, or every precision the chosen engine supports.
-        const std::string engine = canonical_engine(o.estimate.engine);
-        if (engine != "guide") return engine_precisions(engine);
+        if (!is_guide_engine(o.estimate.engine)) return engine_precisions(canonical_engine(o.estimate.engine));
         std::vector<std::string> names;
         for (const auto p : guide_precisions()) names.emplace_back(to_string(p));
         return names;
@@ -60,30 +59,31 @@ std::vector<std::string> precision_list(const calc_options& o) {
     return split_list(o.estimate.precision, "--precision");
 }
 
-void print_single(const memory_estimate& e) {
-    fmt::print("{} | {} | segment {:g} s | batch {} | engine {}", e.request.model, e.request.precision,
-               e.request.segment_seconds, e.request.batch_size, e.request.engine);
-    if (e.request.beam_size) fmt::print(" | beam {}", *e.request.beam_size);
-    if (e.request.flash_attention) fmt::print(" | flash attention {}", *e.request.flash_attention ? "on" : "off");
-    if (e.request.gpu_name) fmt::print(" | GPU {}", *e.request.gpu_name);
-    fmt::print("\n");
+void print_single(std::ostream& out, const memory_estimate& e) {
+    out << fmt::format("{} | {} | segment {:g} s | batch {} | engine {}", e.request.model, e.request.precision,
+                       e.request.segment_seconds, e.request.batch_size, e.request.engine);
+    if (e.request.beam_size) out << fmt::format(" | beam {}", *e.request.beam_size);
+    if (e.request.flash_attention)
+        out << fmt::format(" | flash attention {}", *e.request.flash_attention ? "on" : "off");
+    if (e.request.gpu_name) out << fmt::format(" | GPU {}", *e.request.gpu_name);
+    out << "\n";
     text_table table({"component", "GiB", "what"});
     for (const auto& c : e.breakdown) table.add_row({c.key, gib2(c.gib), c.description});
     table.add_rule();
     table.add_row({"total_required", gib2(e.total_required_gib), "sum of the components"});
     table.add_row({"recommended", gib2(e.recommended_gib),
                    fmt::format("total x {:g} (margin {:g}%)", 1.0 + e.request.margin, e.request.margin * 100.0)});
-    std::cout << table.render();
+    out << table.render();
     if (e.host_bytes) {
-        fmt::print("host memory for {:g} s of audio and its mel spectrogram: {:.2f} GiB ({:.1f} MiB)\n",
-                   e.request.segment_seconds, bytes_to_gib(*e.host_bytes), bytes_to_mib(*e.host_bytes));
+        out << fmt::format("host memory for {:g} s of audio and its mel spectrogram: {:.2f} GiB ({:.1f} MiB)\n",
+                           e.request.segment_seconds, bytes_to_gib(*e.host_bytes), bytes_to_mib(*e.host_bytes));
     }
-    for (const auto& note : e.notes) fmt::print("note: {}\n", note);
+    for (const auto& note : e.notes) out << fmt::format("note: {}\n", note);
 }
 
-void print_sweep(const std::vector<memory_estimate>& estimates) {
+void print_sweep(std::ostream& out, const std::vector<memory_estimate>& estimates) {
     std::vector<std::string> header{"model", "precision", "segment s", "batch"};
-    const bool engine = estimates.front().request.engine != "guide";
+    const bool engine = !is_guide_engine(estimates.front().request.engine);
     if (engine) header.emplace_back("beam");
     for (const auto& c : estimates.front().breakdown) header.push_back(c.key);
     header.emplace_back("total GiB");
@@ -99,17 +99,17 @@ void print_sweep(const std::vector<memory_estimate>& estimates) {
         row.push_back(gib2(e.recommended_gib));
         table.add_row(std::move(row));
     }
-    std::cout << table.render();
+    out << table.render();
     std::vector<std::string> shown;
     for (const auto& e : estimates) {
         for (const auto& note : e.notes) {
             if (std::find(shown.begin(), shown.end(), note) == shown.end()) shown.push_back(note);
         }
     }
-    for (const auto& note : shown) fmt::print("note: {}\n", note);
+    for (const auto& note : shown) out << fmt::format("note: {}\n", note);
 }
 
-int run_calc(calc_options o) {
+exit_status run_calc(calc_options o, const context& c) {
     apply_preset(o);
     const auto segments = split_list(o.estimate.segment, "--segment");
     const auto precisions = precision_list(o);
@@ -129,24 +129,25 @@ int run_calc(calc_options o) {
         if (!sweep) {
             auto j = to_json(estimates.front());
             if (preset) j["preset"] = to_json(*preset);
-            print_json(j);
+            print_json(c.out, j);
         } else {
             nlohmann::ordered_json array = nlohmann::ordered_json::array();
             for (const auto& e : estimates) array.push_back(to_json(e));
-            print_json(array);
+            print_json(c.out, array);
         }
     } else if (sweep) {
-        print_sweep(estimates);
+        print_sweep(c.out, estimates);
     } else {
-        print_single(estimates.front());
+        print_single(c.out, estimates.front());
         if (preset) {
-            fmt::print("preset {}: max_concurrent {}, target {}; {} x {} = {:.2f} GiB recommended\n",
-                       preset->preset.name, preset->preset.max_concurrent, preset->preset.target_gpu,
-                       preset->preset.max_concurrent, gib2(preset->estimate.recommended_gib), preset->recommended_gib);
-            fmt::print("preset {}: {}\n", preset->preset.name, preset->message);
+            c.out << fmt::format("preset {}: max_concurrent {}, target {}; {} x {} = {:.2f} GiB recommended\n",
+                                 preset->preset.name, preset->preset.max_concurrent, preset->preset.target_gpu,
+                                 preset->preset.max_concurrent, gib2(preset->estimate.recommended_gib),
+                                 preset->recommended_gib);
+            c.out << fmt::format("preset {}: {}\n", preset->preset.name, preset->message);
         }
     }
-    return 0;
+    return exit_status::ok;
 }
 
 }  // namespace
@@ -176,7 +177,7 @@ void setup_calc(CLI::App& app, command_action& action) {
         for (const char* name : {"--segment", "--batch", "--precision"}) {
             if (command->count(name) > 0) options->explicit_options.emplace_back(name);
         }
-        action = [options] { return run_calc(*options); };
+        action = [options](const context& c) { return run_calc(*options, c); };
     });
 }
 

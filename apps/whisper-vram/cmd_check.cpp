@@ -1,7 +1,5 @@
 // whisper-vram check: the guide's check_gpu_memory_sufficient, with computed suggestions.
 
-#include <iostream>
-
 #include "commands.hpp"
 #include "planner_cli.hpp"
 
@@ -16,37 +14,38 @@ struct check_options {
     bool json = false;
 };
 
-int run_check(const check_options& o) {
+exit_status run_check(const check_options& o, const context& c) {
     const estimate_request request = to_request(o.estimate, o.model);
     const std::vector<std::string> ids = o.gpus ? split_list(*o.gpus, "--gpus") : std::vector<std::string>{};
-    const check_result r = make_manager(o.simulate).check_gpu_memory_sufficient(request, ids);
+    const check_result r = make_manager(c, o.simulate).check_gpu_memory_sufficient(request, ids);
     if (o.json) {
-        print_json(to_json(r));
-        return r.sufficient ? 0 : 1;
+        print_json(c.out, to_json(r));
+        return fit_status(r.sufficient);
     }
     const auto& q = r.required.request;
-    fmt::print("{} | {} | segment {:g} s | batch {} | engine {}: needs {} recommended\n", q.model, q.precision,
-               q.segment_seconds, q.batch_size, q.engine, format_gib(r.required.recommended_bytes));
+    c.out << fmt::format("{} | {} | segment {:g} s | batch {} | engine {}: needs {} recommended\n", q.model,
+                         q.precision, q.segment_seconds, q.batch_size, q.engine,
+                         format_gib(r.required.recommended_bytes));
     text_table table({"GPU", "name", "free GiB", "required GiB", "shortfall GiB", "fits"});
     for (const auto& g : r.gpus) {
         table.add_row({std::to_string(g.index), g.name, gib2_bytes(g.free_bytes), gib2_bytes(g.required_bytes),
                        gib2_bytes(g.shortfall_bytes),
                        g.fits ? "yes" : (g.state == "ok" ? "no" : "no (" + g.state + ")")});
     }
-    std::cout << table.render();
-    fmt::print("{}{}\n", r.sufficient ? "" : "not enough memory: ", r.message);
+    c.out << table.render();
+    c.out << fmt::format("{}{}\n", r.sufficient ? "" : "not enough memory: ", r.message);
     if (!r.optimization_suggestions.empty()) {
-        fmt::print("suggestions (each change alone, re-estimated):\n");
-        for (const auto& s : r.optimization_suggestions) fmt::print("  - {}\n", s);
+        c.out << "suggestions (each change alone, re-estimated):\n";
+        for (const auto& s : r.optimization_suggestions) c.out << fmt::format("  - {}\n", s);
     }
-    return r.sufficient ? 0 : 1;
+    return fit_status(r.sufficient);
 }
 
 }  // namespace
 
 void setup_check(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<check_options>();
-    auto* command = app.add_subcommand("check", "does a configuration fit on the GPUs? (check_gpu_memory_sufficient)");
+    const auto [command, options] = add_command(
+        app, action, "check", "does a configuration fit on the GPUs? (check_gpu_memory_sufficient)", run_check);
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
     command->add_option(
         "--gpus", options->gpus,
@@ -55,13 +54,11 @@ void setup_check(CLI::App& app, command_action& action) {
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json,
                       "print JSON {sufficient, message, optimization_suggestions, suggestions, gpus, required}");
-    command->footer(
-        "Fits when recommended <= free memory on every listed GPU (each runs its own copy).\n"
-        "Exit 0 fits, 1 does not fit, 2 usage error, 3 GPU information unavailable.\n"
-        "Examples:\n"
-        "  whisper-vram check medium --gpus 0 --segment 300\n"
-        "  whisper-vram check large --simulate \"RTX 3090,8GiB\" --json");
-    command->callback([options, &action] { action = [options] { return run_check(*options); }; });
+    add_footer(*command,
+               "Fits when recommended <= free memory on every listed GPU (each runs its own copy).\n"
+               "Exit 0 fits, 1 does not fit, 2 usage error, 3 GPU information unavailable.",
+               {"whisper-vram check medium --gpus 0 --segment 300",
+                "whisper-vram check large --simulate \"RTX 3090,8GiB\" --json"});
 }
 
 }  // namespace whisper_vram::cli

@@ -2,7 +2,6 @@
 // also without a GPU or a driver (only bad input, e.g. a malformed --simulate, is exit 2).
 
 #include <fmt/format.h>
-#include <iostream>
 
 #include "commands.hpp"
 #include "whisper_vram/core/units.hpp"
@@ -20,39 +19,40 @@ std::string or_unset(const std::optional<std::string>& value) {
     return value ? fmt::format("'{}'", *value) : "(unset)";
 }
 
-void print_report(const cuda_debug_info& info) {
-    fmt::print("source: {}\n", to_string(info.source));
+void print_report(std::ostream& out, const cuda_debug_info& info) {
+    out << fmt::format("source: {}\n", to_string(info.source));
     if (info.source == probe_source::simulated) {
-        fmt::print("NVML: not consulted (simulated GPUs)\n");
+        out << "NVML: not consulted (simulated GPUs)\n";
     } else {
-        fmt::print("NVML: {}{}\n", to_string(info.nvml), info.nvml_error.empty() ? "" : " - " + info.nvml_error);
+        out << fmt::format("NVML: {}{}\n", to_string(info.nvml),
+                           info.nvml_error.empty() ? "" : " - " + info.nvml_error);
         for (const auto& a : info.library_attempts) {
-            fmt::print("  tried {}: {}\n", a.path, a.loaded ? "loaded" : a.error);
+            out << fmt::format("  tried {}: {}\n", a.path, a.loaded ? "loaded" : a.error);
         }
         if (info.loaded_library_file)
-            fmt::print("  library file: {}{}\n", *info.loaded_library_file,
-                       info.stub_library ? " (toolkit stub?)" : "");
+            out << fmt::format("  library file: {}{}\n", *info.loaded_library_file,
+                               info.stub_library ? " (toolkit stub?)" : "");
         if (info.init_return) {
-            fmt::print("  init: {} -> {} ({})\n", info.init_symbol, nvml_return_name(*info.init_return),
-                       nvml_return_text(*info.init_return));
+            out << fmt::format("  init: {} -> {} ({})\n", info.init_symbol, nvml_return_name(*info.init_return),
+                               nvml_return_text(*info.init_return));
         }
         const auto& s = info.system;
-        fmt::print("driver version: {}\n",
-                   s.driver_version.value_or(s.driver_version_error.empty() ? "-" : s.driver_version_error));
-        fmt::print("NVML version: {}\n",
-                   s.nvml_version.value_or(s.nvml_version_error.empty() ? "-" : s.nvml_version_error));
+        out << fmt::format("driver version: {}\n",
+                           s.driver_version.value_or(s.driver_version_error.empty() ? "-" : s.driver_version_error));
+        out << fmt::format("NVML version: {}\n",
+                           s.nvml_version.value_or(s.nvml_version_error.empty() ? "-" : s.nvml_version_error));
         if (s.cuda_driver_version) {
-            fmt::print("CUDA driver version: {}.{} ({})\n", *s.cuda_driver_version / 1000,
-                       (*s.cuda_driver_version % 1000) / 10, s.cuda_driver_version_symbol);
+            out << fmt::format("CUDA driver version: {}.{} ({})\n", *s.cuda_driver_version / 1000,
+                               (*s.cuda_driver_version % 1000) / 10, s.cuda_driver_version_symbol);
         } else {
-            fmt::print("CUDA driver version: {}\n",
-                       s.cuda_driver_version_error.empty() ? "-" : s.cuda_driver_version_error);
+            out << fmt::format("CUDA driver version: {}\n",
+                               s.cuda_driver_version_error.empty() ? "-" : s.cuda_driver_version_error);
         }
     }
-    fmt::print("CUDA_VISIBLE_DEVICES: {}\n", or_unset(info.environment.cuda_visible_devices));
-    fmt::print("CUDA_DEVICE_ORDER: {}\n", or_unset(info.environment.cuda_device_order));
-    fmt::print("WHISPER_VRAM_NVML_LIBRARY: {}\n", or_unset(info.environment.nvml_library));
-    fmt::print("GPUs: {} ({} visible to CUDA programs)\n", info.snapshot.gpus.size(), info.visible.size());
+    out << fmt::format("CUDA_VISIBLE_DEVICES: {}\n", or_unset(info.environment.cuda_visible_devices));
+    out << fmt::format("CUDA_DEVICE_ORDER: {}\n", or_unset(info.environment.cuda_device_order));
+    out << fmt::format("WHISPER_VRAM_NVML_LIBRARY: {}\n", or_unset(info.environment.nvml_library));
+    out << fmt::format("GPUs: {} ({} visible to CUDA programs)\n", info.snapshot.gpus.size(), info.visible.size());
     if (!info.snapshot.gpus.empty()) {
         text_table table(
             {"nvml", "cuda", "name", "uuid", "pci bus id", "total GiB", "free GiB", "cc", "mig", "processes", "state"});
@@ -68,37 +68,33 @@ void print_report(const cuda_debug_info& info) {
                  g.mig_enabled ? (*g.mig_enabled ? fmt::format("on ({})", g.mig_devices.size()) : "off") : "-",
                  g.processes_known ? std::to_string(g.processes.size()) : "?", std::string(to_string(g.state))});
         }
-        std::cout << table.render();
+        out << table.render();
     }
-    for (const auto& note : info.notes) fmt::print("note: {}\n", note);
+    for (const auto& note : info.notes) out << fmt::format("note: {}\n", note);
 }
 
-int run_debug(const debug_options& o) {
-    const gpu_manager manager = make_manager(o.simulate);
-    const cuda_debug_info info = manager.get_cuda_debug_info();
+exit_status run_debug(const debug_options& o, const context& c) {
+    const gpu_manager manager = make_manager(c, o.simulate);
+    const cuda_debug_info info = manager.get_cuda_debug_info(
+        debug_environment{c.env.nvml_library, c.env.cuda_visible_devices, c.env.cuda_device_order});
     if (o.json) {
-        print_json(to_json(info));
+        print_json(c.out, to_json(info));
     } else {
-        print_report(info);
+        print_report(c.out, info);
     }
-    return 0;  // a report: finding no driver is an answer, not a failure
+    return exit_status::ok;  // a report: finding no driver is an answer, not a failure
 }
 
 }  // namespace
 
 void setup_debug(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<debug_options>();
-    auto* command =
-        app.add_subcommand("debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)");
+    const auto [command, options] = add_command(
+        app, action, "debug", "CUDA/NVML debug report: library, versions, environment, GPUs (exit 0)", run_debug);
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print the report as one JSON object (the guide's get_cuda_debug_info)");
-    command->footer(
-        "Always exits 0: a missing driver, a toolkit stub or a lost GPU is part of the report.\n"
-        "Examples:\n"
-        "  whisper-vram debug\n"
-        "  whisper-vram debug --json\n"
-        "  WHISPER_VRAM_NVML_LIBRARY=/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 whisper-vram debug");
-    command->callback([options, &action] { action = [options] { return run_debug(*options); }; });
+    add_footer(*command, "Always exits 0: a missing driver, a toolkit stub or a lost GPU is part of the report.",
+               {"whisper-vram debug", "whisper-vram debug --json",
+                "WHISPER_VRAM_NVML_LIBRARY=/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1 whisper-vram debug"});
 }
 
 }  // namespace whisper_vram::cli

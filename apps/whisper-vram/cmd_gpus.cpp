@@ -2,7 +2,6 @@
 // memory, utilisation, MIG instances and processes; the guide's get_gpu_memory_info.
 
 #include <fmt/format.h>
-#include <iostream>
 
 #include "commands.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -27,15 +26,15 @@ std::string one_line(std::string text) {
 
 std::string percent(const std::optional<unsigned>& value) { return value ? fmt::format("{}%", *value) : "-"; }
 
-void print_table(const gpu_snapshot& snapshot, const std::vector<visible_gpu>& visible,
+void print_table(std::ostream& out, const gpu_snapshot& snapshot, const std::vector<visible_gpu>& visible,
                  const std::optional<std::string>& cuda_visible_devices) {
-    fmt::print("source: {}\n", to_string(snapshot.source));
+    out << fmt::format("source: {}\n", to_string(snapshot.source));
     if (cuda_visible_devices) {
-        fmt::print("CUDA_VISIBLE_DEVICES='{}': {} of {} GPUs visible\n", *cuda_visible_devices, visible.size(),
-                   snapshot.gpus.size());
+        out << fmt::format("CUDA_VISIBLE_DEVICES='{}': {} of {} GPUs visible\n", *cuda_visible_devices, visible.size(),
+                           snapshot.gpus.size());
     }
     if (visible.empty()) {
-        fmt::print("no GPU is visible\n");
+        out << "no GPU is visible\n";
         return;
     }
     text_table table({"cuda", "nvml", "name", "total GiB", "used GiB", "free GiB", "gpu util", "cc", "state", "uuid"});
@@ -53,23 +52,23 @@ void print_table(const gpu_snapshot& snapshot, const std::vector<visible_gpu>& v
                            gib2(bytes_to_gib(m.used_bytes)), gib2(bytes_to_gib(m.free_bytes)), "", "", "", m.uuid});
         }
     }
-    std::cout << table.render();
+    out << table.render();
     for (const auto& v : visible) {
         const auto& g = v.device;
-        if (!g.state_detail.empty()) fmt::print("GPU {}: {}\n", v.cuda_index, g.state_detail);
+        if (!g.state_detail.empty()) out << fmt::format("GPU {}: {}\n", v.cuda_index, g.state_detail);
         for (const auto& p : g.processes) {
-            fmt::print("GPU {}: pid {} {} {}\n", v.cuda_index, p.pid, p.name.empty() ? "?" : p.name,
-                       p.used_bytes ? gib2(bytes_to_gib(*p.used_bytes)) + " GiB" : "memory not reported");
+            out << fmt::format("GPU {}: pid {} {} {}\n", v.cuda_index, p.pid, p.name.empty() ? "?" : p.name,
+                               p.used_bytes ? gib2(bytes_to_gib(*p.used_bytes)) + " GiB" : "memory not reported");
         }
     }
 }
 
-int run_gpus(const gpus_options& o) {
-    const gpu_manager manager = make_manager(o.simulate);
+exit_status run_gpus(const gpus_options& o, const context& c) {
+    const gpu_manager manager = make_manager(c, o.simulate);
     const gpu_snapshot snapshot = manager.get_gpu_memory_info();
     // No driver / NVML unusable: GPU information is unavailable (exit 3, one line on stderr).
     if (!snapshot.available()) throw gpu_unavailable_error(one_line(snapshot.unavailable_reason));
-    const auto cuda_visible_devices = cuda_visible_devices_from_environment();
+    const auto& cuda_visible_devices = c.env.cuda_visible_devices;
     const auto visible = visible_gpus(snapshot, cuda_visible_devices);
     if (o.json) {
         nlohmann::ordered_json j;
@@ -80,28 +79,25 @@ int run_gpus(const gpus_options& o) {
         nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
         for (const auto& v : visible) gpus.push_back(to_json(v));
         j["gpus"] = std::move(gpus);
-        print_json(j);
+        print_json(c.out, j);
     } else {
-        print_table(snapshot, visible, cuda_visible_devices);
+        print_table(c.out, snapshot, visible, cuda_visible_devices);
     }
-    return 0;
+    return exit_status::ok;
 }
 
 }  // namespace
 
 void setup_gpus(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<gpus_options>();
-    auto* command = app.add_subcommand("gpus", "GPUs with free/used memory, as CUDA programs number them");
+    const auto [command, options] =
+        add_command(app, action, "gpus", "GPUs with free/used memory, as CUDA programs number them", run_gpus);
     add_simulate_option(*command, options->simulate);
     command->add_flag("--json", options->json, "print {source, cuda_visible_devices, gpu_count, gpus:[…]}");
-    command->footer(
+    add_footer(
+        *command,
         "Indices are CUDA indices (CUDA_VISIBLE_DEVICES applied); 'nvml' is NVML's index (nvidia-smi's).\n"
-        "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.\n"
-        "Examples:\n"
-        "  whisper-vram gpus\n"
-        "  whisper-vram gpus --json\n"
-        "  whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\"");
-    command->callback([options, &action] { action = [options] { return run_gpus(*options); }; });
+        "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.",
+        {"whisper-vram gpus", "whisper-vram gpus --json", "whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\""});
 }
 
 }  // namespace whisper_vram::cli

@@ -1,7 +1,6 @@
 // whisper-vram models: the Whisper model catalog.
 
 #include <fmt/format.h>
-#include <iostream>
 
 #include "commands.hpp"
 #include "whisper_vram/core/models.hpp"
@@ -9,8 +8,12 @@
 namespace whisper_vram::cli {
 namespace {
 
-int run_models(bool json) {
-    if (json) {
+struct models_options {
+    bool json = false;
+};
+
+exit_status run_models(const models_options& o, const context& c) {
+    if (o.json) {
         nlohmann::ordered_json models = nlohmann::ordered_json::array();
         for (const auto& m : model_catalog()) {
             const auto counts = count_parameters(m.architecture);
@@ -35,8 +38,8 @@ int run_models(bool json) {
                  {"distilled", m.distilled},
                  {"note", m.note}});
         }
-        print_json({{"models", models}});
-        return 0;
+        print_json(c.out, {{"models", models}});
+        return exit_status::ok;
     }
     text_table table({"model", "aliases", "parameters", "published", "guide row", "d", "enc", "dec", "mels"});
     for (const auto& m : model_catalog()) {
@@ -49,19 +52,17 @@ int run_models(bool json) {
                        m.guide ? std::string(to_string(*m.guide)) : "- (engines only)", std::to_string(a.d_model),
                        std::to_string(a.encoder_layers), std::to_string(a.decoder_layers), std::to_string(a.n_mels)});
     }
-    std::cout << table.render();
-    return 0;
+    c.out << table.render();
+    return exit_status::ok;
 }
 
 }  // namespace
 
 void setup_models(CLI::App& app, command_action& action) {
-    auto json = std::make_shared<bool>(false);
-    auto* command =
-        app.add_subcommand("models", "list the Whisper model catalog (names, aliases, parameters, guide row)");
-    command->add_flag("--json", *json, "print JSON");
-    command->footer("Example:\n  whisper-vram models --json");
-    command->callback([json, &action] { action = [json] { return run_models(*json); }; });
+    const auto [command, options] = add_command(
+        app, action, "models", "list the Whisper model catalog (names, aliases, parameters, guide row)", run_models);
+    command->add_flag("--json", options->json, "print JSON");
+    add_footer(*command, "", {"whisper-vram models --json"});
 }
 
 }  // namespace whisper_vram::cli

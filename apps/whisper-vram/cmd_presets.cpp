@@ -1,20 +1,22 @@
 // whisper-vram presets: the guide's three presets, sized, and compared with their own target GPUs.
 
-#include <iostream>
-
 #include "commands.hpp"
 #include "planner_cli.hpp"
 
 namespace whisper_vram::cli {
 namespace {
 
-int run_presets(bool json) {
+struct presets_options {
+    bool json = false;
+};
+
+exit_status run_presets(const presets_options& o, const context& c) {
     const auto presets = offline_manager().presets();
-    if (json) {
+    if (o.json) {
         nlohmann::ordered_json list = nlohmann::ordered_json::array();
         for (const auto& p : presets) list.push_back(to_json(p));
-        print_json({{"presets", list}});
-        return 0;
+        print_json(c.out, {{"presets", list}});
+        return exit_status::ok;
     }
     text_table table({"preset", "model", "segment s", "batch", "precision", "tasks", "total GiB", "recommended GiB",
                       "x tasks GiB", "target", "target GiB", "fits target"});
@@ -26,21 +28,18 @@ int run_presets(bool json) {
                        std::string(p.preset.target_gpu), gib2_bytes(p.target_memory_bytes),
                        p.fits_target ? "yes" : "NO"});
     }
-    std::cout << table.render();
-    for (const auto& p : presets) fmt::print("{}: {}\n", p.preset.name, p.message);
-    return 0;
+    c.out << table.render();
+    for (const auto& p : presets) c.out << fmt::format("{}: {}\n", p.preset.name, p.message);
+    return exit_status::ok;
 }
 
 }  // namespace
 
 void setup_presets(CLI::App& app, command_action& action) {
-    auto json = std::make_shared<bool>(false);
-    auto* command = app.add_subcommand("presets", "the guide's presets (high_performance, balanced, efficient), sized");
-    command->add_flag("--json", *json, "print JSON {presets: [...]}");
-    command->footer(
-        "Use one with: whisper-vram calc --preset balanced\n"
-        "Example:\n  whisper-vram presets --json");
-    command->callback([json, &action] { action = [json] { return run_presets(*json); }; });
+    const auto [command, options] = add_command(
+        app, action, "presets", "the guide's presets (high_performance, balanced, efficient), sized", run_presets);
+    command->add_flag("--json", options->json, "print JSON {presets: [...]}");
+    add_footer(*command, "Use one with: whisper-vram calc --preset balanced", {"whisper-vram presets --json"});
 }
 
 }  // namespace whisper_vram::cli

@@ -1,7 +1,5 @@
 // whisper-vram recommend: per-GPU suggestions computed from the formula (the guide's table, computed).
 
-#include <iostream>
-
 #include "commands.hpp"
 #include "planner_cli.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
@@ -34,7 +32,7 @@ std::string plan_cell(const std::optional<gpu_plan>& plan, int what) {
     }
 }
 
-int run_recommend(const recommend_options& o) {
+exit_status run_recommend(const recommend_options& o, const context& c) {
     const estimate_request request = to_request(o.estimate, "medium");  // model ignored: each GPU gets its best
     recommendation_result r;
     if (o.gpu_names || o.all) {
@@ -46,18 +44,18 @@ int run_recommend(const recommend_options& o) {
         }
         r = offline_manager().recommend(names, request, o.english);
     } else {
-        r = make_manager(o.simulate).recommend(request, o.english);
+        r = make_manager(c, o.simulate).recommend(request, o.english);
     }
     const bool all_fit = !r.gpus.empty() && std::all_of(r.gpus.begin(), r.gpus.end(), [](const gpu_recommendation& g) {
         return g.plan && g.plan->best.fits;
     });
     if (o.json) {
-        print_json(to_json(r));
-        return all_fit ? 0 : 1;
+        print_json(c.out, to_json(r));
+        return fit_status(all_fit);
     }
     const auto& q = r.request;
-    fmt::print("source {} | engine {} | {} | segment {:g} s | batch {}{}\n", r.source, q.engine, q.precision,
-               q.segment_seconds, q.batch_size, r.source == "catalog" ? "" : " | planned on free memory");
+    c.out << fmt::format("source {} | engine {} | {} | segment {:g} s | batch {}{}\n", r.source, q.engine, q.precision,
+                         q.segment_seconds, q.batch_size, r.source == "catalog" ? "" : " | planned on free memory");
     const std::string p = q.precision;
     text_table table({"GPU", "memory GiB", "model", "recommended GiB", "max segment s", "concurrent", "int8 model",
                       "int8 GiB", "int8 max segment s", "int8 concurrent"});
@@ -71,20 +69,20 @@ int run_recommend(const recommend_options& o) {
                        plan_cell(g.plan, 2), plan_cell(g.plan, 3), plan_cell(g.int8, 0), plan_cell(g.int8, 1),
                        plan_cell(g.int8, 2), plan_cell(g.int8, 3)});
     }
-    std::cout << table.render();
-    fmt::print(
+    c.out << table.render();
+    c.out << fmt::format(
         "model: best of the ladder at {:g} s; max segment: longest for that model; concurrent: tasks of {:g} s\n"
         "side by side (floor(memory / recommended)).\n",
         q.segment_seconds, q.segment_seconds);
-    return all_fit ? 0 : 1;
+    return fit_status(all_fit);
 }
 
 }  // namespace
 
 void setup_recommend(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<recommend_options>();
-    auto* command =
-        app.add_subcommand("recommend", "per-GPU suggestions computed from the formula: model, longest segment, tasks");
+    const auto [command, options] =
+        add_command(app, action, "recommend",
+                    "per-GPU suggestions computed from the formula: model, longest segment, tasks", run_recommend);
     auto* simulate =
         command->add_option("--simulate", options->simulate,
                             "simulated GPUs, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
@@ -104,14 +102,12 @@ void setup_recommend(CLI::App& app, command_action& action) {
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");
     command->add_flag("--json", options->json,
                       "print JSON {gpus: [{gpu, memory, model, max_segment, max_concurrent, int8}]}");
-    command->footer(
-        "No option: the live GPUs (NVML), planned on their free memory; exit 3 when unavailable.\n"
-        "Exit 0 when every GPU listed can run some model, 1 otherwise.\n"
-        "Examples:\n"
-        "  whisper-vram recommend --gpu \"GTX 1660,RTX 3060 8GB,RTX 3070,RTX 3080 10GB,RTX 3090,RTX 4090\"\n"
-        "  whisper-vram recommend --all --precision int8 --json\n"
-        "  whisper-vram recommend --simulate \"RTX 3090:used=4GiB\"");
-    command->callback([options, &action] { action = [options] { return run_recommend(*options); }; });
+    add_footer(*command,
+               "No option: the live GPUs (NVML), planned on their free memory; exit 3 when unavailable.\n"
+               "Exit 0 when every GPU listed can run some model, 1 otherwise.",
+               {"whisper-vram recommend --gpu \"GTX 1660,RTX 3060 8GB,RTX 3070,RTX 3080 10GB,RTX 3090,RTX 4090\"",
+                "whisper-vram recommend --all --precision int8 --json",
+                "whisper-vram recommend --simulate \"RTX 3090:used=4GiB\""});
 }
 
 }  // namespace whisper_vram::cli

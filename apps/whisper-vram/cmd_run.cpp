@@ -79,7 +79,8 @@ std::optional<std::chrono::milliseconds> parse_timeout(const std::optional<std::
 // second), plain lines otherwise (the first at once, then at most one every 10 s).
 class status_line {
 public:
-    status_line() : tty_(::isatty(STDERR_FILENO) == 1) {}
+    // Rewritten in place only when it goes to the process's own stderr and that is a terminal.
+    explicit status_line(std::ostream& err) : err_(err), tty_(&err == &std::cerr && ::isatty(STDERR_FILENO) == 1) {}
     void show(const wait_progress& p, const std::string& model) {
         const auto now = std::chrono::steady_clock::now();
         const auto gap = tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(10000);
@@ -92,28 +93,33 @@ public:
             format_gib(p.best_available_bytes), p.best_gpu_index,
             p.queue_position > 0 ? fmt::format(", {} request(s) ahead in the queue", p.queue_position) : std::string());
         if (tty_) {
-            std::cerr << '\r' << line << "\033[K" << std::flush;
+            err_ << '\r' << line << "\033[K" << std::flush;
         } else {
-            std::cerr << line << '\n' << std::flush;
+            err_ << line << '\n' << std::flush;
         }
     }
     void finish() {
-        if (shown_ && tty_) std::cerr << "\r\033[K" << std::flush;
+        if (shown_ && tty_) err_ << "\r\033[K" << std::flush;
     }
 
 private:
+    std::ostream& err_;
     bool tty_;
     bool shown_ = false;
     std::chrono::steady_clock::time_point last_{};
 };
 
-int exit_status_of(int raw) {
-    if (WIFEXITED(raw)) return WEXITSTATUS(raw);
-    if (WIFSIGNALED(raw)) return 128 + WTERMSIG(raw);
-    return 1;
+// 128 + N: ended by signal N (as the shell reports it).
+exit_status signal_status(int sig) { return static_cast<exit_status>(to_int(exit_status::signal_base) + sig); }
+
+// The job's own exit status, passed through (any value 0-255), or 128 + N after signal N.
+exit_status exit_status_of(int raw) {
+    if (WIFEXITED(raw)) return static_cast<exit_status>(WEXITSTATUS(raw));
+    if (WIFSIGNALED(raw)) return signal_status(WTERMSIG(raw));
+    return exit_status::does_not_fit;  // neither: a generic failure (1)
 }
 
-int run_job(const run_options& o) {
+exit_status run_job(const run_options& o, const context& c) {
     if (o.command.empty()) {
         throw usage_error("run: no COMMAND given; usage: whisper-vram run --model M [options] -- COMMAND [ARGS...]");
     }
@@ -125,11 +131,11 @@ int run_job(const run_options& o) {
     request.gpu_ids = o.gpus.value_or("");
     request.timeout = parse_timeout(o.timeout);
     request.policy = parse_placement_policy(o.policy);
-    auto manager = make_manager(o.simulate);
+    auto manager = make_manager(c, o.simulate, ledger_use::state_folder);
     auto& sched = manager.get_scheduler();
 
     install_handlers();
-    status_line status;
+    status_line status(c.err);
     request.on_wait = [&](const wait_progress& p) { status.show(p, request.model); };
     request.cancelled = [] { return g_signal != 0; };
     auto result = sched.reserve(request);
@@ -138,17 +144,17 @@ int run_job(const run_options& o) {
         case reserve_status::granted:
             break;
         case reserve_status::never_fits:
-            std::cerr << "whisper-vram run: " << result.message << '\n';
-            return 1;
+            c.err << "whisper-vram run: " << result.message << '\n';
+            return exit_status::does_not_fit;
         case reserve_status::gpu_unavailable:
-            std::cerr << "whisper-vram run: " << result.message << '\n';
-            return 3;
+            c.err << "whisper-vram run: " << result.message << '\n';
+            return exit_status::gpu_unavailable;
         case reserve_status::timed_out:
-            std::cerr << "whisper-vram run: " << result.message << '\n';
-            return 124;
+            c.err << "whisper-vram run: " << result.message << '\n';
+            return exit_status::timeout;
         case reserve_status::cancelled:
-            std::cerr << "whisper-vram run: interrupted while waiting; nothing was started\n";
-            return 128 + static_cast<int>(g_signal);
+            c.err << "whisper-vram run: interrupted while waiting; nothing was started\n";
+            return signal_status(static_cast<int>(g_signal));
     }
     lease held = std::move(result.granted_lease);
     const auto& info = held.info();
@@ -180,7 +186,7 @@ int run_job(const run_options& o) {
         // If run dies (even by SIGKILL) its reservation is reaped; stop the job too rather than let
         // it use memory nobody accounts for.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (::getppid() != parent) ::_exit(128 + SIGTERM);
+        if (::getppid() != parent) ::_exit(to_int(signal_status(SIGTERM)));
         ::setenv("CUDA_VISIBLE_DEVICES", uuid.c_str(), 1);
         ::setenv("WHISPER_VRAM_GPU", uuid.c_str(), 1);
         ::setenv("WHISPER_VRAM_GPU_INDEX", index.c_str(), 1);
@@ -188,7 +194,7 @@ int run_job(const run_options& o) {
         ::execvp(argv[0], argv.data());
         const int saved = errno;
         [[maybe_unused]] const auto n = ::write(error_pipe[1], &saved, sizeof saved);
-        ::_exit(127);
+        ::_exit(to_int(exit_status::cannot_execute));
     }
     g_child = child;
     ::sigprocmask(SIG_SETMASK, &previous, nullptr);
@@ -205,14 +211,14 @@ int run_job(const run_options& o) {
         }
         g_child = 0;
         held.release();
-        std::cerr << fmt::format("whisper-vram run: cannot execute '{}': {}\n", o.command.front(),
-                                 std::strerror(exec_errno));
-        return 127;
+        c.err << fmt::format("whisper-vram run: cannot execute '{}': {}\n", o.command.front(),
+                             std::strerror(exec_errno));
+        return exit_status::cannot_execute;
     }
     try {
         held.attach_child(static_cast<std::uint32_t>(child));
     } catch (const std::exception& ex) {  // attribution is an optimisation; the job runs regardless
-        std::cerr << "whisper-vram run: warning: " << ex.what() << '\n';
+        c.err << "whisper-vram run: warning: " << ex.what() << '\n';
     }
     int raw = 0;
     for (;;) {
@@ -230,9 +236,8 @@ int run_job(const run_options& o) {
 }  // namespace
 
 void setup_run(CLI::App& app, command_action& action) {
-    auto options = std::make_shared<run_options>();
-    auto* command =
-        app.add_subcommand("run", "wait until a job's GPU memory can be reserved, then run the job on that GPU");
+    const auto [command, options] = add_command(
+        app, action, "run", "wait until a job's GPU memory can be reserved, then run the job on that GPU", run_job);
     command->add_option("--model", options->model, "model name, e.g. large-v3, medium")->required();
     add_estimate_options(*command, options->estimate);
     command->add_option("--gpus", options->gpus,
@@ -241,15 +246,13 @@ void setup_run(CLI::App& app, command_action& action) {
     command->add_option("--policy", options->policy, "placement: best-fit (default) or most-free");
     add_simulate_option(*command, options->simulate);
     command->add_option("command", options->command, "the job: COMMAND [ARGS...], after --");
-    command->footer(
-        "The job runs with CUDA_VISIBLE_DEVICES=<GPU UUID>, WHISPER_VRAM_GPU=<UUID>, WHISPER_VRAM_GPU_INDEX=<NVML "
-        "index>.\n"
-        "Exit status: the job's (128+N if killed by signal N); 124 timeout; 127 cannot execute; 1 never fits;\n"
-        "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.\n"
-        "Examples:\n"
-        "  whisper-vram run --model large --precision float16 -- python transcribe.py a.wav\n"
-        "  whisper-vram run --model medium --gpus 0,1 --timeout 600 --policy most-free -- ./job.sh");
-    command->callback([options, &action] { action = [options] { return run_job(*options); }; });
+    add_footer(*command,
+               "The job runs with CUDA_VISIBLE_DEVICES=<GPU UUID>, WHISPER_VRAM_GPU=<UUID>, "
+               "WHISPER_VRAM_GPU_INDEX=<NVML index>.\n"
+               "Exit status: the job's (128+N if killed by signal N); 124 timeout; 127 cannot execute; 1 never fits;\n"
+               "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.",
+               {"whisper-vram run --model large --precision float16 -- python transcribe.py a.wav",
+                "whisper-vram run --model medium --gpus 0,1 --timeout 600 --policy most-free -- ./job.sh"});
 }
 
 }  // namespace whisper_vram::cli

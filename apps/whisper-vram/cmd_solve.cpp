@@ -1,7 +1,5 @@
 // whisper-vram solve: the exact inverse solvers (max-segment, max-batch, max-concurrent, min-memory).
 
-#include <iostream>
-
 #include "commands.hpp"
 #include "planner_cli.hpp"
 
@@ -16,7 +14,7 @@ struct solve_options {
     bool json = false;
 };
 
-int run_solve(const solve_options& o) {
+exit_status run_solve(const solve_options& o, const context& c) {
     const estimate_request request = to_request(o.estimate, o.model);
     const gpu_manager manager = offline_manager();
     solve_result r;
@@ -37,26 +35,26 @@ int run_solve(const solve_options& o) {
         }
     }
     if (o.json) {
-        print_json(to_json(r));
+        print_json(c.out, to_json(r));
     } else {
         const auto& q = r.request;
         std::string inputs = fmt::format("{} | {} | engine {}", q.model, q.precision, q.engine);
         if (o.quantity != solve_quantity::max_segment) inputs += fmt::format(" | segment {:g} s", q.segment_seconds);
         if (o.quantity != solve_quantity::max_batch) inputs += fmt::format(" | batch {}", q.batch_size);
         if (r.available_bytes) inputs += fmt::format(" | memory {}", format_gib(*r.available_bytes));
-        fmt::print("{}\n{}: {}\n{}\n", inputs, to_string(r.quantity),
-                   r.quantity == solve_quantity::min_memory ? format_gib(r.value) : std::to_string(r.value), r.message);
-        for (const auto& n : r.notes) fmt::print("note: {}\n", n);
+        c.out << fmt::format("{}\n{}: {}\n{}\n", inputs, to_string(r.quantity),
+                             r.quantity == solve_quantity::min_memory ? format_gib(r.value) : std::to_string(r.value),
+                             r.message);
+        for (const auto& n : r.notes) c.out << fmt::format("note: {}\n", n);
     }
-    if (!r.fits) std::cerr << "whisper-vram: " << r.message << '\n';
-    return r.fits ? 0 : 1;
+    if (!r.fits) c.err << "whisper-vram: " << r.message << '\n';
+    return fit_status(r.fits);
 }
 
 void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity, const char* name,
                 const char* description, estimate_option_set set, const char* example) {
-    auto options = std::make_shared<solve_options>();
+    const auto [command, options] = add_command(solve, action, name, description, run_solve);
     options->quantity = quantity;
-    auto* command = solve.add_subcommand(name, description);
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
     if (quantity != solve_quantity::min_memory) {
         command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
@@ -64,9 +62,7 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     }
     add_estimate_options(*command, options->estimate, set);
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
-    command->footer(
-        fmt::format("Exit 0 when the answer fits, 1 when even the smallest step does not.\nExample:\n  {}", example));
-    command->callback([options, &action] { action = [options] { return run_solve(*options); }; });
+    add_footer(*command, "Exit 0 when the answer fits, 1 when even the smallest step does not.", {example});
 }
 
 }  // namespace
@@ -75,12 +71,11 @@ void setup_solve(CLI::App& app, command_action& action) {
     auto* solve =
         app.add_subcommand("solve", "exact inverse solvers: longest segment, largest batch, most tasks, least memory");
     solve->require_subcommand(1);
-    solve->footer(
-        "Examples:\n"
-        "  whisper-vram solve max-segment medium --memory 8\n"
-        "  whisper-vram solve max-batch medium --memory 8 --json\n"
-        "  whisper-vram solve max-concurrent medium --memory 24\n"
-        "  whisper-vram solve min-memory large --segment 600 --precision int8");
+    add_footer(
+        *solve, "",
+        {"whisper-vram solve max-segment medium --memory 8", "whisper-vram solve max-batch medium --memory 8 --json",
+         "whisper-vram solve max-concurrent medium --memory 24",
+         "whisper-vram solve min-memory large --segment 600 --precision int8"});
     estimate_option_set no_segment;
     no_segment.segment = false;
     estimate_option_set no_batch;

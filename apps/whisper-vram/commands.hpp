@@ -1,24 +1,17 @@
 #pragma once
-// Every subcommand of whisper-vram: one file each (cmd_<name>.cpp), registered by main.cpp.
-// setup_<name> adds the subcommand to the app and, when it is parsed, sets `action` to its run.
+// Every subcommand of whisper-vram: one file each (cmd_<name>.cpp), registered by cli.cpp in the
+// order of --help. setup_<name> adds the subcommand to the app and, when it is parsed, sets
+// `action` to its run.
 
 #include "cli_common.hpp"
 
 namespace whisper_vram::cli {
 
-void setup_calc(CLI::App& app, command_action& action);
-void setup_models(CLI::App& app, command_action& action);
-void setup_gpus(CLI::App& app, command_action& action);
-void setup_debug(CLI::App& app, command_action& action);
+/// Adds one subcommand to @p app; when it is parsed, sets @p action to what it does.
+using setup_function = void(CLI::App& app, command_action& action);
 
-void setup_best_model(CLI::App& app, command_action& action);
-void setup_solve(CLI::App& app, command_action& action);
-void setup_recommend(CLI::App& app, command_action& action);
-void setup_presets(CLI::App& app, command_action& action);
-void setup_check(CLI::App& app, command_action& action);
-
-void setup_run(CLI::App& app, command_action& action);
-void setup_tasks(CLI::App& app, command_action& action);
-void setup_release_all(CLI::App& app, command_action& action);
+setup_function setup_calc, setup_models, setup_gpus, setup_debug;                           // sizing, GPUs
+setup_function setup_best_model, setup_solve, setup_recommend, setup_presets, setup_check;  // planning
+setup_function setup_run, setup_tasks, setup_release_all;                                   // scheduling
 
 }  // namespace whisper_vram::cli

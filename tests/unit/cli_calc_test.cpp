@@ -1,17 +1,17 @@
-// The whisper-vram binary: calc / models contract (exit statuses, JSON keys, messages).
+// whisper-vram calc / models, in-process: the contract (exit statuses, JSON keys, messages).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "support/run_cli.hpp"
+#include "support/cli_in_process.hpp"
 
 namespace whisper_vram {
 namespace {
 
-using test::run_cli;
+using test::cli;
 
 TEST(CliCalc, JsonHasTheContractKeysUnrounded) {
-    const auto r = run_cli("calc large --segment 600 --batch 2 --precision int8 --json");
+    const auto r = cli("calc large --segment 600 --batch 2 --precision int8 --json");
     ASSERT_EQ(r.status, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     EXPECT_EQ(j["model"], "large");
@@ -38,7 +38,7 @@ TEST(CliCalc, JsonHasTheContractKeysUnrounded) {
 }
 
 TEST(CliCalc, HumanTableHasTwoDecimals) {
-    const auto r = run_cli("calc medium");
+    const auto r = cli("calc medium");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("total_required"), std::string::npos);
     EXPECT_NE(r.out.find("4.22"), std::string::npos) << r.out;
@@ -47,7 +47,7 @@ TEST(CliCalc, HumanTableHasTwoDecimals) {
 }
 
 TEST(CliCalc, SweepsPrintOneTableOrArray) {
-    auto r = run_cli("calc medium --segment 30,60,120,300,600 --json");
+    auto r = cli("calc medium --segment 30,60,120,300,600 --json");
     ASSERT_EQ(r.status, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j.size(), 5U);
@@ -55,19 +55,19 @@ TEST(CliCalc, SweepsPrintOneTableOrArray) {
     // total = 3.375 + 0.84375k → 4.21875, 5.0625, 6.75, 11.8125, 20.25; recommended ×1.2:
     const double expected[] = {5.0625, 6.075, 8.1, 14.175, 24.3};
     for (std::size_t i = 0; i < 5; ++i) EXPECT_NEAR(j[i]["recommended"].get<double>(), expected[i], 1e-12) << i;
-    r = run_cli("calc large --precision all --json");
+    r = cli("calc large --precision all --json");
     ASSERT_EQ(r.status, 0) << r.err;
     j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j.size(), 4U);
     EXPECT_EQ(j[3]["precision"], "int4");
     EXPECT_NEAR(j[3]["recommended"].get<double>(), 1.2 * (1.5875 * 1.25 + 0.25), 1e-12);
-    r = run_cli("calc medium --segment 30,300 --precision float16,int8");
+    r = cli("calc medium --segment 30,300 --precision float16,int8");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("recommended GiB"), std::string::npos) << r.out;
 }
 
 TEST(CliCalc, UsageErrorsExitTwoWithTheMessage) {
-    const std::pair<const char*, const char*> cases[] = {
+    test::expect_usage_errors({
         {"calc mediun", "did you mean 'medium'"},
         {"calc medium --segment 0", "segment duration"},
         {"calc medium --segment -5", "segment duration"},
@@ -83,26 +83,20 @@ TEST(CliCalc, UsageErrorsExitTwoWithTheMessage) {
         {"calc", "model is required"},
         {"calc medium --bogus", "bogus"},
         {"frobnicate", "unknown subcommand 'frobnicate'"},
-    };
-    for (const auto& [args, needle] : cases) {
-        const auto r = run_cli(args);
-        EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
-        EXPECT_NE(r.err.find(needle), std::string::npos) << args << " -> " << r.err;
-        EXPECT_TRUE(r.out.empty()) << args;
-    }
+    });
 }
 
 TEST(CliCalc, HelpShowsAnExample) {
-    auto r = run_cli("calc --help");
+    auto r = cli("calc --help");
     EXPECT_EQ(r.status, 0);
     EXPECT_NE(r.out.find("whisper-vram calc large --segment 600"), std::string::npos) << r.out;
-    r = run_cli("--help");
+    r = cli("--help");
     EXPECT_EQ(r.status, 0);
     EXPECT_NE(r.out.find("Examples"), std::string::npos);
 }
 
 TEST(CliModels, ListsTheCatalog) {
-    auto r = run_cli("models --json");
+    auto r = cli("models --json");
     ASSERT_EQ(r.status, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
     bool saw_turbo = false;
@@ -118,7 +112,7 @@ TEST(CliModels, ListsTheCatalog) {
         }
     }
     EXPECT_TRUE(saw_turbo);
-    r = run_cli("models");
+    r = cli("models");
     ASSERT_EQ(r.status, 0);
     EXPECT_NE(r.out.find("distil-small.en"), std::string::npos);
 }

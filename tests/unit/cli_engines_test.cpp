@@ -1,20 +1,19 @@
-// whisper-vram calc --engine …: end to end (JSON keys, sweeps, notes, errors).
+// whisper-vram calc --engine …, in-process (JSON keys, sweeps, notes, errors).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "support/run_cli.hpp"
+#include "support/cli_in_process.hpp"
 #include "whisper_vram/engines/registry.hpp"
 
 namespace whisper_vram {
 namespace {
 
-using test::run_cli;
+using test::cli;
 
 TEST(CliEngines, JsonCarriesTheEngineInputsAndBytes) {
-    const auto r = run_cli("calc large-v3 --engine ctranslate2 --precision int8_float16 --gpu T4 --beam 2 --json");
-    ASSERT_EQ(r.status, 0) << r.err;
-    const auto j = nlohmann::json::parse(r.out);
+    const auto j =
+        test::cli_json("calc large-v3 --engine ctranslate2 --precision int8_float16 --gpu T4 --beam 2 --json");
     EXPECT_EQ(j["engine"], "faster-whisper");
     EXPECT_EQ(j["precision"], "int8_float16");
     EXPECT_EQ(j["beam_size"], 2);
@@ -32,26 +31,26 @@ TEST(CliEngines, JsonCarriesTheEngineInputsAndBytes) {
 }
 
 TEST(CliEngines, SegmentSweepIsFlatAndPrecisionAllSweepsTheEnginesPrecisions) {
-    auto r = run_cli("calc medium --engine transformers --segment 30,600,3600 --json");
+    auto r = cli("calc medium --engine transformers --segment 30,600,3600 --json");
     ASSERT_EQ(r.status, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j.size(), 3U);
     EXPECT_EQ(j[0]["total_required_bytes"], j[2]["total_required_bytes"]);
     EXPECT_LT(j[0]["host_memory_bytes"].get<std::uint64_t>(), j[2]["host_memory_bytes"].get<std::uint64_t>());
-    r = run_cli("calc large-v3 --engine faster-whisper --precision all --json");
+    r = cli("calc large-v3 --engine faster-whisper --precision all --json");
     ASSERT_EQ(r.status, 0) << r.err;
     j = nlohmann::json::parse(r.out);
     ASSERT_EQ(j.size(), 8U);
     EXPECT_EQ(j[0]["precision"], "float32");
     EXPECT_EQ(j[7]["precision"], "int16");
-    r = run_cli("calc turbo --engine ggml --precision all");
+    r = cli("calc turbo --engine ggml --precision all");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("q5_1"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("self_attention_cache"), std::string::npos) << r.out;
 }
 
 TEST(CliEngines, HumanOutputShowsNotesAndHostMemory) {
-    const auto r = run_cli("calc large-v2 --engine faster-whisper --gpu \"GTX 1080\"");
+    const auto r = cli("calc large-v2 --engine faster-whisper --gpu \"GTX 1080\"");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("engine faster-whisper | beam 5 | flash attention off | GPU GTX 1080"), std::string::npos)
         << r.out;
@@ -61,17 +60,17 @@ TEST(CliEngines, HumanOutputShowsNotesAndHostMemory) {
 }
 
 TEST(CliEngines, HelpListsTheRegistrysEnginesAndPrecisions) {
-    const auto r = run_cli("calc --help");
+    const auto r = cli("calc --help");
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find(engine_list_text()), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(engine_precisions_text()), std::string::npos) << r.out;
-    const auto recommend = run_cli("recommend --help");
+    const auto recommend = cli("recommend --help");
     ASSERT_EQ(recommend.status, 0) << recommend.err;
     EXPECT_NE(recommend.out.find(engine_list_text()), std::string::npos) << recommend.out;
 }
 
 TEST(CliEngines, UsageErrorsExitTwo) {
-    const std::pair<const char*, const char*> cases[] = {
+    test::expect_usage_errors({
         {"calc tiny --engine vllm", "unknown engine 'vllm'"},
         {"calc tiny --engine faster-whisper --precision q4_0", "int8_float16"},
         {"calc tiny --engine whisper.cpp --beam 9", "at most 8 decoders"},
@@ -79,12 +78,7 @@ TEST(CliEngines, UsageErrorsExitTwo) {
         {"calc tiny --engine hf --flash-attention maybe", "on, off"},
         {"calc tiny --engine faster-whisper --gpu T4 --precision bf16", "compute capability 8.0"},
         {"calc tiny --beam 5", "choose an engine"},
-    };
-    for (const auto& [args, needle] : cases) {
-        const auto r = run_cli(args);
-        EXPECT_EQ(r.status, 2) << args << "\n" << r.err;
-        EXPECT_NE(r.err.find(needle), std::string::npos) << args << " -> " << r.err;
-    }
+    });
 }
 
 }  // namespace
