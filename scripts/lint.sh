@@ -29,7 +29,8 @@ seen = set()
 for entry in json.load(open(sys.argv[1])):
     path = os.path.normpath(os.path.join(entry["directory"], entry["file"]))
     rel = os.path.relpath(path, root)
-    if rel.startswith(("src/", "apps/", "tests/", "bench/", "python/")) and path not in seen:
+    # Tests and benchmarks are held to clang-format only: GoogleTest macros trip half the checks.
+    if rel.startswith(("src/", "apps/", "python/")) and path not in seen:
         seen.add(path)
         print(path)
 PY
