@@ -7,6 +7,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <iostream>
 #include <optional>
 #include <span>
 #include <string>
@@ -242,9 +243,11 @@ public:
 
 private:
     static gpu_manager make(const std::optional<std::string>& simulate) {
-        probe_options options = probe_options_from_environment();
+        const environment env = read_environment();
+        probe_options options = probe_options_from(env);
         if (simulate) options.simulate = *simulate;
-        return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)));
+        return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)), env,
+                           [](const std::string& w) { std::cerr << "whisper-vram: warning: " << w << '\n'; });
     }
     gpu_manager manager_;
 };

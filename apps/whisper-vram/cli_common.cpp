@@ -68,12 +68,14 @@ void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate
 }
 
 gpu_manager make_manager(const std::optional<std::string>& simulate) {
-    probe_options options = probe_options_from_environment();
+    const environment env = read_environment();
+    probe_options options = probe_options_from(env);
     // A bad spec from the environment must say where it came from: no flag on the command line shows it.
     const bool from_environment = !simulate && options.simulate.has_value();
     if (simulate) options.simulate = *simulate;
     try {
-        return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)));
+        return gpu_manager(std::shared_ptr<gpu_probe>(make_probe(options)), env,
+                           [](const std::string& w) { std::cerr << "whisper-vram: warning: " << w << '\n'; });
     } catch (const usage_error& e) {
         if (!from_environment) throw;
         throw usage_error(fmt::format("WHISPER_VRAM_SIMULATE='{}' is invalid: {}", *options.simulate, e.what()));

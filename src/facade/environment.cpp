@@ -2,6 +2,10 @@
 
 #include "whisper_vram/facade/environment.hpp"
 
+#include "whisper_vram/facade/gpu_manager.hpp"
+#include "whisper_vram/gpu/gpu_selection.hpp"
+#include "whisper_vram/sched/ledger.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -26,6 +30,19 @@ environment read_environment() {
     env.xdg_runtime_dir = variable("XDG_RUNTIME_DIR");
     env.uid = static_cast<unsigned>(::getuid());
     return env;
+}
+
+// ---- legacy: the free functions the edges called before they passed an environment ---------------
+// Each reads the environment afresh through read_environment(); remove them once apps/ and python/
+// build a gpu_manager from one environment value.
+
+probe_options probe_options_from_environment() { return probe_options_from(read_environment()); }
+
+std::optional<std::string> cuda_visible_devices_from_environment() { return read_environment().cuda_visible_devices; }
+
+std::filesystem::path state_dir_from_environment() {
+    const environment env = read_environment();
+    return default_state_dir(env.state_dir, env.xdg_runtime_dir, env.uid);
 }
 
 }  // namespace whisper_vram

@@ -90,25 +90,28 @@ std::optional<std::size_t> choose_gpu(const std::vector<gpu_capacity>& gpus, std
     return best;
 }
 
-nlohmann::ordered_json to_json(const gpu_capacity& c) {
-    return {{"uuid", c.gpu_uuid},
-            {"index", c.gpu_index},
-            {"name", c.gpu_name},
-            {"usable", c.usable},
-            {"unusable_reason", c.unusable_reason},
-            {"total", bytes_to_gib(c.total_bytes)},
-            {"free", bytes_to_gib(c.free_bytes)},
-            {"reserved", bytes_to_gib(c.reserved_bytes)},
-            {"unmanaged_used", bytes_to_gib(c.unmanaged_used_bytes)},
-            {"available", bytes_to_gib(c.available_bytes)},
-            {"total_bytes", c.total_bytes},
-            {"free_bytes", c.free_bytes},
-            {"reserved_bytes", c.reserved_bytes},
-            {"seen_managed_bytes", c.seen_managed_bytes},
-            {"counted_managed_bytes", c.counted_managed_bytes},
-            {"unmanaged_used_bytes", c.unmanaged_used_bytes},
-            {"available_bytes", c.available_bytes},
-            {"reservations", c.reservation_count}};
+// ---- results (here, not in scheduler.cpp, so that the pure JSON layer can name them) -----------
+
+std::string_view to_string(reserve_status status) noexcept {
+    switch (status) {
+        case reserve_status::granted:
+            return "granted";
+        case reserve_status::timed_out:
+            return "timed_out";
+        case reserve_status::never_fits:
+            return "never_fits";
+        case reserve_status::cancelled:
+            return "cancelled";
+        case reserve_status::gpu_unavailable:
+            return "gpu_unavailable";
+    }
+    return "?";
+}
+
+std::uint64_t reservations_release::dropped_bytes() const noexcept {
+    std::uint64_t sum = 0;
+    for (const auto& r : dropped) sum += r.bytes;
+    return sum;
 }
 
 }  // namespace whisper_vram

@@ -114,7 +114,9 @@ struct probe_options {
 /// The probe the options call for: simulated when a spec is given, else NVML, else "none".
 std::unique_ptr<gpu_probe> make_probe(const probe_options& options);
 
-/// probe_options from the environment (WHISPER_VRAM_SIMULATE, WHISPER_VRAM_NVML_LIBRARY).
+/// probe_options from the environment of this process, via read_environment().
+/// Legacy, to be removed once apps/ and python/ use probe_options_from(environment) (gpu_manager.hpp);
+/// defined in src/facade/environment.cpp.
 probe_options probe_options_from_environment();
 
 }  // namespace whisper_vram
