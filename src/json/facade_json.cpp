@@ -23,12 +23,8 @@ json to_json(const concurrent_task_check& c) {
 }
 
 json to_json(const release_report& r) {
-    json dropped = json::array();
     std::uint64_t dropped_bytes = 0;
-    for (const auto& d : r.reservations_dropped) {
-        dropped.push_back(to_json(d));
-        dropped_bytes += d.bytes;
-    }
+    for (const auto& d : r.reservations_dropped) dropped_bytes += d.bytes;
     json gpus = json::array();
     for (const auto& g : r.gpus) {
         const std::uint64_t freed =
@@ -38,7 +34,7 @@ json to_json(const release_report& r) {
                           {{"free_before", g.free_before_bytes}, {"free_after", g.free_after_bytes}, {"freed", freed}});
         gpus.push_back(std::move(gpu));
     }
-    json j{{"reservations_dropped", dropped},
+    json j{{"reservations_dropped", to_json_array(r.reservations_dropped)},
            {"reservations_dropped_bytes", dropped_bytes},
            {"hooks_called", r.hooks_called},
            {"hook_errors", r.hook_errors},

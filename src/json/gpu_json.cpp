@@ -59,9 +59,7 @@ json to_json(const gpu_snapshot& s) {
     json j;
     j["source"] = std::string(to_string(s.source));
     if (!s.available()) j["reason"] = s.unavailable_reason;
-    json gpus = json::array();
-    for (const auto& g : s.gpus) gpus.push_back(to_json(g));
-    j["gpus"] = std::move(gpus);
+    j["gpus"] = to_json_array(s.gpus);
     return j;
 }
 

@@ -91,22 +91,18 @@ json to_json(const recommendation_result& r) {
     json j;
     j["source"] = r.source;
     put_configuration(j, r.request);
-    json gpus = json::array();
-    for (const auto& g : r.gpus) gpus.push_back(to_json(g));
-    j["gpus"] = std::move(gpus);
+    j["gpus"] = to_json_array(r.gpus);
     return j;
 }
 
 json to_json(const guide_preset& p) {
-    json j;
-    j["name"] = p.name;
-    j["model"] = p.model;
-    j["segment_duration"] = p.segment_seconds;
-    j["batch_size"] = p.batch_size;
-    j["precision"] = p.precision;
-    j["max_concurrent"] = p.max_concurrent;
-    j["target_gpu"] = p.target_gpu;
-    return j;
+    return {{"name", p.name},
+            {"model", p.model},
+            {"segment_duration", p.segment_seconds},
+            {"batch_size", p.batch_size},
+            {"precision", p.precision},
+            {"max_concurrent", p.max_concurrent},
+            {"target_gpu", p.target_gpu}};
 }
 
 json to_json(const preset_evaluation& e) {
@@ -137,12 +133,7 @@ json to_json(const check_suggestion& s) {
 }
 
 json to_json(const check_gpu_row& r) {
-    json j;
-    j["index"] = r.index;
-    j["nvml_index"] = r.nvml_index;
-    j["name"] = r.name;
-    j["uuid"] = r.uuid;
-    j["state"] = r.state;
+    json j{{"index", r.index}, {"nvml_index", r.nvml_index}, {"name", r.name}, {"uuid", r.uuid}, {"state", r.state}};
     put_bytes_grouped(j, {{"total", r.total_bytes},
                           {"free", r.free_bytes},
                           {"required", r.required_bytes},
@@ -157,12 +148,8 @@ json to_json(const check_result& r) {
     j["sufficient"] = r.sufficient;
     j["message"] = r.message;
     j["optimization_suggestions"] = r.optimization_suggestions;
-    json suggestions = json::array();
-    for (const auto& s : r.suggestions) suggestions.push_back(to_json(s));
-    j["suggestions"] = std::move(suggestions);
-    json gpus = json::array();
-    for (const auto& g : r.gpus) gpus.push_back(to_json(g));
-    j["gpus"] = std::move(gpus);
+    j["suggestions"] = to_json_array(r.suggestions);
+    j["gpus"] = to_json_array(r.gpus);
     j["required"] = to_json(r.required);
     j["source"] = r.source;
     return j;

@@ -9,28 +9,30 @@ namespace whisper_vram {
 
 using json = nlohmann::ordered_json;
 
+namespace {
+
+// {model, bytes, <gib_key> (GiB), since (ISO 8601 UTC), since_ms}: what a reservation and a waiter share.
+void put_held(json& j, const std::string& model, std::uint64_t bytes, const char* gib_key, std::int64_t since_ms) {
+    j["model"] = model;
+    j["bytes"] = bytes;
+    j[gib_key] = bytes_to_gib(bytes);
+    j["since"] = format_utc_iso8601(since_ms);
+    j["since_ms"] = since_ms;
+}
+
+}  // namespace
+
 json to_json(const reservation_record& r) {
-    return {{"id", r.id},
-            {"pid", r.holder.pid},
-            {"gpu_uuid", r.gpu_uuid},
-            {"gpu_index", r.gpu_index},
-            {"model", r.model},
-            {"bytes", r.bytes},
-            {"reserved", bytes_to_gib(r.bytes)},
-            {"since", format_utc_iso8601(r.since_ms)},
-            {"since_ms", r.since_ms},
-            {"child_pid", r.child_pid}};
+    json j{{"id", r.id}, {"pid", r.holder.pid}, {"gpu_uuid", r.gpu_uuid}, {"gpu_index", r.gpu_index}};
+    put_held(j, r.model, r.bytes, "reserved", r.since_ms);
+    j["child_pid"] = r.child_pid;
+    return j;
 }
 
 json to_json(const waiter_record& w) {
-    return {{"id", w.id},
-            {"pid", w.holder.pid},
-            {"gpus", w.gpu_uuids},
-            {"model", w.model},
-            {"bytes", w.bytes},
-            {"needed", bytes_to_gib(w.bytes)},
-            {"since", format_utc_iso8601(w.since_ms)},
-            {"since_ms", w.since_ms}};
+    json j{{"id", w.id}, {"pid", w.holder.pid}, {"gpus", w.gpu_uuids}};
+    put_held(j, w.model, w.bytes, "needed", w.since_ms);
+    return j;
 }
 
 json to_json(const reserve_result& r) {
@@ -62,31 +64,18 @@ json to_json(const gpu_capacity& c) {
            {"usable", c.usable},
            {"unusable_reason", c.unusable_reason}};
     // Ledger reservations are `ledger_reserved`: `reserved_bytes` is the driver's reserve (gpus).
-    for (const auto& [key, bytes] : {std::pair{"total", c.total_bytes},
-                                     {"free", c.free_bytes},
-                                     {"ledger_reserved", c.reserved_bytes},
-                                     {"unmanaged_used", c.unmanaged_used_bytes},
-                                     {"available", c.available_bytes}}) {
-        j[key] = bytes_to_gib(bytes);
-    }
-    j["total_bytes"] = c.total_bytes;
-    j["free_bytes"] = c.free_bytes;
-    j["ledger_reserved_bytes"] = c.reserved_bytes;
+    put_bytes_grouped(j, {{"total", c.total_bytes},
+                          {"free", c.free_bytes},
+                          {"ledger_reserved", c.reserved_bytes},
+                          {"unmanaged_used", c.unmanaged_used_bytes},
+                          {"available", c.available_bytes}});
     j["seen_managed_bytes"] = c.seen_managed_bytes;
     j["counted_managed_bytes"] = c.counted_managed_bytes;
-    j["unmanaged_used_bytes"] = c.unmanaged_used_bytes;
-    j["available_bytes"] = c.available_bytes;
     j["reservations"] = c.reservation_count;
     return j;
 }
 
 namespace {
-
-json records_json(const std::vector<reservation_record>& records) {
-    json a = json::array();
-    for (const auto& r : records) a.push_back(to_json(r));
-    return a;
-}
 
 std::uint64_t total_bytes(const std::vector<reservation_record>& records) {
     std::uint64_t sum = 0;
@@ -110,9 +99,9 @@ json to_json(const reservations_release& report) {
             {"dropped_bytes", dropped_bytes},
             {"dropped_gib", bytes_to_gib(dropped_bytes)},
             {"would_free_bytes", report.refused ? live_bytes : 0},
-            {"dropped", records_json(report.dropped)},
-            {"reaped", records_json(report.reaped)},
-            {"live", records_json(report.live)},
+            {"dropped", to_json_array(report.dropped)},
+            {"reaped", to_json_array(report.reaped)},
+            {"live", to_json_array(report.live)},
             {"message", message}};
 }
 

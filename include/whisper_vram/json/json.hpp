@@ -13,6 +13,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -60,6 +61,14 @@ template <typename T>
 }
 /// @p text, or null when empty.
 [[nodiscard]] nlohmann::ordered_json text_or_null(const std::string& text);
+
+/// [to_json(item)…] (declared below for every item type; found at instantiation).
+template <typename T>
+[[nodiscard]] nlohmann::ordered_json to_json_array(const std::vector<T>& items) {
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const auto& item : items) array.push_back(to_json(item));
+    return array;
+}
 
 // ---- core / estimate (estimate_json.cpp) --------------------------------------------------------------
 
