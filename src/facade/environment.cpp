@@ -33,10 +33,8 @@ environment read_environment() {
 }
 
 // ---- legacy: the free functions the edges called before they passed an environment ---------------
-// Each reads the environment afresh through read_environment(); remove them once apps/ and python/
-// build a gpu_manager from one environment value.
-
-probe_options probe_options_from_environment() { return probe_options_from(read_environment()); }
+// Each reads the environment afresh through read_environment(); remove them once apps/ (cmd_gpus,
+// cmd_tasks) takes these values from its one environment value.
 
 std::optional<std::string> cuda_visible_devices_from_environment() { return read_environment().cuda_visible_devices; }
 

@@ -5,6 +5,9 @@
 /// passed down as values. The library below never reads the environment and never prints: what it
 /// has to say besides its results goes to a warning_sink.
 ///
+/// The library takes it as `gpu_manager(env, sink)` (facade/gpu_manager.hpp: manager_options_from(),
+/// probe_options_from()), which stores what it needs once and never reads the environment again.
+///
 /// Adding a variable: one field here, one line in src/facade/environment.cpp, and the option it
 /// feeds; the README's "Environment" table lists them.
 
