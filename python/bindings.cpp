@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <iostream>
 #include <optional>
 #include <span>
 #include <string>
@@ -239,25 +240,6 @@ warning_sink python_warnings() {
     };
 }
 
-/// True once gpu_manager takes (environment, warning_sink): the library's warnings then reach Python.
-constexpr bool warnings_connected = std::is_constructible_v<gpu_manager, const environment&, warning_sink>;
-
-/// gpu_manager(env, sink) when the facade has that constructor; until then the probe is made here
-/// from the same values (the facade reads the state folder itself, and its warnings are dropped).
-/// A template, so that the branch not taken is never compiled.
-template <class Manager = gpu_manager>
-Manager make_gpu_manager(const environment& env, warning_sink sink) {
-    if constexpr (std::is_constructible_v<Manager, const environment&, warning_sink>) {
-        return Manager(env, std::move(sink));
-    } else {
-        (void)sink;
-        probe_options options;
-        options.simulate = env.simulate;
-        if (env.nvml_library && !env.nvml_library->empty()) options.nvml_library = env.nvml_library;
-        return Manager(std::shared_ptr<gpu_probe>(make_probe(options)));
-    }
-}
-
 /// The C++ facade for one GpuManager: the environment is read once, when it is created (on the
 /// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE.
 class manager {
@@ -271,7 +253,7 @@ private:
         environment env = read_environment();
         if (env.simulate && env.simulate->empty()) env.simulate.reset();  // WHISPER_VRAM_SIMULATE= is unset
         if (simulate) env.simulate = *simulate;
-        return make_gpu_manager(env, python_warnings());
+        return gpu_manager(env, python_warnings());
     }
     gpu_manager manager_;
 };
@@ -281,7 +263,6 @@ private:
 PYBIND11_MODULE(_core, m) {
     m.doc() = "whisper_vram C++ core (use the whisper_vram package, not this module directly)";
     m.attr("__version__") = version_string;  // from project(VERSION), as the CLI's --version
-    m.attr("warnings_connected") = warnings_connected;
     // For the tests: a message through the same sink the manager gets, from this thread or from a
     // thread that does not hold the GIL (as a waiting reserve does).
     m.def(

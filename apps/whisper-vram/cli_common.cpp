@@ -74,7 +74,8 @@ void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate
 }
 
 gpu_manager make_manager(const context& c, const std::optional<std::string>& simulate, ledger_use ledger) {
-    probe_options options{simulate ? simulate : c.env.simulate, c.env.nvml_library};
+    probe_options options = probe_options_from(c.env);
+    if (simulate) options.simulate = *simulate;
     // A bad spec from the environment must say where it came from: no flag on the command line shows it.
     const bool from_environment = !simulate && options.simulate.has_value();
     std::shared_ptr<gpu_probe> probe;
@@ -84,7 +85,7 @@ gpu_manager make_manager(const context& c, const std::optional<std::string>& sim
         if (!from_environment) throw;
         throw usage_error(fmt::format("WHISPER_VRAM_SIMULATE='{}' is invalid: {}", *options.simulate, e.what()));
     }
-    gpu_manager manager(probe);
+    gpu_manager manager(probe, c.env, warnings_to(c));
     if (ledger == ledger_use::state_folder) {
         scheduler_options scheduling;
         scheduling.cuda_visible_devices = c.env.cuda_visible_devices;

@@ -224,7 +224,7 @@ class GpuManager:
 
     def can_run_concurrent_task_details(self, model_name: str, current_tasks: Sequence[Any]) -> ConcurrentTaskDetails:
         """:meth:`can_run_concurrent_task` with its numbers: ``{'can_run', 'model', 'new_task',
-        'free', 'reserved', 'available', 'guide_result', 'message', ...}``."""
+        'free', 'ledger_reserved_bytes', 'available', 'guide_result', 'message', ...}``."""
         # A string or dict would iterate as letters or keys ("unknown model 'a'"); a number not at all.
         if isinstance(current_tasks, (str, bytes, dict)) or not hasattr(current_tasks, "__iter__"):
             raise ValueError(f"current_tasks {current_tasks!r} is invalid: must be a list of running tasks, "

@@ -8,7 +8,6 @@ from .results import (BestModelResult, CheckResult, ConcurrentTaskDetails, CudaD
                       MemoryEstimate, Preset, RecommendResult, ReleaseResult, ReserveResult, SolveResult)
 
 __version__: str
-warnings_connected: bool
 
 def _emit_warning(message: str, from_thread: bool = ...) -> None: ...
 

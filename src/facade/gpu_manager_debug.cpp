@@ -4,9 +4,7 @@
 
 namespace whisper_vram {
 
-cuda_debug_info gpu_manager::get_cuda_debug_info() const {
-    return get_cuda_debug_info(debug_environment_from_environment());
-}
+cuda_debug_info gpu_manager::get_cuda_debug_info() const { return get_cuda_debug_info(options_.debug); }
 
 cuda_debug_info gpu_manager::get_cuda_debug_info(const debug_environment& environment) const {
     // Simulated GPUs: report them, NVML is not consulted. NVML or "none": load NVML afresh so the

@@ -43,7 +43,7 @@ recommendation_result gpu_manager::recommend(const estimate_request& request, bo
     const gpu_snapshot snapshot = probe_->snapshot();
     if (!snapshot.available())
         throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
-    const auto visible = visible_gpus(snapshot, cuda_visible_devices_from_environment());
+    const auto visible = visible_gpus(snapshot, options_.cuda_visible_devices);
     return recommend_for_gpus(visible, snapshot.source, request, english_only);
 }
 
@@ -71,7 +71,7 @@ check_result gpu_manager::check_gpu_memory_sufficient(const estimate_request& re
     const gpu_snapshot snapshot = probe_->snapshot();
     if (!snapshot.available())
         throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
-    const auto cuda_visible = cuda_visible_devices_from_environment();
+    const auto& cuda_visible = options_.cuda_visible_devices;
     const auto visible = visible_gpus(snapshot, cuda_visible);
     if (visible.empty()) {
         throw gpu_unavailable_error(cuda_visible

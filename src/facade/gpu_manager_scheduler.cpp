@@ -2,8 +2,8 @@
 // release_all_memory and release hooks.
 
 #include <fmt/format.h>
+#include <unistd.h>
 #include <cmath>
-#include <iostream>
 #include <mutex>
 #include <utility>
 
@@ -44,10 +44,10 @@ scheduler& gpu_manager::get_scheduler() const {
     const std::lock_guard lock(concurrency_->mutex);
     if (!concurrency_->sched) {
         scheduler_options options;
-        options.cuda_visible_devices = cuda_visible_devices_from_environment();
-        auto ledger = std::make_shared<file_ledger>(state_dir_from_environment(), nullptr, [](const std::string& w) {
-            std::cerr << "whisper-vram: warning: " << w << '\n';
-        });
+        options.cuda_visible_devices = options_.cuda_visible_devices;
+        const auto state_dir =
+            options_.state_dir.empty() ? default_state_dir(std::nullopt, std::nullopt, ::getuid()) : options_.state_dir;
+        auto ledger = std::make_shared<file_ledger>(state_dir, nullptr, options_.warnings);
         concurrency_->sched = std::make_shared<scheduler>(probe_, std::move(ledger), std::move(options));
     }
     return *concurrency_->sched;
@@ -71,14 +71,14 @@ concurrent_task_check gpu_manager::can_run_concurrent_task(std::string_view mode
     const auto snap = probe_->snapshot();
     if (!snap.available())
         throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snap.unavailable_reason));
-    const auto visible = visible_gpus(snap, cuda_visible_devices_from_environment());
+    const auto visible = visible_gpus(snap, options_.cuda_visible_devices);
     if (visible.empty()) throw gpu_unavailable_error("no GPU is visible (CUDA_VISIBLE_DEVICES hides them all)");
     const auto& gpu = visible.front();
     const auto capacity = admission_capacity(gpu.device, get_scheduler().reservations());
     check.gpu_uuid = gpu.device.uuid;
     check.gpu_index = gpu.cuda_index;
     check.free_bytes = capacity.free_bytes;
-    check.reserved_bytes = capacity.reserved_bytes;
+    check.ledger_reserved_bytes = capacity.reserved_bytes;
     check.available_bytes = capacity.available_bytes;
     check.can_run = admits(capacity, check.new_task_bytes);
     check.guide_result = check.current_tasks_bytes + check.new_task_bytes <= check.free_bytes;
@@ -188,55 +188,6 @@ release_report gpu_manager::release_all_memory() const {
     if (before.source == probe_source::simulated)
         report.cannot_free.emplace_back("simulated GPUs: free memory does not change");
     return report;
-}
-
-nlohmann::ordered_json to_json(const concurrent_task_check& c) {
-    return {{"can_run", c.can_run},
-            {"model", c.model},
-            {"new_task", bytes_to_gib(c.new_task_bytes)},
-            {"new_task_bytes", c.new_task_bytes},
-            {"current_tasks", c.current_tasks},
-            {"current_tasks_memory", bytes_to_gib(c.current_tasks_bytes)},
-            {"current_tasks_bytes", c.current_tasks_bytes},
-            {"gpu", {{"index", c.gpu_index}, {"uuid", c.gpu_uuid}}},
-            {"free", bytes_to_gib(c.free_bytes)},
-            {"free_bytes", c.free_bytes},
-            {"reserved_bytes", c.reserved_bytes},
-            {"available", bytes_to_gib(c.available_bytes)},
-            {"available_bytes", c.available_bytes},
-            {"guide_result", c.guide_result},
-            {"message", c.message}};
-}
-
-nlohmann::ordered_json to_json(const release_report& r) {
-    nlohmann::ordered_json dropped = nlohmann::ordered_json::array();
-    std::uint64_t dropped_bytes = 0;
-    for (const auto& d : r.reservations_dropped) {
-        dropped.push_back(to_json(d));
-        dropped_bytes += d.bytes;
-    }
-    nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
-    for (const auto& g : r.gpus) {
-        const std::uint64_t freed =
-            g.free_after_bytes > g.free_before_bytes ? g.free_after_bytes - g.free_before_bytes : 0;
-        gpus.push_back({{"index", g.index},
-                        {"uuid", g.uuid},
-                        {"name", g.name},
-                        {"free_before", bytes_to_gib(g.free_before_bytes)},
-                        {"free_after", bytes_to_gib(g.free_after_bytes)},
-                        {"freed", bytes_to_gib(freed)},
-                        {"free_before_bytes", g.free_before_bytes},
-                        {"free_after_bytes", g.free_after_bytes},
-                        {"freed_bytes", freed}});
-    }
-    nlohmann::ordered_json j{{"reservations_dropped", dropped},
-                             {"reservations_dropped_bytes", dropped_bytes},
-                             {"hooks_called", r.hooks_called},
-                             {"hook_errors", r.hook_errors},
-                             {"gpus", gpus}};
-    if (!r.gpu_info_unavailable_reason.empty()) j["gpu_info_unavailable_reason"] = r.gpu_info_unavailable_reason;
-    j["cannot_free"] = r.cannot_free;
-    return j;
 }
 
 }  // namespace whisper_vram

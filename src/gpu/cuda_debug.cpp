@@ -5,21 +5,9 @@
 
 #include <fmt/format.h>
 #include <algorithm>
-#include <cstdlib>
-
-#include "whisper_vram/json/json.hpp"
 
 namespace whisper_vram {
 namespace {
-
-std::optional<std::string> env(const char* name) {
-    if (const char* value = std::getenv(name); value != nullptr) return std::string(value);
-    return std::nullopt;
-}
-
-nlohmann::ordered_json optional_json(const std::optional<std::string>& value) {
-    return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json();
-}
 
 void add_gpu_notes(cuda_debug_info& info) {
     for (const auto& gpu : info.snapshot.gpus) {
@@ -71,15 +59,6 @@ bool looks_like_stub(const cuda_debug_info& info) {
 }
 
 }  // namespace
-
-debug_environment debug_environment_from_environment() {
-    debug_environment e;
-    e.nvml_library = env("WHISPER_VRAM_NVML_LIBRARY");
-    if (e.nvml_library && e.nvml_library->empty()) e.nvml_library.reset();
-    e.cuda_visible_devices = env("CUDA_VISIBLE_DEVICES");
-    e.cuda_device_order = env("CUDA_DEVICE_ORDER");
-    return e;
-}
 
 cuda_debug_info collect_cuda_debug_info(const debug_environment& environment) {
     cuda_debug_info info;
@@ -163,68 +142,6 @@ cuda_debug_info describe_probe_snapshot(const gpu_snapshot& snapshot, const debu
     add_gpu_notes(info);
     add_environment_notes(info);
     return info;
-}
-
-nlohmann::ordered_json to_json(const cuda_debug_info& info) {
-    using json = nlohmann::ordered_json;
-    json j;
-    j["source"] = std::string(to_string(info.source));
-    const bool consulted = info.source != probe_source::simulated;
-    json nvml;
-    nvml["status"] = consulted ? json(std::string(to_string(info.nvml))) : json("not_consulted");
-    nvml["error"] = info.nvml_error.empty() ? json() : json(info.nvml_error);
-    json attempts = json::array();
-    for (const auto& a : info.library_attempts) {
-        attempts.push_back(
-            {{"path", a.path}, {"loaded", a.loaded}, {"error", a.error.empty() ? json() : json(a.error)}});
-    }
-    nvml["library_candidates"] = std::move(attempts);
-    nvml["loaded_library"] = optional_json(info.loaded_library);
-    nvml["loaded_library_file"] = optional_json(info.loaded_library_file);
-    nvml["stub_library"] = info.stub_library;
-    nvml["missing_symbol"] = info.missing_symbol.empty() ? json() : json(info.missing_symbol);
-    nvml["init_symbol"] = info.init_symbol.empty() ? json() : json(info.init_symbol);
-    nvml["init_return"] = info.init_return ? json(*info.init_return) : json();
-    nvml["init_return_name"] = info.init_return ? json(nvml_return_name(*info.init_return)) : json();
-    nvml["resolved_symbols"] = info.resolved_symbols;
-    j["nvml"] = std::move(nvml);
-    j["driver_version"] = optional_json(info.system.driver_version);
-    j["nvml_version"] = optional_json(info.system.nvml_version);
-    if (info.system.cuda_driver_version) {
-        // NVML_CUDA_DRIVER_VERSION_MAJOR/MINOR: 12040 → "12.4".
-        const int v = *info.system.cuda_driver_version;
-        j["cuda_driver_version"] = fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
-        j["cuda_driver_version_raw"] = v;
-    } else {
-        j["cuda_driver_version"] = json();
-        j["cuda_driver_version_raw"] = json();
-    }
-    j["cuda_driver_version_source"] =
-        info.system.cuda_driver_version_symbol.empty() ? json() : json(info.system.cuda_driver_version_symbol);
-    json errors = json::object();
-    if (!info.system.driver_version_error.empty()) errors["driver_version"] = info.system.driver_version_error;
-    if (!info.system.nvml_version_error.empty()) errors["nvml_version"] = info.system.nvml_version_error;
-    if (!info.system.cuda_driver_version_error.empty())
-        errors["cuda_driver_version"] = info.system.cuda_driver_version_error;
-    j["errors"] = std::move(errors);
-    j["environment"] = {{"CUDA_VISIBLE_DEVICES", optional_json(info.environment.cuda_visible_devices)},
-                        {"CUDA_DEVICE_ORDER", optional_json(info.environment.cuda_device_order)},
-                        {"WHISPER_VRAM_NVML_LIBRARY", optional_json(info.environment.nvml_library)}};
-    j["gpu_count"] = info.snapshot.gpus.size();
-    j["visible_gpu_count"] = info.visible.size();
-    json gpus = json::array();
-    for (const auto& gpu : info.snapshot.gpus) {
-        json g;
-        const auto it = std::find_if(info.visible.begin(), info.visible.end(),
-                                     [&](const visible_gpu& v) { return v.device.index == gpu.index; });
-        g["cuda_index"] = it != info.visible.end() ? json(it->cuda_index) : json();
-        const json fields = to_json(gpu);
-        for (const auto& [key, value] : fields.items()) g[key] = value;
-        gpus.push_back(std::move(g));
-    }
-    j["gpus"] = std::move(gpus);
-    j["notes"] = info.notes;
-    return j;
 }
 
 }  // namespace whisper_vram

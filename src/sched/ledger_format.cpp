@@ -288,28 +288,4 @@ std::string format_utc_iso8601(std::int64_t since_ms) {
                        tm.tm_min, tm.tm_sec);
 }
 
-nlohmann::ordered_json to_json(const reservation_record& r) {
-    return {{"id", r.id},
-            {"pid", r.holder.pid},
-            {"gpu", r.gpu_uuid},
-            {"gpu_index", r.gpu_index},
-            {"model", r.model},
-            {"bytes", r.bytes},
-            {"reserved", bytes_to_gib(r.bytes)},
-            {"since", format_utc_iso8601(r.since_ms)},
-            {"since_ms", r.since_ms},
-            {"child_pid", r.child_pid}};
-}
-
-nlohmann::ordered_json to_json(const waiter_record& w) {
-    return {{"id", w.id},
-            {"pid", w.holder.pid},
-            {"gpus", w.gpu_uuids},
-            {"model", w.model},
-            {"bytes", w.bytes},
-            {"needed", bytes_to_gib(w.bytes)},
-            {"since", format_utc_iso8601(w.since_ms)},
-            {"since_ms", w.since_ms}};
-}
-
 }  // namespace whisper_vram

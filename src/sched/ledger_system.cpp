@@ -56,13 +56,4 @@ std::filesystem::path default_state_dir(const std::optional<std::string>& state_
     return fmt::format("/tmp/whisper-vram-{}", uid);
 }
 
-std::filesystem::path state_dir_from_environment() {
-    const auto env = [](const char* name) -> std::optional<std::string> {
-        const char* value = std::getenv(name);
-        if (value == nullptr) return std::nullopt;
-        return std::string(value);
-    };
-    return default_state_dir(env("WHISPER_VRAM_STATE_DIR"), env("XDG_RUNTIME_DIR"), ::getuid());
-}
-
 }  // namespace whisper_vram

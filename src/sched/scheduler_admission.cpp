@@ -86,25 +86,18 @@ std::optional<std::size_t> choose_gpu(const std::vector<gpu_capacity>& gpus, std
     return best;
 }
 
-nlohmann::ordered_json to_json(const gpu_capacity& c) {
-    return {{"uuid", c.gpu_uuid},
-            {"index", c.gpu_index},
-            {"name", c.gpu_name},
-            {"usable", c.usable},
-            {"unusable_reason", c.unusable_reason},
-            {"total", bytes_to_gib(c.total_bytes)},
-            {"free", bytes_to_gib(c.free_bytes)},
-            {"reserved", bytes_to_gib(c.reserved_bytes)},
-            {"unmanaged_used", bytes_to_gib(c.unmanaged_used_bytes)},
-            {"available", bytes_to_gib(c.available_bytes)},
-            {"total_bytes", c.total_bytes},
-            {"free_bytes", c.free_bytes},
-            {"reserved_bytes", c.reserved_bytes},
-            {"seen_managed_bytes", c.seen_managed_bytes},
-            {"counted_managed_bytes", c.counted_managed_bytes},
-            {"unmanaged_used_bytes", c.unmanaged_used_bytes},
-            {"available_bytes", c.available_bytes},
-            {"reservations", c.reservation_count}};
+// ---- results (here, not in scheduler.cpp, so that the pure JSON layer can name them) -----------
+
+std::string_view to_string(reserve_status status) noexcept {
+    static constexpr auto names =
+        std::to_array<std::string_view>({"granted", "timed_out", "never_fits", "cancelled", "gpu_unavailable"});
+    return detail::enum_name(names, status);
+}
+
+std::uint64_t reservations_release::dropped_bytes() const noexcept {
+    std::uint64_t sum = 0;
+    for (const auto& r : dropped) sum += r.bytes;
+    return sum;
 }
 
 }  // namespace whisper_vram

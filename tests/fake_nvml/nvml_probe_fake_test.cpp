@@ -5,6 +5,7 @@
 #include "fake_nvml/fake_nvml_support.hpp"
 #include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/gpu/nvml_probe.hpp"
+#include "whisper_vram/json/json.hpp"
 
 namespace whisper_vram {
 namespace {

@@ -208,8 +208,6 @@ class Warnings(unittest.TestCase):
             sys.unraisablehook = old_hook
         self.assertEqual(seen, [RuntimeWarning])
 
-    @unittest.skipUnless(getattr(__import__("whisper_vram")._core, "warnings_connected", False),
-                         "this build's gpu_manager takes no warning sink yet")
     def test_a_repaired_ledger_is_a_runtime_warning(self):
         import tempfile
         state = tempfile.mkdtemp(prefix="whisper-vram-py-")

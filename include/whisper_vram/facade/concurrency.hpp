@@ -1,14 +1,12 @@
 #pragma once
 /// @file concurrency.hpp
 /// Result and option types of the facade's concurrency methods (gpu_manager::can_run_concurrent_task,
-/// reserve, release_all_memory), with their JSON forms.
+/// reserve, release_all_memory); their JSON forms are in json/json.hpp.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
@@ -30,24 +28,19 @@ namespace whisper_vram {
 /// counts exactly once whether or not its memory has been allocated. current_tasks_bytes is
 /// reported for information, and guide_result gives the guide's (double-counting) answer.
 struct concurrent_task_check {
-    bool can_run = false;                    ///< recommended(new) ≤ available_bytes
-    std::string model;                       ///< the new task's model (canonical name)
-    std::uint64_t new_task_bytes = 0;        ///< recommended(new), guide defaults (30 s, batch 1, float16)
-    std::vector<std::string> current_tasks;  ///< models of the running tasks, as given
-    std::uint64_t current_tasks_bytes = 0;   ///< Σ recommended(current): NOT subtracted (already in used)
-    std::string gpu_uuid;                    ///< the GPU asked about: the first visible one, as the guide
-    unsigned gpu_index = 0;                  ///< its CUDA index (0)
-    std::uint64_t free_bytes = 0;            ///< free memory as probed
-    std::uint64_t reserved_bytes = 0;        ///< outstanding reservations on the GPU
-    std::uint64_t available_bytes = 0;       ///< admission capacity (free − reservations not yet in used)
-    bool guide_result = false;               ///< the guide's answer: current + new ≤ free
+    bool can_run = false;                     ///< recommended(new) ≤ available_bytes
+    std::string model;                        ///< the new task's model (canonical name)
+    std::uint64_t new_task_bytes = 0;         ///< recommended(new), guide defaults (30 s, batch 1, float16)
+    std::vector<std::string> current_tasks;   ///< models of the running tasks, as given
+    std::uint64_t current_tasks_bytes = 0;    ///< Σ recommended(current): NOT subtracted (already in used)
+    std::string gpu_uuid;                     ///< the GPU asked about: the first visible one, as the guide
+    unsigned gpu_index = 0;                   ///< its CUDA index (0)
+    std::uint64_t free_bytes = 0;             ///< free memory as probed
+    std::uint64_t ledger_reserved_bytes = 0;  ///< outstanding ledger reservations on the GPU (not the driver's reserve)
+    std::uint64_t available_bytes = 0;        ///< admission capacity (free − reservations not yet in used)
+    bool guide_result = false;                ///< the guide's answer: current + new ≤ free
     std::string message;
 };
-
-/// {can_run, model, new_task, new_task_bytes, current_tasks[…], current_tasks_memory,
-///  current_tasks_bytes, gpu{index, uuid}, free, free_bytes, reserved_bytes, available,
-///  available_bytes, guide_result, message}
-nlohmann::ordered_json to_json(const concurrent_task_check& check);
 
 /// What gpu_manager::reserve() reserves.
 struct reserve_options {
@@ -75,9 +68,5 @@ struct release_report {
     std::string gpu_info_unavailable_reason;               ///< set when no GPU information could be read
     std::vector<std::string> cannot_free;                  ///< what this call cannot free, and why
 };
-
-/// {reservations_dropped[…], reservations_dropped_bytes, hooks_called[…], hook_errors[…],
-///  gpus[{index, uuid, name, free_before, free_after, freed, *_bytes}], cannot_free[…]}
-nlohmann::ordered_json to_json(const release_report& report);
 
 }  // namespace whisper_vram

@@ -5,12 +5,16 @@
 /// passed down as values. The library below never reads the environment and never prints: what it
 /// has to say besides its results goes to a warning_sink.
 ///
+/// The library takes it as `gpu_manager(env, sink)` (facade/gpu_manager.hpp: manager_options_from(),
+/// probe_options_from()), which stores what it needs once and never reads the environment again.
+///
 /// Adding a variable: one field here, one line in src/facade/environment.cpp, and the option it
 /// feeds; the README's "Environment" table lists them.
 
-#include <functional>
 #include <optional>
 #include <string>
+
+#include "whisper_vram/core/warning_sink.hpp"
 
 namespace whisper_vram {
 
@@ -27,9 +31,5 @@ struct environment {
 
 /// Reads every variable above from the process environment, now. The only function that does.
 [[nodiscard]] environment read_environment();
-
-/// Receives the library's warnings (a corrupt ledger line recovered, a reservation reaped…): the
-/// CLI writes them to stderr, Python turns them into warnings.warn. An empty sink drops them.
-using warning_sink = std::function<void(const std::string& message)>;
 
 }  // namespace whisper_vram

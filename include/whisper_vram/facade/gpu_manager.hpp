@@ -2,8 +2,14 @@
 /// @file gpu_manager.hpp
 /// The facade: the guide's API (`gpu_manager.calculate_memory_usage(...)` etc.) over the
 /// estimators, planner, probes and scheduler. The CLI and the Python module both sit on it.
+///
+/// It never reads the environment and never prints: the edge reads the environment once
+/// (read_environment()), builds a gpu_manager from it, and passes a warning_sink for what the
+/// library has to say besides its results (the CLI prints "whisper-vram: warning: …" on stderr,
+/// Python calls warnings.warn; an empty sink drops the warnings).
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,8 +20,10 @@
 
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/facade/concurrency.hpp"
+#include "whisper_vram/facade/environment.hpp"
 #include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
+#include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram {
@@ -25,11 +33,43 @@ struct concurrency_state;
 std::shared_ptr<concurrency_state> make_concurrency_state();
 }  // namespace detail
 
+/// What a gpu_manager takes from the environment, stored once (see manager_options_from()).
+struct manager_options {
+    /// CUDA_VISIBLE_DEVICES: which GPUs CUDA programs see and how index ids are read (see
+    /// visible_gpus()); nullopt = unset, every GPU.
+    std::optional<std::string> cuda_visible_devices;
+    /// What get_cuda_debug_info() reports and which NVML it loads.
+    debug_environment debug;
+    /// The file ledger's folder (shared with `whisper-vram run`); empty = default_state_dir() with no
+    /// variable set (/tmp/whisper-vram-UID).
+    std::filesystem::path state_dir;
+    /// Receives the library's warnings (a repaired ledger…); empty = dropped.
+    warning_sink warnings;
+};
+
+/// probe_options from @p env: WHISPER_VRAM_SIMULATE and WHISPER_VRAM_NVML_LIBRARY (empty = unset).
+[[nodiscard]] probe_options probe_options_from(const environment& env);
+
+/// debug_environment from @p env: WHISPER_VRAM_NVML_LIBRARY (empty = unset), CUDA_VISIBLE_DEVICES,
+/// CUDA_DEVICE_ORDER.
+[[nodiscard]] debug_environment debug_environment_from(const environment& env);
+
+/// manager_options from @p env (the state folder per default_state_dir()), with @p warnings.
+[[nodiscard]] manager_options manager_options_from(const environment& env, warning_sink warnings = {});
+
 /// The guide's gpu_manager.
 class gpu_manager {
 public:
-    /// Uses @p probe for GPU information; a null probe means make_probe(probe_options_from_environment()).
+    /// Uses @p probe for GPU information (null: NVML, make_probe({})), with no environment: every GPU
+    /// visible, the default state folder, warnings dropped. For tests and embedding programs.
     explicit gpu_manager(std::shared_ptr<gpu_probe> probe = nullptr);
+    /// The probe @p env asks for (make_probe(probe_options_from(env))) and manager_options_from(env).
+    /// @throws usage_error for a bad WHISPER_VRAM_SIMULATE spec.
+    explicit gpu_manager(const environment& env, warning_sink warnings = {});
+    /// @p probe (e.g. built from a --simulate flag) with manager_options_from(@p env).
+    gpu_manager(std::shared_ptr<gpu_probe> probe, const environment& env, warning_sink warnings = {});
+    /// @p probe with @p options.
+    gpu_manager(std::shared_ptr<gpu_probe> probe, manager_options options);
 
     /// The guide's calculate_memory_usage: guide formula, 20% margin.
     /// @throws usage_error on invalid input.
@@ -44,10 +84,10 @@ public:
     [[nodiscard]] gpu_snapshot get_gpu_memory_info() const;
 
     // ---- gpus / debug (NVML) ----
-    /// The guide's get_cuda_debug_info, for the environment as set now (WHISPER_VRAM_NVML_LIBRARY,
-    /// CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER). With an NVML (or "none") probe it loads NVML
-    /// afresh and records every step; with simulated GPUs it says so and lists them. Never throws
-    /// for driver conditions; to_json(cuda_debug_info) gives the guide's dictionary.
+    /// The guide's get_cuda_debug_info, for the environment this manager was built with
+    /// (manager_options::debug: WHISPER_VRAM_NVML_LIBRARY, CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER). With an NVML (or
+    /// "none") probe it loads NVML afresh and records every step; with simulated GPUs it says so and lists them. Never
+    /// throws for driver conditions; to_json(cuda_debug_info) gives the guide's dictionary.
     [[nodiscard]] cuda_debug_info get_cuda_debug_info() const;
     /// The same for an explicit @p environment.
     [[nodiscard]] cuda_debug_info get_cuda_debug_info(const debug_environment& environment) const;
@@ -78,7 +118,7 @@ public:
     [[nodiscard]] solve_result solve_min_memory(const estimate_request& request) const;
 
     /// Per-GPU recommendations for the GPUs this manager's probe sees (live or simulated, in
-    /// CUDA's numbering after CUDA_VISIBLE_DEVICES), planned on each GPU's free memory.
+    /// CUDA's numbering after manager_options::cuda_visible_devices), planned on each GPU's free memory.
     /// @throws gpu_unavailable_error with the probe's reason when GPU information is unavailable;
     ///         usage_error on invalid input.
     [[nodiscard]] recommendation_result recommend(const estimate_request& request = {},
@@ -140,14 +180,16 @@ public:
     /// @throws usage_error for an empty name or hook.
     void register_release_hook(std::string name, std::function<void()> hook) const;
 
-    /// The scheduler behind reserve(): by default one on a file_ledger in state_dir_from_environment()
-    /// (shared with `whisper-vram run`), created on first use. @throws usage_error for a bad state folder.
+    /// The scheduler behind reserve(): by default one on a file_ledger in manager_options::state_dir
+    /// (shared with `whisper-vram run`), its warnings to manager_options::warnings, created on first use.
+    /// @throws usage_error for a bad state folder.
     [[nodiscard]] scheduler& get_scheduler() const;
     /// Uses @p scheduler instead (tests, a memory_ledger, another state folder).
     void use_scheduler(std::shared_ptr<scheduler> scheduler) const;
 
 private:
     std::shared_ptr<gpu_probe> probe_;
+    manager_options options_;
     std::shared_ptr<detail::concurrency_state> concurrency_ = detail::make_concurrency_state();
 };
 

@@ -4,7 +4,6 @@
 /// the CUDA environment variables, and every GPU. A report, never an error: every failure is a
 /// field of the result.
 
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,15 +14,12 @@
 
 namespace whisper_vram {
 
-/// The environment the report describes; read by the edges with debug_environment_from_environment().
+/// The environment the report describes, read by the edges (see debug_environment_from() in gpu_manager.hpp).
 struct debug_environment {
     std::optional<std::string> nvml_library;          ///< WHISPER_VRAM_NVML_LIBRARY
     std::optional<std::string> cuda_visible_devices;  ///< CUDA_VISIBLE_DEVICES (nullopt = unset)
     std::optional<std::string> cuda_device_order;     ///< CUDA_DEVICE_ORDER (nullopt = unset)
 };
-
-/// WHISPER_VRAM_NVML_LIBRARY, CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER as set now.
-debug_environment debug_environment_from_environment();
 
 /// The report.
 struct cuda_debug_info {
@@ -55,13 +51,5 @@ cuda_debug_info collect_cuda_debug_info(const debug_environment& environment);
 /// The report for GPUs that come from another probe (simulated, or any non-NVML probe): says so,
 /// and lists @p snapshot's GPUs; NVML is not loaded.
 cuda_debug_info describe_probe_snapshot(const gpu_snapshot& snapshot, const debug_environment& environment);
-
-/// {source, nvml:{status, error, library_candidates[{path, loaded, error}], loaded_library,
-///  loaded_library_file, stub_library, missing_symbol, init_symbol, init_return, init_return_name,
-///  resolved_symbols[]}, driver_version, nvml_version, cuda_driver_version ("12.4" or null),
-///  cuda_driver_version_raw, cuda_driver_version_source, errors{…}, environment{CUDA_VISIBLE_DEVICES,
-///  CUDA_DEVICE_ORDER, WHISPER_VRAM_NVML_LIBRARY}, gpu_count, gpus[… + cuda_index (null when hidden)],
-///  notes[]}
-nlohmann::ordered_json to_json(const cuda_debug_info& info);
 
 }  // namespace whisper_vram

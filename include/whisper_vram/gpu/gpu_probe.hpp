@@ -105,7 +105,8 @@ std::unique_ptr<gpu_probe> make_simulated_probe(std::string_view spec);
 /// A probe with no GPUs whose snapshot carries @p reason.
 std::unique_ptr<gpu_probe> make_unavailable_probe(std::string reason);
 
-/// Options of make_probe(); read from the environment by the edges (CLI, Python), not here.
+/// Options of make_probe(); built by the edges from their environment value (probe_options_from() in
+/// facade/gpu_manager.hpp), never read here.
 struct probe_options {
     std::optional<std::string> simulate;      ///< WHISPER_VRAM_SIMULATE / --simulate
     std::optional<std::string> nvml_library;  ///< WHISPER_VRAM_NVML_LIBRARY
@@ -113,8 +114,5 @@ struct probe_options {
 
 /// The probe the options call for: simulated when a spec is given, else NVML, else "none".
 std::unique_ptr<gpu_probe> make_probe(const probe_options& options);
-
-/// probe_options from the environment (WHISPER_VRAM_SIMULATE, WHISPER_VRAM_NVML_LIBRARY).
-probe_options probe_options_from_environment();
 
 }  // namespace whisper_vram

@@ -40,7 +40,4 @@ std::vector<visible_gpu> visible_gpus(const gpu_snapshot& snapshot,
 /// @throws usage_error for an id that matches nothing or several GPUs, naming the GPUs there are.
 std::vector<visible_gpu> select_gpus(const std::vector<visible_gpu>& visible, std::string_view ids);
 
-/// The value of CUDA_VISIBLE_DEVICES in the environment, nullopt when unset.
-std::optional<std::string> cuda_visible_devices_from_environment();
-
 }  // namespace whisper_vram

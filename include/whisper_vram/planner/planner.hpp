@@ -258,43 +258,4 @@ struct check_result {
 /// @throws usage_error for invalid inputs.
 check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus, probe_source source);
 
-// ---- JSON -----------------------------------------------------------------------------------------
-
-/// {model, fits, recommended, memory, recommended_bytes, memory_bytes, engine, precision,
-///  segment_duration, batch_size, ladder, notes, message}
-nlohmann::ordered_json to_json(const best_model_result& result);
-
-/// {quantity, value, fits, unit, model, engine, precision, segment_duration, batch_size, margin,
-///  memory, memory_bytes, recommended, recommended_bytes, next_step_recommended_bytes, notes, message}
-/// (max_concurrent adds total / total_bytes; min_memory gives value in GiB and value_bytes).
-nlohmann::ordered_json to_json(const solve_result& result);
-
-/// {precision, model, fits, recommended, recommended_bytes, max_segment, max_concurrent, notes}
-nlohmann::ordered_json to_json(const gpu_plan& plan);
-
-/// {gpu, index, uuid, memory, memory_bytes, total, total_bytes, state, reason, model, fits,
-///  recommended, max_segment, max_concurrent, precision, int8:{…}}
-nlohmann::ordered_json to_json(const gpu_recommendation& recommendation);
-
-/// {source, engine, precision, segment_duration, batch_size, gpus:[…]}
-nlohmann::ordered_json to_json(const recommendation_result& result);
-
-/// {name, model, segment_duration, batch_size, precision, max_concurrent, target_gpu}
-nlohmann::ordered_json to_json(const guide_preset& preset);
-
-/// {name, model, segment_duration, batch_size, precision, max_concurrent, target_gpu,
-///  total_required, recommended (one task), total_required_all, recommended_all (× max_concurrent),
-///  *_bytes, target_memory, fits_target, max_concurrent_on_target, max_segment_on_target, message}
-nlohmann::ordered_json to_json(const preset_evaluation& evaluation);
-
-/// {change, config:{model, segment_duration, batch_size, precision}, recommended, recommended_bytes,
-///  text[, free_needed, free_needed_bytes]}
-nlohmann::ordered_json to_json(const check_suggestion& suggestion);
-
-/// {index, nvml_index, name, uuid, state, total, free, required, shortfall, *_bytes, fits, reason}
-nlohmann::ordered_json to_json(const check_gpu_row& row);
-
-/// {sufficient, message, optimization_suggestions, suggestions, gpus, required, source}
-nlohmann::ordered_json to_json(const check_result& result);
-
 }  // namespace whisper_vram

@@ -36,6 +36,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "whisper_vram/core/warning_sink.hpp"
+
 namespace whisper_vram {
 
 /// A process as the ledger names it: pid plus its start time, so a reused pid is another process.
@@ -114,8 +116,7 @@ using wall_clock = std::function<std::int64_t()>;
 /// The system clock.
 std::int64_t system_wall_clock_ms();
 
-/// Where warnings about repaired ledgers go (the CLI prints them on stderr).
-using warning_sink = std::function<void(const std::string&)>;
+// Warnings about repaired ledgers go to a warning_sink (core/warning_sink.hpp: the one type).
 
 /// The ledger interface shared by the in-process scheduler and the CLI.
 class ledger {
@@ -181,14 +182,6 @@ void reap_dead(ledger_state& state, const process_table& processes, ledger_acces
 /// $XDG_RUNTIME_DIR/whisper-vram when XDG_RUNTIME_DIR is set, else /tmp/whisper-vram-UID.
 std::filesystem::path default_state_dir(const std::optional<std::string>& state_dir_env,
                                         const std::optional<std::string>& xdg_runtime_dir, unsigned uid);
-
-/// default_state_dir() from the environment of this process.
-std::filesystem::path state_dir_from_environment();
-
-/// {id, pid, gpu, gpu_index, model, bytes, reserved (GiB), since (ISO 8601 UTC), since_ms, child_pid}
-nlohmann::ordered_json to_json(const reservation_record& record);
-/// {id, pid, gpus, model, bytes, needed (GiB), since, since_ms}
-nlohmann::ordered_json to_json(const waiter_record& record);
 
 /// "2026-11-27T22:51:02Z" for milliseconds since the epoch.
 std::string format_utc_iso8601(std::int64_t since_ms);

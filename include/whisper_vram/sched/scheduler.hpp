@@ -189,11 +189,6 @@ struct reserve_result {
     [[nodiscard]] bool granted() const noexcept { return status == reserve_status::granted; }
 };
 
-/// {status, granted, message, requested, requested_bytes, waited_seconds, gpu{uuid,index,cuda_index,name}|null, …}
-nlohmann::ordered_json to_json(const reserve_result& result);
-/// {uuid, index, name, usable, total, free, reserved, available, … + _bytes}
-nlohmann::ordered_json to_json(const gpu_capacity& capacity);
-
 /// Options of a scheduler; read from the environment by the edges, not here.
 struct scheduler_options {
     std::optional<std::string> cuda_visible_devices;  ///< how index ids are read (see visible_gpus())
@@ -219,9 +214,6 @@ struct reservations_release {
     std::vector<reservation_record> live;     ///< live holders' records (refused ones when refused)
     [[nodiscard]] std::uint64_t dropped_bytes() const noexcept;
 };
-
-/// {forced, refused, dropped_bytes, dropped[…], reaped[…], live[…], message}
-nlohmann::ordered_json to_json(const reservations_release& report);
 
 /// The scheduler: thread-safe; one per program is enough (several may share a ledger).
 class scheduler {

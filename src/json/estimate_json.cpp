@@ -1,0 +1,35 @@
+// JSON form of an estimate (core layer).
+#include "whisper_vram/json/json.hpp"
+
+namespace whisper_vram {
+
+nlohmann::ordered_json to_json(const memory_estimate& e) {
+    nlohmann::ordered_json j;
+    j["model"] = e.request.model;
+    j["precision"] = e.request.precision;
+    j["segment_duration"] = e.request.segment_seconds;
+    j["batch_size"] = e.request.batch_size;
+    j["engine"] = e.request.engine;
+    if (e.request.beam_size) j["beam_size"] = *e.request.beam_size;
+    if (e.request.gpu_name) j["gpu"] = *e.request.gpu_name;
+    if (e.request.flash_attention) j["flash_attention"] = *e.request.flash_attention;
+    j["margin"] = e.request.margin;
+    j["unit"] = "GiB";
+    nlohmann::ordered_json breakdown = nlohmann::ordered_json::object();
+    nlohmann::ordered_json breakdown_bytes = nlohmann::ordered_json::object();
+    for (const auto& c : e.breakdown) {
+        breakdown[c.key] = c.gib;
+        breakdown_bytes[c.key] = c.bytes;
+    }
+    j["breakdown"] = std::move(breakdown);
+    j["total_required"] = e.total_required_gib;
+    j["recommended"] = e.recommended_gib;
+    j["breakdown_bytes"] = std::move(breakdown_bytes);
+    j["total_required_bytes"] = e.total_required_bytes;
+    j["recommended_bytes"] = e.recommended_bytes;
+    if (e.host_bytes) put_bytes(j, "host_memory", *e.host_bytes);
+    j["notes"] = e.notes;
+    return j;
+}
+
+}  // namespace whisper_vram

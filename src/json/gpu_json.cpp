@@ -1,0 +1,120 @@
+// JSON forms of the gpu layer: devices, snapshots, CUDA numbering, the debug report.
+#include <fmt/format.h>
+#include <algorithm>
+#include <string>
+
+#include "whisper_vram/json/json.hpp"
+
+namespace whisper_vram {
+
+using json = nlohmann::ordered_json;
+
+namespace {
+
+// {cuda_index, …to_json(device)}: the CUDA index first, as `gpus --json` and the debug report show it.
+json with_cuda_index(json cuda_index, const gpu_device& device) {
+    json j;
+    j["cuda_index"] = std::move(cuda_index);
+    const json fields = to_json(device);  // named: iterating a temporary's items() trips -Wmaybe-uninitialized
+    for (const auto& [key, value] : fields.items()) j[key] = value;
+    return j;
+}
+
+}  // namespace
+
+json to_json(const gpu_device& g) {
+    json j;
+    j["index"] = g.index;
+    j["name"] = g.name;
+    j["uuid"] = g.uuid;
+    j["pci_bus_id"] = g.pci_bus_id;
+    put_bytes_grouped(j, {{"total", g.total_bytes}, {"used", g.used_bytes}, {"free", g.free_bytes}});
+    j["reserved_bytes"] = optional_json(g.reserved_bytes);  // the driver's reserve (NVML memory v2)
+    j["utilization_gpu_percent"] = optional_json(g.utilization_gpu_percent);
+    j["utilization_memory_percent"] = optional_json(g.utilization_memory_percent);
+    j["compute_capability"] =
+        g.capability ? json(fmt::format("{}.{}", g.capability->major, g.capability->minor)) : json();
+    j["mig_enabled"] = optional_json(g.mig_enabled);
+    json migs = json::array();
+    for (const auto& m : g.mig_devices) {
+        json mig{{"index", m.index}, {"uuid", m.uuid}};
+        put_bytes_grouped(mig, {{"total", m.total_bytes}, {"used", m.used_bytes}, {"free", m.free_bytes}});
+        migs.push_back(std::move(mig));
+    }
+    j["mig_devices"] = std::move(migs);
+    json processes = json::array();
+    for (const auto& p : g.processes)
+        processes.push_back({{"pid", p.pid}, {"used_bytes", optional_json(p.used_bytes)}, {"name", p.name}});
+    j["processes"] = std::move(processes);
+    j["processes_known"] = g.processes_known;
+    j["state"] = std::string(to_string(g.state));
+    if (!g.state_detail.empty()) j["state_detail"] = g.state_detail;
+    j["catalog_name"] = text_or_null(g.catalog_name);
+    return j;
+}
+
+json to_json(const visible_gpu& v) { return with_cuda_index(v.cuda_index, v.device); }
+
+json to_json(const gpu_snapshot& s) {
+    json j;
+    j["source"] = std::string(to_string(s.source));
+    if (!s.available()) j["reason"] = s.unavailable_reason;
+    j["gpus"] = to_json_array(s.gpus);
+    return j;
+}
+
+json to_json(const cuda_debug_info& info) {
+    json j;
+    j["source"] = std::string(to_string(info.source));
+    const bool consulted = info.source != probe_source::simulated;
+    json nvml;
+    nvml["status"] = consulted ? json(std::string(to_string(info.nvml))) : json("not_consulted");
+    nvml["error"] = text_or_null(info.nvml_error);
+    json attempts = json::array();
+    for (const auto& a : info.library_attempts)
+        attempts.push_back({{"path", a.path}, {"loaded", a.loaded}, {"error", text_or_null(a.error)}});
+    nvml["library_candidates"] = std::move(attempts);
+    nvml["loaded_library"] = optional_json(info.loaded_library);
+    nvml["loaded_library_file"] = optional_json(info.loaded_library_file);
+    nvml["stub_library"] = info.stub_library;
+    nvml["missing_symbol"] = text_or_null(info.missing_symbol);
+    nvml["init_symbol"] = text_or_null(info.init_symbol);
+    nvml["init_return"] = optional_json(info.init_return);
+    nvml["init_return_name"] = info.init_return ? json(nvml_return_name(*info.init_return)) : json();
+    nvml["resolved_symbols"] = info.resolved_symbols;
+    j["nvml"] = std::move(nvml);
+    j["driver_version"] = optional_json(info.system.driver_version);
+    j["nvml_version"] = optional_json(info.system.nvml_version);
+    if (info.system.cuda_driver_version) {
+        // NVML_CUDA_DRIVER_VERSION_MAJOR/MINOR: 12040 → "12.4".
+        const int v = *info.system.cuda_driver_version;
+        j["cuda_driver_version"] = fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
+        j["cuda_driver_version_raw"] = v;
+    } else {
+        j["cuda_driver_version"] = json();
+        j["cuda_driver_version_raw"] = json();
+    }
+    j["cuda_driver_version_source"] = text_or_null(info.system.cuda_driver_version_symbol);
+    json errors = json::object();
+    if (!info.system.driver_version_error.empty()) errors["driver_version"] = info.system.driver_version_error;
+    if (!info.system.nvml_version_error.empty()) errors["nvml_version"] = info.system.nvml_version_error;
+    if (!info.system.cuda_driver_version_error.empty())
+        errors["cuda_driver_version"] = info.system.cuda_driver_version_error;
+    j["errors"] = std::move(errors);
+    j["environment"] = {{"CUDA_VISIBLE_DEVICES", optional_json(info.environment.cuda_visible_devices)},
+                        {"CUDA_DEVICE_ORDER", optional_json(info.environment.cuda_device_order)},
+                        {"WHISPER_VRAM_NVML_LIBRARY", optional_json(info.environment.nvml_library)}};
+    j["gpu_count"] = info.snapshot.gpus.size();
+    j["visible_gpu_count"] = info.visible.size();
+    json gpus = json::array();
+    for (const auto& gpu : info.snapshot.gpus) {
+        const auto it = std::find_if(info.visible.begin(), info.visible.end(),
+                                     [&](const visible_gpu& v) { return v.device.index == gpu.index; });
+        gpus.push_back(with_cuda_index(it != info.visible.end() ? json(it->cuda_index) : json(), gpu));
+    }
+    j["gpus"] = std::move(gpus);
+    j["notes"] = info.notes;
+    return j;
+}
+
+}  // namespace whisper_vram
