@@ -145,7 +145,7 @@ class ConcurrentTaskDetails(TypedDict):
     gpu: Dict[str, Any]             # index, uuid
     free: float
     free_bytes: int
-    reserved_bytes: int
+    ledger_reserved_bytes: int     # reservations in the ledger (not the driver's reserve)
     available: float
     available_bytes: int
     guide_result: bool              # the guide's sample answer (it counts running tasks twice)
