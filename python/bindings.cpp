@@ -107,7 +107,7 @@ int batch_from(const py::handle& value) {
         return static_cast<int>(batch);
     }
     if (py::isinstance<py::float_>(value)) {
-        const double d = value.cast<double>();
+        const auto d = value.cast<double>();
         if (std::isfinite(d) && d == std::floor(d) && d >= -1e9 && d <= 1e9) {
             validate_batch_size(static_cast<long long>(d));
             return static_cast<int>(d);
@@ -124,14 +124,16 @@ bool is_blank(const std::string& text) { return text.find_first_not_of(" \t") ==
 
 /// True or False only: pybind11's bool caster would take None, 1.5 or nan as a flag.
 bool flag_from(const py::handle& value, const char* what) {
-    if (!py::isinstance<py::bool_>(value))
+    if (!py::isinstance<py::bool_>(value)) {
         throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be True or False");
+    }
     return value.cast<bool>();
 }
 
 std::string text_from(const py::handle& value, const char* what) {
-    if (!py::isinstance<py::str>(value))
+    if (!py::isinstance<py::str>(value)) {
         throw usage_error(std::string(what) + " " + py_repr(value) + " is invalid: must be a string");
+    }
     return value.cast<std::string>();
 }
 
@@ -276,7 +278,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("message"), py::arg("from_thread") = false);
 
     static py::exception<gpu_unavailable_error> unavailable(m, "GpuUnavailableError", PyExc_RuntimeError);
-    py::register_exception_translator([](std::exception_ptr p) {
+    // pybind11 takes a plain function pointer void(std::exception_ptr): the parameter must be by value.
+    py::register_exception_translator([](std::exception_ptr p) {  // NOLINT(performance-unnecessary-value-param)
         try {
             if (p) std::rethrow_exception(p);
         } catch (const usage_error& e) {
@@ -304,8 +307,9 @@ PYBIND11_MODULE(_core, m) {
         .def("gpu_memory_info",
              [](const manager& self) {
                  const gpu_snapshot snapshot = self.get().get_gpu_memory_info();
-                 if (!snapshot.available())
+                 if (!snapshot.available()) {
                      throw gpu_unavailable_error("no GPU information: " + snapshot.unavailable_reason);
+                 }
                  return to_python(to_json(snapshot));
              })
         .def("cuda_debug_info",
@@ -330,8 +334,9 @@ PYBIND11_MODULE(_core, m) {
                 const std::uint64_t bytes = memory_from(available);
                 if (quantity == "max_segment") return to_python(to_json(self.get().solve_max_segment(request, bytes)));
                 if (quantity == "max_batch") return to_python(to_json(self.get().solve_max_batch(request, bytes)));
-                if (quantity == "max_concurrent")
+                if (quantity == "max_concurrent") {
                     return to_python(to_json(self.get().solve_max_concurrent(request, bytes)));
+                }
                 throw usage_error("unknown quantity '" + quantity +
                                   "': accepted: max_segment, max_batch, max_concurrent, min_memory");
             })
@@ -358,8 +363,9 @@ PYBIND11_MODULE(_core, m) {
                  for (const auto& task : py::iter(current_tasks)) {
                      if (py::isinstance<py::dict>(task)) {
                          const auto dict = py::reinterpret_borrow<py::dict>(task);
-                         if (!dict.contains("model"))
+                         if (!dict.contains("model")) {
                              throw usage_error("current task " + py_repr(task) + " has no 'model' key");
+                         }
                          models.push_back(text_from(dict["model"], "task model"));
                      } else {
                          models.push_back(text_from(task, "task model"));

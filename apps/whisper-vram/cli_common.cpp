@@ -139,8 +139,9 @@ bool numeric_cell(const std::string& cell) {
 std::string text_table::render() const {
     std::vector<std::size_t> widths(header_.size(), 0);
     const auto measure = [&](const std::vector<std::string>& row) {
-        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
             widths[i] = std::max(widths[i], row[i].size());
+        }
     };
     measure(header_);
     for (const auto& row : rows_) measure(row);

@@ -27,10 +27,11 @@ struct calc_options {
 // them too is a usage error (which one would win is not obvious).
 void apply_preset(calc_options& o) {
     if (!o.preset) {
-        if (o.model.empty())
+        if (o.model.empty()) {
             throw usage_error(
                 "model is required: give a MODEL (e.g. medium) or --preset NAME (high_performance, balanced, "
                 "efficient)");
+        }
         return;
     }
     const guide_preset& preset = find_preset(*o.preset);
@@ -63,8 +64,9 @@ void print_single(std::ostream& out, const memory_estimate& e) {
     out << fmt::format("{} | {} | segment {:g} s | batch {} | engine {}", e.request.model, e.request.precision,
                        e.request.segment_seconds, e.request.batch_size, e.request.engine);
     if (e.request.beam_size) out << fmt::format(" | beam {}", *e.request.beam_size);
-    if (e.request.flash_attention)
+    if (e.request.flash_attention) {
         out << fmt::format(" | flash attention {}", *e.request.flash_attention ? "on" : "off");
+    }
     if (e.request.gpu_name) out << fmt::format(" | GPU {}", *e.request.gpu_name);
     out << "\n";
     text_table table({"component", "GiB", "what"});

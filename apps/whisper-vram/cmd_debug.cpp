@@ -29,9 +29,10 @@ void print_report(std::ostream& out, const cuda_debug_info& info) {
         for (const auto& a : info.library_attempts) {
             out << fmt::format("  tried {}: {}\n", a.path, a.loaded ? "loaded" : a.error);
         }
-        if (info.loaded_library_file)
+        if (info.loaded_library_file) {
             out << fmt::format("  library file: {}{}\n", *info.loaded_library_file,
                                info.stub_library ? " (toolkit stub?)" : "");
+        }
         if (info.init_return) {
             out << fmt::format("  init: {} -> {} ({})\n", info.init_symbol, nvml_return_name(*info.init_return),
                                nvml_return_text(*info.init_return));

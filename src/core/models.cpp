@@ -22,40 +22,42 @@ constexpr auto turbo_aliases = std::to_array<std::string_view>({"turbo"});
 
 // Published parameter counts: openai/whisper README (tiny 39M … large 1550M, turbo 809M) and the
 // distil-whisper README (distil-large-v2/v3 756M, distil-medium.en 394M, distil-small.en 166M).
-constexpr std::uint64_t M = 1'000'000;
+constexpr std::uint64_t million = 1'000'000;
 
-const auto catalog = std::to_array<whisper_model>({
-    {"tiny.en", no_aliases, arch(80, 384, 6, 4, 4, 51864), guide_row::tiny, 39 * M, true, false,
+constexpr auto catalog = std::to_array<whisper_model>({
+    {"tiny.en", no_aliases, arch(80, 384, 6, 4, 4, 51864), guide_row::tiny, 39 * million, true, false,
      "English-only tiny; the guide's tiny row"},
-    {"tiny", no_aliases, arch(80, 384, 6, 4, 4, 51865), guide_row::tiny, 39 * M, false, false, "multilingual tiny"},
-    {"base.en", no_aliases, arch(80, 512, 8, 6, 6, 51864), guide_row::base, 74 * M, true, false,
+    {"tiny", no_aliases, arch(80, 384, 6, 4, 4, 51865), guide_row::tiny, 39 * million, false, false,
+     "multilingual tiny"},
+    {"base.en", no_aliases, arch(80, 512, 8, 6, 6, 51864), guide_row::base, 74 * million, true, false,
      "English-only base; the guide's base row"},
-    {"base", no_aliases, arch(80, 512, 8, 6, 6, 51865), guide_row::base, 74 * M, false, false, "multilingual base"},
-    {"small.en", no_aliases, arch(80, 768, 12, 12, 12, 51864), guide_row::small, 244 * M, true, false,
+    {"base", no_aliases, arch(80, 512, 8, 6, 6, 51865), guide_row::base, 74 * million, false, false,
+     "multilingual base"},
+    {"small.en", no_aliases, arch(80, 768, 12, 12, 12, 51864), guide_row::small, 244 * million, true, false,
      "English-only small; the guide's small row"},
-    {"small", no_aliases, arch(80, 768, 12, 12, 12, 51865), guide_row::small, 244 * M, false, false,
+    {"small", no_aliases, arch(80, 768, 12, 12, 12, 51865), guide_row::small, 244 * million, false, false,
      "multilingual small"},
-    {"distil-small.en", no_aliases, arch(80, 768, 12, 12, 4, 51864), std::nullopt, 166 * M, true, true,
+    {"distil-small.en", no_aliases, arch(80, 768, 12, 12, 4, 51864), std::nullopt, 166 * million, true, true,
      "distil-whisper: small encoder, 4 decoder layers; no guide row"},
-    {"medium.en", no_aliases, arch(80, 1024, 16, 24, 24, 51864), guide_row::medium, 769 * M, true, false,
+    {"medium.en", no_aliases, arch(80, 1024, 16, 24, 24, 51864), guide_row::medium, 769 * million, true, false,
      "English-only medium; the guide's medium row"},
-    {"medium", no_aliases, arch(80, 1024, 16, 24, 24, 51865), guide_row::medium, 769 * M, false, false,
+    {"medium", no_aliases, arch(80, 1024, 16, 24, 24, 51865), guide_row::medium, 769 * million, false, false,
      "multilingual medium"},
-    {"distil-medium.en", no_aliases, arch(80, 1024, 16, 24, 2, 51864), std::nullopt, 394 * M, true, true,
+    {"distil-medium.en", no_aliases, arch(80, 1024, 16, 24, 2, 51864), std::nullopt, 394 * million, true, true,
      "distil-whisper: medium encoder, 2 decoder layers; no guide row"},
-    {"large", no_aliases, arch(128, 1280, 20, 32, 32, 51866), guide_row::large, 1550 * M, false, false,
+    {"large", no_aliases, arch(128, 1280, 20, 32, 32, 51866), guide_row::large, 1550 * million, false, false,
      "the guide's large row (large/large-v2/large-v3); architecture of large-v3, as openai/whisper loads it"},
-    {"large-v1", no_aliases, arch(80, 1280, 20, 32, 32, 51865), guide_row::large, 1550 * M, false, false,
+    {"large-v1", no_aliases, arch(80, 1280, 20, 32, 32, 51865), guide_row::large, 1550 * million, false, false,
      "first large checkpoint; the guide's large row"},
-    {"large-v2", no_aliases, arch(80, 1280, 20, 32, 32, 51865), guide_row::large, 1550 * M, false, false,
+    {"large-v2", no_aliases, arch(80, 1280, 20, 32, 32, 51865), guide_row::large, 1550 * million, false, false,
      "the guide's large row"},
-    {"large-v3", no_aliases, arch(128, 1280, 20, 32, 32, 51866), guide_row::large, 1550 * M, false, false,
+    {"large-v3", no_aliases, arch(128, 1280, 20, 32, 32, 51866), guide_row::large, 1550 * million, false, false,
      "128 mel bins; the guide's large row"},
-    {"large-v3-turbo", turbo_aliases, arch(128, 1280, 20, 32, 4, 51866), std::nullopt, 809 * M, false, false,
+    {"large-v3-turbo", turbo_aliases, arch(128, 1280, 20, 32, 4, 51866), std::nullopt, 809 * million, false, false,
      "large-v3 encoder, 4 decoder layers; no guide row"},
-    {"distil-large-v2", no_aliases, arch(80, 1280, 20, 32, 2, 51865), std::nullopt, 756 * M, false, true,
+    {"distil-large-v2", no_aliases, arch(80, 1280, 20, 32, 2, 51865), std::nullopt, 756 * million, false, true,
      "distil-whisper: large-v2 encoder, 2 decoder layers; no guide row"},
-    {"distil-large-v3", no_aliases, arch(128, 1280, 20, 32, 2, 51866), std::nullopt, 756 * M, false, true,
+    {"distil-large-v3", no_aliases, arch(128, 1280, 20, 32, 2, 51866), std::nullopt, 756 * million, false, true,
      "distil-whisper: large-v3 encoder, 2 decoder layers; no guide row"},
 });
 
@@ -96,8 +98,8 @@ const whisper_model& find_model(std::string_view name) {
 }
 
 parameter_counts count_parameters(const model_architecture& a) noexcept {
-    const std::uint64_t d = static_cast<std::uint64_t>(a.d_model);
-    const std::uint64_t mels = static_cast<std::uint64_t>(a.n_mels);
+    const auto d = static_cast<std::uint64_t>(a.d_model);
+    const auto mels = static_cast<std::uint64_t>(a.n_mels);
     const std::uint64_t conv1 = mels * d * 3 + d;             // Conv1d(n_mels, d, 3) + bias
     const std::uint64_t conv2 = 3 * d * d + d;                // Conv1d(d, d, 3, stride 2) + bias
     const std::uint64_t encoder_block = 12 * d * d + 12 * d;  // self-attn (k has no bias) + MLP 4d + 2 LN
@@ -114,7 +116,7 @@ parameter_counts count_parameters(const model_architecture& a) noexcept {
 std::string nearest_name(std::string_view text, std::span<const std::string> candidates) {
     const std::string key = detail::to_lower(detail::trim(text));
     std::string best;
-    std::size_t best_distance = static_cast<std::size_t>(-1);
+    auto best_distance = static_cast<std::size_t>(-1);
     for (const auto& candidate : candidates) {
         const std::size_t distance = detail::edit_distance(key, detail::to_lower(candidate));
         if (distance < best_distance) {

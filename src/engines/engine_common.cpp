@@ -36,7 +36,7 @@ namespace detail {
 
 architecture_split split_parameters(const model_architecture& a) noexcept {
     const parameter_counts counts = count_parameters(a);
-    const std::uint64_t d = static_cast<std::uint64_t>(a.d_model);
+    const auto d = static_cast<std::uint64_t>(a.d_model);
     architecture_split s;
     s.total = counts.total();
     // Matrices of the Linear layers (openai/whisper model.py: attention q,k,v,out = 4d², MLP 8d²;

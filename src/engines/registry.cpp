@@ -88,8 +88,9 @@ std::string engine_list_text() {
 
 std::string engine_precisions_text() {
     std::vector<std::string> items;
-    for (const auto* p : profiles())
+    for (const auto* p : profiles()) {
         items.push_back(fmt::format("{}: {}", p->name, precision_names_text(p->precisions)));
+    }
     return detail::join(items, "; ");
 }
 

@@ -41,8 +41,9 @@ solve_result gpu_manager::solve_min_memory(const estimate_request& request) cons
 recommendation_result gpu_manager::recommend(const estimate_request& request, bool english_only) const {
     estimate(request);  // invalid input is a usage error before any GPU question
     const gpu_snapshot snapshot = probe_->snapshot();
-    if (!snapshot.available())
+    if (!snapshot.available()) {
         throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
+    }
     const auto visible = visible_gpus(snapshot, options_.cuda_visible_devices);
     return recommend_for_gpus(visible, snapshot.source, request, english_only);
 }
@@ -69,8 +70,9 @@ check_result gpu_manager::check_gpu_memory_sufficient(const estimate_request& re
                                                       const std::vector<std::string>& gpu_ids) const {
     estimate(request);  // invalid input is a usage error before any GPU question
     const gpu_snapshot snapshot = probe_->snapshot();
-    if (!snapshot.available())
+    if (!snapshot.available()) {
         throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snapshot.unavailable_reason));
+    }
     const auto& cuda_visible = options_.cuda_visible_devices;
     const auto visible = visible_gpus(snapshot, cuda_visible);
     if (visible.empty()) {

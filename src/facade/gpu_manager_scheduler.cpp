@@ -69,8 +69,9 @@ concurrent_task_check gpu_manager::can_run_concurrent_task(std::string_view mode
     for (const auto& m : current_tasks_models) check.current_tasks_bytes += calculate_memory_usage(m).recommended_bytes;
 
     const auto snap = probe_->snapshot();
-    if (!snap.available())
+    if (!snap.available()) {
         throw gpu_unavailable_error(fmt::format("GPU information unavailable: {}", snap.unavailable_reason));
+    }
     const auto visible = visible_gpus(snap, options_.cuda_visible_devices);
     if (visible.empty()) throw gpu_unavailable_error("no GPU is visible (CUDA_VISIBLE_DEVICES hides them all)");
     const auto& gpu = visible.front();
@@ -183,10 +184,12 @@ release_report gpu_manager::release_all_memory() const {
         "memory and reservations of other processes: only they can free their memory; `whisper-vram release-all "
         "--force` drops their reservations (not their memory)",
     };
-    if (report.hooks_called.empty())
+    if (report.hooks_called.empty()) {
         report.cannot_free.emplace_back("no release hook is registered: nothing else was freed");
-    if (before.source == probe_source::simulated)
+    }
+    if (before.source == probe_source::simulated) {
         report.cannot_free.emplace_back("simulated GPUs: free memory does not change");
+    }
     return report;
 }
 

@@ -40,7 +40,7 @@ void add_environment_notes(cuda_debug_info& info) {
     const bool mixed =
         std::any_of(gpus.begin(), gpus.end(), [&](const gpu_device& g) { return g.name != gpus.front().name; });
     if (!pci_order && mixed) {
-        info.notes.push_back(
+        info.notes.emplace_back(
             "CUDA_DEVICE_ORDER is not PCI_BUS_ID and the GPUs differ: CUDA then numbers the fastest GPU first, so a "
             "CUDA index may not be the NVML index shown here; set CUDA_DEVICE_ORDER=PCI_BUS_ID to make them agree");
     }
@@ -71,7 +71,7 @@ cuda_debug_info collect_cuda_debug_info(const debug_environment& environment) {
         std::string tried;
         for (const auto& a : loaded.attempts) tried += fmt::format("{}{}", tried.empty() ? "" : "; ", a.error);
         info.nvml_error = fmt::format("NVIDIA driver library not found: {}", tried);
-        info.notes.push_back(
+        info.notes.emplace_back(
             "no NVIDIA driver library could be loaded: this machine has no NVIDIA driver, or its "
             "libnvidia-ml.so.1 is not on the library path (set WHISPER_VRAM_NVML_LIBRARY to its path)");
         info.snapshot = gpu_snapshot{probe_source::none, {}, info.nvml_error};
@@ -106,15 +106,16 @@ cuda_debug_info collect_cuda_debug_info(const debug_environment& environment) {
     if (info.nvml == nvml_status::init_failed && info.init_return) {
         switch (*info.init_return) {
             case 9:
-                info.notes.push_back("the NVIDIA kernel module is not loaded (no GPU, or the driver is not running)");
+                info.notes.emplace_back(
+                    "the NVIDIA kernel module is not loaded (no GPU, or the driver is not running)");
                 break;
             case 18:
-                info.notes.push_back(
+                info.notes.emplace_back(
                     "the NVML library and the kernel driver have different versions, usually after a "
                     "driver upgrade without a reboot: reboot (or reload the nvidia kernel modules)");
                 break;
             case 4:
-                info.notes.push_back(
+                info.notes.emplace_back(
                     "no permission to open the NVIDIA devices (/dev/nvidia*): check the user's groups or the "
                     "container's device access");
                 break;

@@ -90,8 +90,10 @@ std::vector<const gpu_device*> match_id(const std::vector<const gpu_device*>& gp
 std::string describe(const std::vector<visible_gpu>& visible) {
     if (visible.empty()) return "no GPU is visible";
     std::vector<std::string> items;
-    for (const auto& v : visible)
+    items.reserve(visible.size());
+    for (const auto& v : visible) {
         items.push_back(fmt::format("{} ({}, {})", v.cuda_index, v.device.name, v.device.uuid));
+    }
     return "GPUs: " + detail::join(items);
 }
 
@@ -121,8 +123,9 @@ std::vector<visible_gpu> visible_gpus(const gpu_snapshot& snapshot,
         // CUDA stops at the first invalid entry; a GPU listed twice is invalid too.
         if (chosen == nullptr) break;
         if (std::any_of(visible.begin(), visible.end(),
-                        [&](const visible_gpu& v) { return v.device.index == chosen->index; }))
+                        [&](const visible_gpu& v) { return v.device.index == chosen->index; })) {
             break;
+        }
         visible.push_back({static_cast<unsigned>(visible.size()), *chosen});
     }
     return visible;
@@ -132,6 +135,7 @@ std::vector<visible_gpu> select_gpus(const std::vector<visible_gpu>& visible, st
     if (detail::trim(ids).empty()) return visible;
     std::vector<visible_gpu> selected;
     std::vector<const gpu_device*> devices;
+    devices.reserve(visible.size());
     for (const auto& v : visible) devices.push_back(&v.device);
     for (const std::string_view raw : detail::split(ids, ',')) {
         const std::string_view id = detail::trim(raw);

@@ -64,8 +64,9 @@ std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {
         gpu.index = static_cast<unsigned>(gpus.size());
         if (looks_like_size(what)) {
             gpu.total_bytes = parse_size_bytes(what, "simulated GPU size");
-            if (gpu.total_bytes == 0)
+            if (gpu.total_bytes == 0) {
                 throw usage_error(fmt::format("simulated GPU '{}' has no memory; {}", entry, spec_forms));
+            }
             gpu.name = fmt::format("Simulated GPU {}", format_gib(gpu.total_bytes));
         } else {
             const gpu_model& model = find_gpu_model(what);

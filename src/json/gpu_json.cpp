@@ -43,8 +43,9 @@ json to_json(const gpu_device& g) {
     }
     j["mig_devices"] = std::move(migs);
     json processes = json::array();
-    for (const auto& p : g.processes)
+    for (const auto& p : g.processes) {
         processes.push_back({{"pid", p.pid}, {"used_bytes", optional_json(p.used_bytes)}, {"name", p.name}});
+    }
     j["processes"] = std::move(processes);
     j["processes_known"] = g.processes_known;
     j["state"] = std::string(to_string(g.state));
@@ -71,8 +72,9 @@ json to_json(const cuda_debug_info& info) {
     nvml["status"] = consulted ? json(std::string(to_string(info.nvml))) : json("not_consulted");
     nvml["error"] = text_or_null(info.nvml_error);
     json attempts = json::array();
-    for (const auto& a : info.library_attempts)
+    for (const auto& a : info.library_attempts) {
         attempts.push_back({{"path", a.path}, {"loaded", a.loaded}, {"error", text_or_null(a.error)}});
+    }
     nvml["library_candidates"] = std::move(attempts);
     nvml["loaded_library"] = optional_json(info.loaded_library);
     nvml["loaded_library_file"] = optional_json(info.loaded_library_file);
@@ -98,8 +100,9 @@ json to_json(const cuda_debug_info& info) {
     json errors = json::object();
     if (!info.system.driver_version_error.empty()) errors["driver_version"] = info.system.driver_version_error;
     if (!info.system.nvml_version_error.empty()) errors["nvml_version"] = info.system.nvml_version_error;
-    if (!info.system.cuda_driver_version_error.empty())
+    if (!info.system.cuda_driver_version_error.empty()) {
         errors["cuda_driver_version"] = info.system.cuda_driver_version_error;
+    }
     j["errors"] = std::move(errors);
     j["environment"] = {{"CUDA_VISIBLE_DEVICES", optional_json(info.environment.cuda_visible_devices)},
                         {"CUDA_DEVICE_ORDER", optional_json(info.environment.cuda_device_order)},

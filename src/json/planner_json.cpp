@@ -44,8 +44,9 @@ json to_json(const solve_result& r) {
         j["recommended"] = nullptr;
         j["recommended_bytes"] = nullptr;
     }
-    if (r.quantity == solve_quantity::max_concurrent && r.at_value)
+    if (r.quantity == solve_quantity::max_concurrent && r.at_value) {
         put_bytes(j, "total", r.value * r.at_value->recommended_bytes);
+    }
     if (!memory) j["next_step_recommended_bytes"] = optional_json(r.next_step_bytes);
     j["notes"] = r.notes;
     j["message"] = r.message;

@@ -240,8 +240,9 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
         }
         ++records;
     }
-    if (bad_lines > 0)
+    if (bad_lines > 0) {
         warnings.push_back(fmt::format("{} unreadable line(s) (bad checksum, not a record, or garbage)", bad_lines));
+    }
     if (!end_count) {
         warnings.emplace_back("no end marker (the file is truncated)");
     } else if (bad_lines == 0 && *end_count != records) {
@@ -281,7 +282,7 @@ ledger_state ledger::read(ledger_access* access) {
 }
 
 std::string format_utc_iso8601(std::int64_t since_ms) {
-    const std::time_t seconds = static_cast<std::time_t>(since_ms / 1000);
+    const auto seconds = static_cast<std::time_t>(since_ms / 1000);
     std::tm tm{};
     gmtime_r(&seconds, &tm);
     return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,

@@ -29,8 +29,9 @@ public:
         if (!options_.processes) options_.processes = std::make_shared<system_process_table>();
         if (!options_.clock) options_.clock = system_wall_clock_ms;
         if (!options_.monotonic_clock) options_.monotonic_clock = [] { return std::chrono::steady_clock::now(); };
-        if (options_.poll_interval <= std::chrono::milliseconds(0))
+        if (options_.poll_interval <= std::chrono::milliseconds(0)) {
             options_.poll_interval = std::chrono::milliseconds(1);
+        }
         self_ = options_.processes->self();
     }
 
@@ -81,8 +82,9 @@ public:
     // the FIFO order stands. Returns whether the state changed.
     bool rejoin_queue(ledger_state& state, const admission_input& in) const {
         if (in.waiter_id == 0 || std::any_of(state.waiters.begin(), state.waiters.end(),
-                                             [&](const waiter_record& w) { return w.id == in.waiter_id; }))
+                                             [&](const waiter_record& w) { return w.id == in.waiter_id; })) {
             return false;
+        }
         state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, options_.clock()});
         std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
         state.next_id = std::max(state.next_id, in.waiter_id + 1);
@@ -204,8 +206,9 @@ struct leaves_queue_at_exit {
 }  // namespace
 
 reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request) {
-    if (request.bytes == 0)
+    if (request.bytes == 0) {
         throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
+    }
     admission_input in;
     in.started = options_.monotonic_clock();
     in.bytes = request.bytes;
@@ -261,8 +264,9 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             return result;
         }
         // Report before a final verdict, so a request that waits at all reports at least once.
-        if (in.may_wait && !in.cancelled && d.verdict != admission_verdict::never_fits && request.on_wait)
+        if (in.may_wait && !in.cancelled && d.verdict != admission_verdict::never_fits && request.on_wait) {
             request.on_wait(d.progress);
+        }
         if (d.final()) {
             result.status = to_reserve_status(d.verdict);
             result.message = d.message;

@@ -35,8 +35,9 @@ gpu_capacity admission_capacity(const gpu_device& gpu, const std::vector<reserva
         std::uint64_t seen = 0;
         if (gpu.processes_known) {
             for (const auto& p : gpu.processes) {
-                if (p.used_bytes && (p.pid == r.holder.pid || (r.child_pid != 0 && p.pid == r.child_pid)))
+                if (p.used_bytes && (p.pid == r.holder.pid || (r.child_pid != 0 && p.pid == r.child_pid))) {
                     seen += *p.used_bytes;
+                }
             }
         }
         c.reserved_bytes += r.bytes;
