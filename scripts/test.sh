@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the release build with all tests (unit, CLI, fake NVML, installed
-# package, Python), then the ASan+UBSan build of the tests, then the TSan build of the
+# package, core purity, Python, pip install), the lint (scripts/lint.sh), then the ASan+UBSan build of the tests, then the TSan build of the
 # concurrency tests. Expects the packages of scripts/setup.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== default build + tests"
 cmake --workflow --preset default
+
+echo "== lint: clang-format (0 warnings) and clang-tidy on the default build's compile_commands.json"
+./scripts/lint.sh build/default
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build + tests"
 cmake --workflow --preset asan

@@ -109,6 +109,7 @@ std::string base_key(std::string_view catalog_name) {
 
 std::vector<std::string> catalog_names() {
     std::vector<std::string> names;
+    names.reserve(catalog.size());
     for (const auto& gpu : catalog) names.emplace_back(gpu.name);
     return names;
 }

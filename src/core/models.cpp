@@ -81,6 +81,7 @@ const whisper_model* try_find_model(std::string_view name) noexcept {
 
 std::vector<std::string> known_model_names() {
     std::vector<std::string> names;
+    names.reserve(catalog.size());
     for (const auto& model : catalog) names.emplace_back(model.name);
     for (const auto& model : catalog) {
         for (const auto alias : model.aliases) names.emplace_back(alias);
