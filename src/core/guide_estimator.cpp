@@ -31,10 +31,9 @@ double guide_base_model_gib(guide_row row, guide_precision precision) noexcept {
 
 double guide_base_model_gib(const whisper_model& model, guide_precision precision) {
     if (!model.guide) {
-        throw usage_error(fmt::format(
-            "model '{}' has no row in the guide's table (rows: tiny, base, small, medium, large); the guide formula "
-            "cannot size it. Use an engine-aware estimate instead: --engine openai-whisper | transformers | "
-            "faster-whisper | whisper.cpp",
+        throw needs_engine_error(fmt::format(
+            "model '{}' has no row in the guide's table (rows: tiny, base, small, medium, large); the guide "
+            "formula cannot size it. Use an engine-aware estimate instead: --engine",
             model.name));
     }
     return guide_base_model_gib(*model.guide, precision);
@@ -47,9 +46,8 @@ memory_estimate estimate_guide(const estimate_request& request) {
     validate_batch_size(request.batch_size);
     validate_margin(request.margin);
     if (request.beam_size || request.gpu_name || request.flash_attention) {
-        throw usage_error(
-            "beam size, GPU and flash attention are not inputs of the guide formula; choose an engine with --engine "
-            "(openai-whisper, transformers, faster-whisper, whisper.cpp)");
+        throw needs_engine_error(
+            "beam size, GPU and flash attention are not inputs of the guide formula; choose an engine with --engine");
     }
 
     using namespace guide_constants;

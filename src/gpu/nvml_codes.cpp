@@ -18,7 +18,7 @@ struct code_entry {
     std::string_view text;
 };
 
-constexpr std::array<code_entry, 32> codes{{
+constexpr auto codes = std::to_array<code_entry>({
     {0, "NVML_SUCCESS", "success"},
     {1, "NVML_ERROR_UNINITIALIZED", "NVML was not initialised"},
     {2, "NVML_ERROR_INVALID_ARGUMENT", "invalid argument"},
@@ -52,7 +52,7 @@ constexpr std::array<code_entry, 32> codes{{
     {29, "NVML_ERROR_INVALID_STATE", "invalid state"},
     {30, "NVML_ERROR_RESET_TYPE_NOT_SUPPORTED", "reset type not supported"},
     {999, "NVML_ERROR_UNKNOWN", "unknown error"},
-}};
+});
 
 const code_entry* find(return_t value) noexcept {
     for (const auto& c : codes) {

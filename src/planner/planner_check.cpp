@@ -35,7 +35,7 @@ std::optional<check_suggestion> verified(std::string change, const estimate_requ
 }
 
 // Precision columns, widest first; the suggestion is the first narrower one that fits.
-constexpr std::array<std::string_view, 4> precision_order{"float32", "float16", "int8", "int4"};
+constexpr auto precision_order = std::to_array<std::string_view>({"float32", "float16", "int8", "int4"});
 
 std::size_t precision_rank(std::string_view name) {
     const std::string key = name == "bfloat16" ? "float16" : std::string(name);

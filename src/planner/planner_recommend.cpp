@@ -33,11 +33,11 @@ void fill_plans(gpu_recommendation& rec, const estimate_request& request, bool e
 }
 
 // The guide's presets (guide.zh.md "预设配置"); the comments there name the target cards.
-constexpr std::array<guide_preset, 3> presets{{
+constexpr auto presets = std::to_array<guide_preset>({
     {"high_performance", "large", 600.0, 1, "float16", 2, "RTX 3090"},  // "RTX 3090, 24GB"
     {"balanced", "medium", 300.0, 1, "float16", 1, "RTX 3070"},         // "RTX 3070, 8GB"
     {"efficient", "small", 120.0, 1, "int8", 1, "GTX 1660"},            // "GTX 1660, 6GB"
-}};
+});
 
 std::string preset_key(std::string_view name) {
     std::string key = detail::to_lower(detail::trim(name));

@@ -91,8 +91,8 @@ admission_decision decide(const admission_input& in) {
 }
 
 std::string_view to_string(admission_verdict verdict) noexcept {
-    static constexpr std::array<std::string_view, 6> names{"grant",      "enqueue",   "keep_waiting",
-                                                           "never_fits", "timed_out", "cancelled"};
+    static constexpr auto names =
+        std::to_array<std::string_view>({"grant", "enqueue", "keep_waiting", "never_fits", "timed_out", "cancelled"});
     return detail::enum_name(names, verdict);
 }
 

@@ -56,7 +56,7 @@ bool admits(const gpu_capacity& capacity, std::uint64_t bytes) noexcept {
 }
 
 std::string_view to_string(placement_policy policy) noexcept {
-    static constexpr std::array<std::string_view, 2> names{"best-fit", "most-free"};
+    static constexpr auto names = std::to_array<std::string_view>({"best-fit", "most-free"});
     return detail::enum_name(names, policy);
 }
 

@@ -231,3 +231,27 @@ TEST(EngineRegistry, PythonDocstringListsTheRegistry) {
 
 }  // namespace
 }  // namespace whisper_vram
+
+namespace whisper_vram {
+namespace {
+
+// The guide formula (core) cannot name the engines; its profile appends them from the registry.
+TEST(EngineRegistry, GuideMessagesListTheRegistrysEngineAwareProfiles) {
+    estimate_request turbo;
+    turbo.model = "large-v3-turbo";
+    const std::string no_row = usage_message_of([&] { (void)estimate(turbo); });
+    EXPECT_NE(no_row.find("has no row in the guide's table"), std::string::npos) << no_row;
+    EXPECT_TRUE(no_row.ends_with("--engine openai-whisper | transformers | faster-whisper | whisper.cpp")) << no_row;
+
+    estimate_request beam;
+    beam.model = "tiny";
+    beam.beam_size = 5;
+    const std::string beam_message = usage_message_of([&] { (void)estimate(beam); });
+    EXPECT_TRUE(
+        beam_message.ends_with("choose an engine with --engine openai-whisper | transformers | faster-whisper | "
+                               "whisper.cpp"))
+        << beam_message;
+}
+
+}  // namespace
+}  // namespace whisper_vram

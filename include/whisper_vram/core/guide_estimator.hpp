@@ -13,6 +13,7 @@
 /// results are bit-identical to it (medium defaults: 4.21875 / 5.0625). Bytes are derived by
 /// rounding up.
 
+#include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/core/models.hpp"
 #include "whisper_vram/core/precision.hpp"
@@ -30,13 +31,20 @@ inline constexpr double pytorch_fraction = 0.25;  ///< PyTorch overhead on base 
 /// The guide table's base-model memory (GiB) for a row and column.
 double guide_base_model_gib(guide_row row, guide_precision precision) noexcept;
 
+/// The request needs an engine-aware estimate (a model without a guide row; beam, GPU or flash
+/// attention given). The message ends in "--engine"; the guide's engine profile (engines layer,
+/// which knows the engines) appends the list of engines: core cannot name them.
+class needs_engine_error : public usage_error {
+public:
+    using usage_error::usage_error;
+};
+
 /// The guide table's base-model memory for a model.
-/// @throws usage_error when the guide has no row for the model (turbo, distil-*): the message
-///         names the engine-aware estimates (--engine …) as the way to size it.
+/// @throws needs_engine_error when the guide has no row for the model (turbo, distil-*).
 double guide_base_model_gib(const whisper_model& model, guide_precision precision);
 
 /// The guide formula on @p request (request.engine is ignored).
-/// @throws usage_error on any invalid input.
+/// @throws usage_error on any invalid input (needs_engine_error: see there).
 memory_estimate estimate_guide(const estimate_request& request);
 
 }  // namespace whisper_vram
