@@ -61,7 +61,10 @@ struct manager_options {
 class gpu_manager {
 public:
     /// Uses @p probe for GPU information (null: NVML, make_probe({})), with no environment: every GPU
-    /// visible, the default state folder, warnings dropped. For tests and embedding programs.
+    /// visible, the state folder /tmp/whisper-vram-UID, warnings dropped. For tests. A program that
+    /// reserves memory beside `whisper-vram run` must use gpu_manager(read_environment(), sink)
+    /// instead, so that both find the same ledger (WHISPER_VRAM_STATE_DIR, XDG_RUNTIME_DIR) and the
+    /// same CUDA_VISIBLE_DEVICES numbering.
     explicit gpu_manager(std::shared_ptr<gpu_probe> probe = nullptr);
     /// The probe @p env asks for (make_probe(probe_options_from(env))) and manager_options_from(env).
     /// @throws usage_error for a bad WHISPER_VRAM_SIMULATE spec.
