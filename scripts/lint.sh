@@ -37,10 +37,15 @@ PY
 )
 echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs)"
 jobs=$(nproc)
+tidy_status=0
 printf '%s\n' "${units[@]}" |
-  xargs -P "$jobs" -n 4 clang-tidy -p "$build_dir" --quiet --warnings-as-errors='*' >"$build_dir/clang-tidy.log" 2>&1 || {
-  grep -E 'warning:|error:' "$build_dir/clang-tidy.log" | sort -u | head -60 >&2
-  echo "lint: clang-tidy failed (full log: $build_dir/clang-tidy.log)" >&2
+  xargs -P "$jobs" -n 4 clang-tidy -p "$build_dir" --quiet --warnings-as-errors='*' >"$build_dir/clang-tidy.log" 2>&1 ||
+  tidy_status=$?
+if ((tidy_status != 0)); then
+  # Say why whatever it was: the warnings, or (a crash, a missing file) the end of the log.
+  findings=$(grep -E 'warning:|error:' "$build_dir/clang-tidy.log" | sort -u | head -60 || true)
+  if [[ -n $findings ]]; then echo "$findings" >&2; else tail -30 "$build_dir/clang-tidy.log" >&2; fi
+  echo "lint: clang-tidy failed with status $tidy_status (full log: $build_dir/clang-tidy.log)" >&2
   exit 1
-}
+fi
 echo "lint: clang-tidy: 0 warnings"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/text.hpp"
+#include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/core/models.hpp"
@@ -23,14 +24,7 @@
 namespace whisper_vram {
 namespace {
 
-std::string usage_message_of(auto&& action) {
-    try {
-        action();
-    } catch (const usage_error& e) {
-        return e.what();
-    }
-    return "(no usage_error)";
-}
+using test::usage_message_of;
 
 std::uint64_t component(const memory_estimate& e, const std::string& key) {
     for (const auto& c : e.breakdown) {

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/core/models.hpp"
@@ -31,12 +32,7 @@ std::uint64_t component(const memory_estimate& e, const std::string& key) {
 }
 
 std::string usage_message(const estimate_request& r) {
-    try {
-        (void)estimate(r);
-    } catch (const usage_error& e) {
-        return e.what();
-    }
-    return "(no usage_error)";
+    return test::usage_message_of([&] { (void)estimate(r); });
 }
 
 const char* const all_engines[] = {"openai-whisper", "transformers", "faster-whisper", "whisper.cpp"};

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 
+#include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/guide_estimator.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
@@ -160,19 +161,11 @@ TEST(GuideFormula, ComponentsSumToTotalAndBytesRoundUp) {
 
 // ---- bad input --------------------------------------------------------------------------------
 
-template <typename F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const usage_error& e) {
-        return e.what();
-    }
-    return "<no usage_error>";
-}
+using test::usage_message_of;
 
 TEST(GuideFormulaErrors, SegmentMustBeFinitePositiveAtMostADay) {
     for (double bad : {0.0, -1.0, double(NAN), double(INFINITY), -double(INFINITY), 86400.5}) {
-        const auto message = error_of([&] { (void)calc("medium", bad); });
+        const auto message = usage_message_of([&] { (void)calc("medium", bad); });
         EXPECT_NE(message.find("segment duration"), std::string::npos) << bad;
         EXPECT_NE(message.find("86400"), std::string::npos) << message;
     }
@@ -181,15 +174,15 @@ TEST(GuideFormulaErrors, SegmentMustBeFinitePositiveAtMostADay) {
 
 TEST(GuideFormulaErrors, BatchMustBeAnIntegerFrom1To4096) {
     for (int bad : {0, -1, 4097}) {
-        const auto message = error_of([&] { (void)calc("medium", 30, bad); });
+        const auto message = usage_message_of([&] { (void)calc("medium", 30, bad); });
         EXPECT_NE(message.find("batch size " + std::to_string(bad)), std::string::npos) << message;
         EXPECT_NE(message.find("1 to 4096"), std::string::npos) << message;
     }
     for (const char* bad : {"2.5", "abc", "", "3x", "1e3"}) {
-        const auto message = error_of([&] { (void)parse_batch_size(bad); });
+        const auto message = usage_message_of([&] { (void)parse_batch_size(bad); });
         EXPECT_NE(message.find(std::string("'") + bad + "'"), std::string::npos) << message;
     }
-    EXPECT_NE(error_of([] { (void)parse_batch_size("-2"); }).find("batch size -2"), std::string::npos);
+    EXPECT_NE(usage_message_of([] { (void)parse_batch_size("-2"); }).find("batch size -2"), std::string::npos);
     EXPECT_EQ(parse_batch_size("4096"), 4096);
 }
 
@@ -197,22 +190,22 @@ TEST(GuideFormulaErrors, MarginRange) {
     estimate_request r;
     for (double bad : {-0.01, 10.01, double(NAN)}) {
         r.margin = bad;
-        EXPECT_NE(error_of([&] { (void)estimate(r); }).find("margin"), std::string::npos);
+        EXPECT_NE(usage_message_of([&] { (void)estimate(r); }).find("margin"), std::string::npos);
     }
-    EXPECT_NE(error_of([] { (void)parse_margin("20%"); }).find("'20%'"), std::string::npos);
+    EXPECT_NE(usage_message_of([] { (void)parse_margin("20%"); }).find("'20%'"), std::string::npos);
 }
 
 TEST(GuideFormulaErrors, UnknownModelSuggestsTheNearest) {
-    const auto message = error_of([] { (void)calc("mediun"); });
+    const auto message = usage_message_of([] { (void)calc("mediun"); });
     EXPECT_NE(message.find("unknown model 'mediun'"), std::string::npos) << message;
     EXPECT_NE(message.find("did you mean 'medium'"), std::string::npos) << message;
     EXPECT_NE(message.find("large-v3-turbo"), std::string::npos) << "lists known names: " << message;
-    const auto far = error_of([] { (void)calc("gpt-4"); });
+    const auto far = usage_message_of([] { (void)calc("gpt-4"); });
     EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
 }
 
 TEST(GuideFormulaErrors, UnknownPrecisionListsAccepted) {
-    const auto message = error_of([] { (void)calc("medium", 30, 1, "fp8"); });
+    const auto message = usage_message_of([] { (void)calc("medium", 30, 1, "fp8"); });
     EXPECT_NE(message.find("'fp8'"), std::string::npos);
     for (const char* name : {"float32", "float16", "int8", "int4", "bf16"}) {
         EXPECT_NE(message.find(name), std::string::npos) << name;
@@ -221,7 +214,7 @@ TEST(GuideFormulaErrors, UnknownPrecisionListsAccepted) {
 
 TEST(GuideFormulaErrors, ModelsWithoutAGuideRowPointToEngines) {
     for (const char* name : {"turbo", "large-v3-turbo", "distil-large-v3", "distil-small.en"}) {
-        const auto message = error_of([&] { (void)calc(name); });
+        const auto message = usage_message_of([&] { (void)calc(name); });
         EXPECT_NE(message.find("no row in the guide"), std::string::npos) << message;
         EXPECT_NE(message.find("--engine"), std::string::npos) << message;
     }
@@ -230,7 +223,7 @@ TEST(GuideFormulaErrors, ModelsWithoutAGuideRowPointToEngines) {
 TEST(GuideFormulaErrors, EngineOnlyInputsAreRejectedByTheGuide) {
     estimate_request r;
     r.beam_size = 5;
-    EXPECT_NE(error_of([&] { (void)estimate(r); }).find("not inputs of the guide formula"), std::string::npos);
+    EXPECT_NE(usage_message_of([&] { (void)estimate(r); }).find("not inputs of the guide formula"), std::string::npos);
 }
 
 }  // namespace

@@ -25,13 +25,9 @@ namespace {
 
 constexpr std::uint64_t GiB = bytes_per_gib;
 
-estimate_request req(std::string model, double segment = 30, int batch = 1, std::string precision = "float16") {
-    estimate_request r;
-    r.model = std::move(model);
-    r.segment_seconds = segment;
-    r.batch_size = batch;
-    r.precision = std::move(precision);
-    return r;
+estimate_request req(std::string_view model, double segment = 30, int batch = 1,
+                     std::string_view precision = "float16") {
+    return make_guide_request(model, segment, batch, precision);
 }
 
 std::uint64_t rec_bytes(const estimate_request& r) { return estimate(r).recommended_bytes; }
