@@ -24,6 +24,9 @@ environment read_environment() {
     env.cuda_visible_devices = variable("CUDA_VISIBLE_DEVICES");
     env.cuda_device_order = variable("CUDA_DEVICE_ORDER");
     env.xdg_runtime_dir = variable("XDG_RUNTIME_DIR");
+    env.engine = variable("WHISPER_VRAM_ENGINE");
+    env.calibration = variable("WHISPER_VRAM_CALIBRATION");
+    env.cuda_module_loading = variable("CUDA_MODULE_LOADING");
     env.uid = static_cast<unsigned>(::getuid());
     return env;
 }

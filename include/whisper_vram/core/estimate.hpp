@@ -27,6 +27,12 @@ struct estimate_request {
     std::optional<int> beam_size;    ///< engines only; unset = the engine's default
     std::optional<std::string> gpu_name;  ///< engines only; card the job runs on (catalog name)
     std::optional<bool> flash_attention;  ///< engines only; unset = the engine's default
+    /// engines only; "lazy" or "eager" CUDA module loading (CUDA_MODULE_LOADING); unset = not
+    /// stated, sized on the safe side (the estimate's notes say what was assumed)
+    std::optional<std::string> cuda_module_loading;
+    std::optional<std::string> language;  ///< whisperx: language of the alignment model; unset = "en"
+    std::optional<bool> align;            ///< whisperx: load the wav2vec2 alignment model; unset = yes
+    bool diarize = false;                 ///< whisperx: load the pyannote diarization pipeline
 };
 
 /// A guide-style request: the guide's four inputs, every other field at its default.

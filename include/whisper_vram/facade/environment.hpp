@@ -26,6 +26,9 @@ struct environment {
     std::optional<std::string> cuda_visible_devices;  ///< CUDA_VISIBLE_DEVICES: CUDA's GPU filter
     std::optional<std::string> cuda_device_order;     ///< CUDA_DEVICE_ORDER: CUDA's numbering
     std::optional<std::string> xdg_runtime_dir;       ///< XDG_RUNTIME_DIR: default state folder's parent
+    std::optional<std::string> engine;                ///< WHISPER_VRAM_ENGINE: the user's default engine
+    std::optional<std::string> calibration;           ///< WHISPER_VRAM_CALIBRATION: measured-run records
+    std::optional<std::string> cuda_module_loading;   ///< CUDA_MODULE_LOADING: lazy/eager kernel loading
     unsigned uid = 0;                                 ///< the real user id (default state folder name)
 };
 
