@@ -38,7 +38,9 @@ exit_status run_recommend(const recommend_options& o, const context& c) {
     if (o.gpu_names || o.all) {
         std::vector<std::string> names;
         if (o.all) {
-            for (const auto& g : gpu_catalog()) names.emplace_back(g.name);
+            for (const auto& g : gpu_catalog()) {
+                if (!g.unified_memory()) names.emplace_back(g.name);  // no fixed memory to plan on
+            }
         } else {
             names = split_list(*o.gpu_names, "--gpu");
         }

@@ -77,7 +77,7 @@ memory_estimate estimate_builder::finish() {
     const double recommended = static_cast<double>(total) * (1.0 + result.request.margin);
     result.recommended_bytes = static_cast<std::uint64_t>(std::ceil(recommended));
     result.recommended_gib = bytes_to_gib(result.recommended_bytes);
-    if (gpu != nullptr && result.recommended_bytes > gpu->memory_bytes) {
+    if (gpu != nullptr && !gpu->unified_memory() && result.recommended_bytes > gpu->memory_bytes) {
         result.notes.push_back(fmt::format("recommended {} exceeds the {}'s {} of memory",
                                            format_gib(result.recommended_bytes), gpu->name,
                                            format_gib(gpu->memory_bytes)));

@@ -70,7 +70,7 @@ std::vector<gpu_device> parse_simulation_spec(std::string_view spec) {
             gpu.name = fmt::format("Simulated GPU {}", format_gib(gpu.total_bytes));
         } else {
             const gpu_model& model = find_gpu_model(what);
-            gpu.total_bytes = model.memory_bytes;
+            gpu.total_bytes = planning_memory_bytes(model);  // usable memory; unified memory: a usage_error
             gpu.name = std::string(model.name);
             gpu.catalog_name = std::string(model.name);
             gpu.capability = compute_capability{model.cc_major, model.cc_minor};

@@ -56,8 +56,8 @@ recommendation_result recommend_for_catalog(std::span<const std::string> gpu_nam
         const gpu_model& model = find_gpu_model(name);
         gpu_recommendation rec;
         rec.gpu = std::string(model.name);
-        rec.total_bytes = model.memory_bytes;
-        rec.memory_bytes = model.memory_bytes;
+        rec.total_bytes = planning_memory_bytes(model);  // usable memory (NVML's total), not the marketed size
+        rec.memory_bytes = rec.total_bytes;
         estimate_request r = request;
         // An engine sizes for the card it runs on (attention kernels, compute capability).
         if (!is_guide_engine(r.engine)) r.gpu_name = std::string(model.name);
@@ -128,17 +128,19 @@ preset_evaluation evaluate_preset(const guide_preset& preset) {
     ev.total_required_gib = ev.estimate.total_required_gib * static_cast<double>(n);
     ev.recommended_gib = ev.estimate.recommended_gib * static_cast<double>(n);
     const gpu_model& target = find_gpu_model(preset.target_gpu);
-    ev.target_memory_bytes = target.memory_bytes;
+    // The guide's own claim, judged on its own terms: its comment names the card by its marketed
+    // size ("RTX 3090, 24GB"), which the guide reads as GiB; not the usable memory NVML reports.
+    ev.target_memory_bytes = target.marketed_bytes;
     ev.fits_target = ev.recommended_bytes <= ev.target_memory_bytes;
-    ev.max_concurrent_on_target = solve_max_concurrent(request, target.memory_bytes).value;
+    ev.max_concurrent_on_target = solve_max_concurrent(request, ev.target_memory_bytes).value;
     // Longest segment at which max_concurrent tasks fit: each task gets an equal share of the card.
-    ev.max_segment_on_target = solve_max_segment(request, target.memory_bytes / n).value;
+    ev.max_segment_on_target = solve_max_segment(request, ev.target_memory_bytes / n).value;
     const std::string need =
         n > 1 ? fmt::format("{} x {} = {}", n, gib_text(ev.estimate.recommended_bytes), gib_text(ev.recommended_bytes))
               : gib_text(ev.recommended_bytes);
     if (ev.fits_target) {
         ev.message = fmt::format("fits its target {} ({}): needs {} recommended", target.name,
-                                 gib_text(target.memory_bytes), need);
+                                 gib_text(ev.target_memory_bytes), need);
     } else {
         const std::string tasks = n > 1 ? fmt::format("{} side by side", n) : std::string("one task");
         const std::string verb = n > 1 ? "fit" : "fits";
@@ -151,7 +153,7 @@ preset_evaluation evaluate_preset(const guide_preset& preset) {
                                      : fmt::format("only {} task(s) of {:g} s fit there", ev.max_concurrent_on_target,
                                                    preset.segment_seconds);
         ev.message = fmt::format("does NOT fit its target {} ({}): needs {} recommended; {}; {}", target.name,
-                                 gib_text(target.memory_bytes), need, here, side_by_side);
+                                 gib_text(ev.target_memory_bytes), need, here, side_by_side);
     }
     return ev;
 }

@@ -21,7 +21,8 @@ TEST(CudaDebug, SimulatedGpusAreReportedAsSuch) {
     EXPECT_EQ(j["visible_gpu_count"], 1);
     EXPECT_TRUE(j["gpus"][0]["cuda_index"].is_null());
     EXPECT_EQ(j["gpus"][1]["cuda_index"], 0);
-    EXPECT_EQ(j["gpus"][0]["free_bytes"], 70ULL * 1024 * 1024 * 1024);  // 80 GiB - 10 GiB
+    // The A100 80GB's usable 81251 MiB (the catalog's NVML figure) - 10 GiB = 71011 MiB.
+    EXPECT_EQ(j["gpus"][0]["free_bytes"], 71011ULL * 1024 * 1024);
     EXPECT_EQ(j["environment"]["CUDA_DEVICE_ORDER"], "PCI_BUS_ID");
     const std::string notes = j["notes"].dump();
     EXPECT_NE(notes.find("simulated"), std::string::npos);

@@ -296,12 +296,13 @@ TEST(PlannerRecommend, GuideCardsComputedFromTheFormula) {
         std::uint64_t segment;
         std::uint64_t concurrent;
     };
-    // GTX 1660 6 GiB: medium 5.0625; 1.2·(3.375 + 0.84375k) ≤ 6 → k ≤ 1.926 → 57 s; 1 task.
-    // RTX 3060 8GB / 3070 8 GiB: medium, 117 s, 1.
+    // Planned on the usable memory NVML reports (gpu_catalog.cpp), not the marketed GB:
+    // GTX 1660 6010 MiB = 5.8691 GiB: medium 5.0625; 1.2·(3.375 + 0.84375k) ≤ 5.8691 → k ≤ 1.7967 → 53 s; 1 task.
+    // RTX 3060 8GB 8188 MiB = 7.9961 GiB: medium; k ≤ 3.8974 → 116 s; RTX 3070 8192 MiB = 8 GiB: k ≤ 3.9012 → 117 s.
     // RTX 3080 10 GiB: large 9.825 ≤ 10; 1.2·(6.5 + 1.6875k) ≤ 10 → k ≤ 1.0864 → 32 s; 1.
-    // RTX 3090 / 4090 24 GiB: large, 240 s, 2.
-    const row expected[] = {{"medium", 57, 1}, {"medium", 117, 1}, {"medium", 117, 1},
-                            {"large", 32, 1},  {"large", 240, 2},  {"large", 240, 2}};
+    // RTX 3090 24 GiB: large, k ≤ 8 → 240 s, 2; RTX 4090 24564 MiB = 23.9883 GiB: k ≤ 7.9942 → 239 s, 2.
+    const row expected[] = {{"medium", 53, 1}, {"medium", 116, 1}, {"medium", 117, 1},
+                            {"large", 32, 1},  {"large", 240, 2},  {"large", 239, 2}};
     for (std::size_t i = 0; i < 6; ++i) {
         const auto& g = r.gpus[i];
         SCOPED_TRACE(g.gpu);

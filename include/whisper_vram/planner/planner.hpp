@@ -199,7 +199,7 @@ struct preset_evaluation {
     std::uint64_t recommended_bytes = 0;         ///< recommended_bytes × max_concurrent
     double total_required_gib = 0.0;             ///< total_required × max_concurrent
     double recommended_gib = 0.0;                ///< recommended × max_concurrent
-    std::uint64_t target_memory_bytes = 0;       ///< the target card's memory
+    std::uint64_t target_memory_bytes = 0;       ///< the target card's marketed size read as GiB, as the guide does
     bool fits_target = false;                    ///< recommended × max_concurrent ≤ target memory
     std::uint64_t max_concurrent_on_target = 0;  ///< tasks of the preset that fit on the target
     /// Longest segment at which max_concurrent tasks of the preset fit on the target (0: none).
