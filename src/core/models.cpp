@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <utility>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -59,25 +61,139 @@ constexpr auto catalog = std::to_array<whisper_model>({
      "distil-whisper: large-v2 encoder, 2 decoder layers; no guide row"},
     {"distil-large-v3", no_aliases, arch(128, 1280, 20, 32, 2, 51866), std::nullopt, 756 * million, false, true,
      "distil-whisper: large-v3 encoder, 2 decoder layers; no guide row"},
+    // distil-large-v3.5: the distil-large-v3 architecture retrained (engine-runtime-facts §8: "2-layer-decoder
+    // distilled models … large: 756 M"; faster-whisper alias distil-large-v3.5, PR #1311).
+    {"distil-large-v3.5", no_aliases, arch(128, 1280, 20, 32, 2, 51866), std::nullopt, 756 * million, false, true,
+     "distil-whisper: large-v3 encoder, 2 decoder layers (distil-large-v3 retrained); no guide row"},
 });
 
 // Indexed by guide_row.
 constexpr auto guide_row_names = std::to_array<std::string_view>({"tiny", "base", "small", "medium", "large"});
 
-}  // namespace
-
-std::string_view to_string(guide_row row) noexcept { return detail::enum_name(guide_row_names, row); }
-
-std::span<const whisper_model> model_catalog() noexcept { return catalog; }
-
-const whisper_model* try_find_model(std::string_view name) noexcept {
-    const std::string key = detail::to_lower(detail::trim(name));
+// A catalog name or alias (lower-case, trimmed key).
+const whisper_model* lookup(std::string_view key) noexcept {
     for (const auto& model : catalog) {
         if (model.name == key) return &model;
         if (std::find(model.aliases.begin(), model.aliases.end(), key) != model.aliases.end()) return &model;
     }
     return nullptr;
 }
+
+bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+
+// A ggml file type as whisper.cpp's quantize and download-ggml-model.sh name them: f32, f16,
+// q8_0, q5_0, q5_1, q4_0, q4_1, q4_k … (engine-runtime-facts §8: "ggml-*-q5_0.bin" etc.).
+bool is_ggml_type(std::string_view token) noexcept {
+    if (token == "f32" || token == "f16") return true;
+    return token.size() >= 2 && token[0] == 'q' && is_digit(token[1]);
+}
+
+// The parts of a typed id: the model part (looked up as core_prefix + core) and the text around
+// it, kept to put a suggestion back into the form typed.
+struct id_shape {
+    std::string before;       ///< typed text before the model part ("openai/whisper-")
+    std::string core;         ///< the model part as typed, lower-case ("larg-v3")
+    std::string after;        ///< typed text after it ("-q5_0.bin")
+    std::string core_prefix;  ///< added for the lookup: "distil-" for faster-distil-whisper-*
+    std::optional<std::string> precision;
+    std::optional<std::string> engine;
+    std::string_view form = "name";
+    bool large_is_v1 = false;  ///< openai/whisper-large holds the first large checkpoint
+
+    [[nodiscard]] std::string lookup_key() const {
+        std::string key = core_prefix + core;
+        if (large_is_v1 && key == "large") key = "large-v1";
+        return key;
+    }
+};
+
+// Splits @p typed (any case) into before / core / after. The lower-case copy has the same
+// length, so positions found in it cut the typed text.
+id_shape shape_of(std::string_view typed_text) {
+    const std::string_view typed = detail::trim(typed_text);
+    const std::string key = detail::to_lower(typed);
+    id_shape shape;
+    std::size_t begin = 0;
+    std::size_t end = key.size();
+    const auto strip_prefix = [&](std::string_view prefix) {
+        if (std::string_view(key).substr(begin, end - begin).starts_with(prefix)) {
+            begin += prefix.size();
+            return true;
+        }
+        return false;
+    };
+    const auto strip_suffix = [&](std::string_view suffix) {
+        if (end - begin > suffix.size() && std::string_view(key).substr(begin, end - begin).ends_with(suffix)) {
+            end -= suffix.size();
+            return true;
+        }
+        return false;
+    };
+    const auto slash = key.find_last_of("/\\");
+    const std::size_t base = slash == std::string::npos ? 0 : slash + 1;
+    // The folder holding the last component: the Hugging Face organisation ("openai").
+    const std::size_t org_begin = slash == std::string::npos ? 0 : key.find_last_of("/\\", slash - 1) + 1;
+    const std::string_view org = slash == std::string::npos || slash == 0
+                                     ? std::string_view()
+                                     : std::string_view(key).substr(org_begin, slash - org_begin);
+    begin = base;
+    if (strip_prefix("ggml-")) {
+        // whisper.cpp file: ggml-<model>[-tdrz][-<type>].bin (also the old ggml-model-whisper-<model>.bin).
+        shape.form = "ggml";
+        shape.engine = "whisper.cpp";
+        strip_prefix("model-whisper-");
+        strip_suffix(".bin");
+        for (;;) {
+            const std::string_view rest = std::string_view(key).substr(begin, end - begin);
+            const auto dash = rest.rfind('-');
+            if (dash == std::string_view::npos) break;
+            const std::string_view token = rest.substr(dash + 1);
+            if (is_ggml_type(token) && !shape.precision) {
+                shape.precision = std::string(token);
+            } else if (token != "tdrz") {  // tinydiarize: the small.en architecture with a speaker-turn token
+                break;
+            }
+            end = begin + dash;
+        }
+        if (!shape.precision) shape.precision = "f16";  // download-ggml-model.sh: the plain files are f16
+    } else if (strip_suffix(".pt")) {
+        shape.form = "openai_checkpoint";  // whisper/__init__.py _MODELS: <name>.pt
+        shape.engine = "openai-whisper";
+    } else {
+        const bool repo = slash != std::string::npos;
+        if (strip_suffix("-ct2")) {
+            shape.form = "ctranslate2";
+            shape.engine = "faster-whisper";
+        }
+        if (strip_prefix("faster-distil-whisper-")) {  // Systran/faster-distil-whisper-<model>
+            shape.core_prefix = "distil-";
+            shape.form = "ctranslate2";
+            shape.engine = "faster-whisper";
+        } else if (strip_prefix("faster-whisper-")) {  // Systran/, mobiuslabsgmbh/, deepdml/ …
+            shape.form = "ctranslate2";
+            shape.engine = "faster-whisper";
+        } else if (strip_prefix("whisper-")) {  // openai/whisper-<model>
+            if (!shape.engine) {
+                shape.form = "hugging_face";
+                shape.engine = "transformers";
+            }
+            shape.large_is_v1 = org == "openai";
+        } else if (repo && !shape.engine) {  // distil-whisper/distil-<model>, or any org/<model>
+            shape.form = "hugging_face";
+            shape.engine = "transformers";
+        }
+    }
+    shape.before = std::string(typed.substr(0, begin));
+    shape.core = key.substr(begin, end - begin);
+    shape.after = std::string(typed.substr(end));
+    return shape;
+}
+
+}  // namespace
+
+std::string_view to_string(guide_row row) noexcept { return detail::enum_name(guide_row_names, row); }
+
+std::span<const whisper_model> model_catalog() noexcept { return catalog; }
 
 std::vector<std::string> known_model_names() {
     std::vector<std::string> names;
@@ -89,14 +205,42 @@ std::vector<std::string> known_model_names() {
     return names;
 }
 
-const whisper_model& find_model(std::string_view name) {
-    if (const auto* model = try_find_model(name)) return *model;
-    const auto names = known_model_names();
-    const auto nearest = nearest_name(name, names);
-    throw usage_error(fmt::format("unknown model '{}'{}. Known models: {}", name,
-                                  nearest.empty() ? "" : fmt::format(": did you mean '{}'?", nearest),
-                                  detail::join(names)));
+std::optional<model_id> try_parse_model_id(std::string_view text) noexcept {
+    try {
+        const id_shape shape = shape_of(text);
+        const whisper_model* model = lookup(shape.lookup_key());
+        if (model == nullptr) return std::nullopt;
+        return model_id{model, shape.precision, shape.engine, std::string(text), shape.form};
+    } catch (...) {
+        return std::nullopt;
+    }
 }
+
+model_id parse_model_id(std::string_view text) {
+    if (auto id = try_parse_model_id(text)) return std::move(*id);
+    const id_shape shape = shape_of(text);
+    // The nearest catalog name to the model part, put back into the form typed
+    // ("openai/whisper-larg-v3" → "openai/whisper-large-v3").
+    std::vector<std::string> candidates;
+    for (auto& name : known_model_names()) {
+        if (name.starts_with(shape.core_prefix)) candidates.push_back(name.substr(shape.core_prefix.size()));
+    }
+    const auto nearest = nearest_name(shape.core, candidates);
+    const std::string suggestion = nearest.empty() ? std::string() : shape.before + nearest + shape.after;
+    throw usage_error(
+        fmt::format("unknown model '{}'{}. Known models: {}; also accepted: Hugging Face ids (openai/whisper-large-v3, "
+                    "distil-whisper/distil-large-v3), CTranslate2 repos (Systran/faster-whisper-large-v3, "
+                    "Systran/faster-distil-whisper-large-v3) and ggml files (ggml-medium-q5_0.bin)",
+                    text, suggestion.empty() ? "" : fmt::format(": did you mean '{}'?", suggestion),
+                    detail::join(known_model_names())));
+}
+
+const whisper_model* try_find_model(std::string_view name) noexcept {
+    const auto id = try_parse_model_id(name);
+    return id ? id->model : nullptr;
+}
+
+const whisper_model& find_model(std::string_view name) { return *parse_model_id(name).model; }
 
 parameter_counts count_parameters(const model_architecture& a) noexcept {
     const auto d = static_cast<std::uint64_t>(a.d_model);

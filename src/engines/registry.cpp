@@ -101,15 +101,43 @@ const precision_spelling& resolve_precision(const engine_profile& engine, std::s
                                   precision_aliases_text(engine.precisions)));
 }
 
+namespace {
+
+// The precision a model id fixes for @p engine (a ggml file name for whisper.cpp: ggml-medium-q5_0.bin is
+// q5_0), or nullptr when the id fixes none for it.
+const precision_spelling* implied_precision(const engine_profile& engine, const model_id& id) {
+    if (!id.implied_precision || !id.implied_engine || engine.name != *id.implied_engine) return nullptr;
+    if (const auto* found = find_precision(engine.precisions, *id.implied_precision)) return found;
+    throw usage_error(fmt::format("model file '{}' is ggml type {}, which {} is not sized for: accepted: {}",
+                                  id.as_typed, *id.implied_precision, engine.name,
+                                  precision_names_text(engine.precisions)));
+}
+
+// The request's precision, or the one its model id implies when the request left the default
+// ("float16"): an explicit precision that differs from the file's is an error naming both.
+const precision_spelling& resolve_request_precision(const engine_profile& engine, const estimate_request& request,
+                                                    const model_id& id) {
+    const precision_spelling& asked = resolve_precision(engine, request.precision);
+    const precision_spelling* implied = implied_precision(engine, id);
+    if (implied == nullptr || implied->id == asked.id) return asked;
+    if (request.precision == estimate_request{}.precision) return *implied;
+    throw usage_error(fmt::format(
+        "precision '{}' conflicts with the model file '{}', which is {}: leave out the precision or give {}",
+        request.precision, id.as_typed, implied->name, implied->name));
+}
+
+}  // namespace
+
 resolved_request resolve_request(const engine_profile& engine, const estimate_request& request) {
     resolved_request in;
     in.request = &request;
     in.engine = &engine;
     if (engine.resolves_itself) return in;
     // Same order of checks as before the registry: the first bad input is the one reported.
-    in.model = &find_model(request.model);
+    const model_id id = parse_model_id(request.model);
+    in.model = id.model;
     in.arch = in.model->architecture;
-    in.precision = &resolve_precision(engine, request.precision);
+    in.precision = &resolve_request_precision(engine, request, id);
     validate_segment_seconds(request.segment_seconds);
     validate_batch_size(request.batch_size);
     validate_margin(request.margin);
@@ -159,7 +187,14 @@ std::uint64_t engine_weight_bytes(std::string_view engine, std::string_view prec
 // the guide's formula, the default.
 memory_estimate estimate(const estimate_request& request) {
     const engine_profile& engine = detail::trim(request.engine).empty() ? guide_profile() : find_engine(request.engine);
-    return engine.estimate(resolve_request(engine, request));
+    const resolved_request in = resolve_request(engine, request);
+    memory_estimate result = engine.estimate(in);
+    if (!engine.resolves_itself && in.precision != nullptr && in.precision->name != request.precision &&
+        find_precision(engine.precisions, request.precision) != in.precision) {
+        result.notes.push_back(
+            fmt::format("precision {} taken from the file name '{}'", in.precision->name, detail::trim(request.model)));
+    }
+    return result;
 }
 
 bool is_guide_engine(std::string_view engine) noexcept {

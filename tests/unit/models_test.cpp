@@ -31,6 +31,7 @@ constexpr expected_counts published[] = {
     {"large-v3-turbo", 635'048'960, 171'909'120, 808'878'080},
     {"distil-large-v2", 634'864'640, 119'435'520, 756'220'160},
     {"distil-large-v3", 635'048'960, 119'436'800, 756'405'760},
+    {"distil-large-v3.5", 635'048'960, 119'436'800, 756'405'760},  // distil-large-v3's architecture
     {"distil-medium.en", 305'680'384, 87'158'784, 394'375'168},
     {"distil-small.en", 87'002'112, 77'978'112, 166'132'224},
 };
@@ -66,6 +67,10 @@ TEST(Models, GuideRows) {
     EXPECT_EQ(find_model("medium.en").guide, guide_row::medium);
     EXPECT_FALSE(find_model("turbo").guide.has_value());
     EXPECT_FALSE(find_model("distil-medium.en").guide.has_value());
+    EXPECT_FALSE(find_model("distil-large-v3.5").guide.has_value());
+    EXPECT_TRUE(find_model("distil-large-v3.5").distilled);
+    EXPECT_EQ(find_model("distil-large-v3.5").architecture.decoder_layers, 2);
+    EXPECT_EQ(find_model("distil-large-v3.5").architecture.n_mels, 128);
 }
 
 TEST(Models, NearestName) {

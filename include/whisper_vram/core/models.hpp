@@ -54,7 +54,39 @@ struct whisper_model {
 /// All models, smallest first, in a stable order.
 std::span<const whisper_model> model_catalog() noexcept;
 
-/// Looks a model up by name or alias (case-insensitive).
+/// A model id as a user typed it, resolved to the catalog.
+struct model_id {
+    const whisper_model* model = nullptr;  ///< the catalog entry the id names (never null once parsed)
+    /// The precision the id fixes: the ggml file type of a ggml file name ("q5_0" for
+    /// ggml-medium-q5_0.bin, "f16" for a plain ggml-large-v3.bin); unset for other forms.
+    std::optional<std::string> implied_precision;
+    /// The engine the id belongs to: "whisper.cpp" (ggml files), "faster-whisper" (CTranslate2
+    /// repos: Systran/faster-*, *-ct2), "transformers" (Hugging Face repos), "openai-whisper"
+    /// (.pt checkpoints); unset for a plain catalog name.
+    std::optional<std::string> implied_engine;
+    std::string as_typed;   ///< the text as given
+    std::string_view form;  ///< "name", "hugging_face", "ctranslate2", "ggml" or "openai_checkpoint"
+};
+
+/// Parses a model id in any form users type, case-insensitively:
+/// - a catalog name or alias: "large-v3", "turbo", "distil-large-v3.5";
+/// - a Hugging Face id: "openai/whisper-medium.en", "openai/whisper-large" (= large-v1, the
+///   checkpoint that repo holds), "distil-whisper/distil-large-v3"; any organisation's
+///   "whisper-<model>" / "distil-<model>" repo is read the same way;
+/// - a CTranslate2 repo: "Systran/faster-whisper-large-v3", "Systran/faster-distil-whisper-large-v3",
+///   "distil-whisper/distil-large-v3.5-ct2", "deepdml/faster-whisper-large-v3-turbo-ct2",
+///   "mobiuslabsgmbh/faster-whisper-large-v3-turbo";
+/// - a ggml file name, also with a leading path: "ggml-medium-q5_0.bin" (precision q5_0),
+///   "models/ggml-base.en.bin" (f16), "ggml-small.en-tdrz.bin" (tinydiarize: small.en, f16);
+/// - an openai-whisper checkpoint file: "large-v3.pt".
+/// A local directory named like a repo ("./models/faster-whisper-small") is read like the repo.
+/// @throws usage_error "unknown model 'X': did you mean 'Y'? …", the suggestion in the form typed.
+model_id parse_model_id(std::string_view text);
+
+/// Like parse_model_id() but returns nullopt instead of throwing.
+std::optional<model_id> try_parse_model_id(std::string_view text) noexcept;
+
+/// Looks a model up by any id parse_model_id() accepts (case-insensitive).
 /// @throws usage_error "unknown model 'X': did you mean 'Y'? Known models: …".
 const whisper_model& find_model(std::string_view name);
 
