@@ -1,14 +1,15 @@
 // Model ids as users type them (engine-runtime-facts.md §8): Hugging Face ids, CTranslate2 repos,
 // ggml file names (which fix the precision), openai-whisper checkpoints; case-insensitive; near misses
 // get a suggestion in the form typed; bad ids are usage_errors.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
-#include <fmt/format.h>
-
+#include "support/cli_in_process.hpp"
 #include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
@@ -246,6 +247,28 @@ TEST(ModelIds, EveryEstimatorAcceptsTheIdForms) {
         EXPECT_EQ(estimate(a).recommended_bytes, estimate(b).recommended_bytes) << engine;
         EXPECT_EQ(estimate(a).request.model, "distil-large-v3") << engine;
     }
+}
+
+// Through the CLI: the id forms reach every command; the ggml precision and its note appear in --json;
+// a conflicting precision and an unknown id exit 2 with the message.
+TEST(ModelIds, TheCliTakesEveryForm) {
+    auto r = test::cli("calc ggml-medium-q5_0.bin --engine whisper.cpp --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j["model"], "medium");
+    EXPECT_EQ(j["precision"], "q5_0");
+    EXPECT_NE(j["notes"].dump().find("precision q5_0 taken from the file name"), std::string::npos) << j["notes"];
+    r = test::cli("calc ggml-medium-q5_0.bin --engine whisper.cpp --precision q8_0");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("conflicts with the model file 'ggml-medium-q5_0.bin'"), std::string::npos) << r.err;
+    r = test::cli("check Systran/faster-whisper-large-v3 --engine faster-whisper --simulate T4 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    r = test::cli("calc openai/whisper-large-v3 --json");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["model"], "large-v3");
+    r = test::cli("calc openai/whisper-larg-v3");
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("did you mean 'openai/whisper-large-v3'?"), std::string::npos) << r.err;
 }
 
 }  // namespace
