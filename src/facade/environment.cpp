@@ -38,7 +38,7 @@ environment read_environment() {
 }
 
 std::filesystem::path state_dir_from(const environment& env) {
-    const auto fallback = default_state_dir(std::nullopt, env.xdg_runtime_dir, env.uid);
+    auto fallback = default_state_dir(std::nullopt, env.xdg_runtime_dir, env.uid);
     if (!env.state_dir) return fallback;
     if (env.state_dir->empty()) {
         throw usage_error(
@@ -46,7 +46,7 @@ std::filesystem::path state_dir_from(const environment& env) {
                         "for the default state folder {}",
                         escape_for_terminal(fallback.string())));
     }
-    const std::filesystem::path dir(*env.state_dir);
+    std::filesystem::path dir(*env.state_dir);
     if (dir.is_relative()) {
         throw usage_error(
             fmt::format("WHISPER_VRAM_STATE_DIR '{}' is a relative path (it would name another folder "

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "support/run_cli.hpp"
@@ -419,6 +420,35 @@ TEST_F(CliRun, CannotExecuteMessageEscapesControlCharacters) {
     EXPECT_EQ(r.status, 127);
     EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("cannot execute '\\x1b[31mred'"), std::string::npos) << r.err;
+}
+
+// On a terminal the job's group gets the terminal: it reads it (no SIGTTIN stop), and Ctrl-C
+// reaches the whole job, a backgrounded sleep included. Needs script(1) for a pseudo-terminal.
+TEST_F(CliRun, OnATerminalTheJobGroupGetsCtrlC) {
+    if (::access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "no /usr/bin/script for a pseudo-terminal";
+    const auto ready = dir_ / "out" / "ready";
+    const auto pid_file = dir_ / "out" / "sleep";
+    const auto out = dir_ / "out" / "tty.out";
+    const std::string job = "read line; echo got:$line; sleep 300 & echo $! > " + pid_file.string() + "; touch " +
+                            ready.string() + "; wait";
+    const std::string inner = "WHISPER_VRAM_STATE_DIR=" + state_.string() + " WHISPER_VRAM_SIMULATE=24GiB " +
+                              WHISPER_VRAM_CLI_PATH + " run --model tiny -- sh -c '" + job + "'; echo rc=$?";
+    const std::string feeder = "(echo hello; i=0; while [ ! -e " + ready.string() +
+                               " ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; printf '\\003'; sleep 2)";
+    std::string quoted;  // inside "…" for the outer sh: every $ is the inner shell's
+    for (const char ch : inner) {
+        if (ch == '$') quoted += '\\';
+        quoted += ch;
+    }
+    const std::string command = feeder + " | timeout 30 script -qec \"" + quoted + "\" /dev/null > " + out.string();
+    (void)std::system(command.c_str());
+    std::ifstream in(out);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_NE(text.str().find("got:hello"), std::string::npos) << text.str();
+    EXPECT_NE(text.str().find("rc=130"), std::string::npos) << text.str();  // sh died of SIGINT
+    const pid_t sleeper = wait_for_pid_file(pid_file);
+    EXPECT_TRUE(gone_within(sleeper, std::chrono::seconds(5)));
 }
 
 }  // namespace
