@@ -300,7 +300,8 @@ exit_status run_job(const run_options& o, const context& c) {
         throw usage_error("run: no COMMAND given; usage: whisper-vram run --model M [options] -- COMMAND [ARGS...]");
     }
     // --gpus '' is an error as it is for check (split_list: "has an empty item"), not "every GPU".
-    if (o.gpus) (void)split_list(*o.gpus, "--gpus");
+    // (The scheduler reads a blank id list as every GPU; other empty items it refuses itself.)
+    if (o.gpus && o.gpus->find_first_not_of(" \t") == std::string::npos) (void)split_list(*o.gpus, "--gpus");
     const auto e = estimate(to_request(o.estimate, o.model));
     reserve_request request;
     request.bytes = e.recommended_bytes;
