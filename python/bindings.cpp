@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <optional>
@@ -31,6 +32,15 @@ using namespace whisper_vram;
 
 namespace {
 
+/// A C++ string as a Python str: bytes that are not UTF-8 (from the environment: paths,
+/// CUDA_VISIBLE_DEVICES) come out as "\\xNN" text (backslashreplace) instead of raising
+/// UnicodeDecodeError.
+py::str text_to_python(const std::string& text) {
+    PyObject* object = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "backslashreplace");
+    if (object == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<py::str>(object);
+}
+
 py::object to_python(const nlohmann::ordered_json& j) {
     switch (j.type()) {
         case nlohmann::ordered_json::value_t::null:
@@ -44,7 +54,7 @@ py::object to_python(const nlohmann::ordered_json& j) {
         case nlohmann::ordered_json::value_t::number_float:
             return py::float_(j.get<double>());
         case nlohmann::ordered_json::value_t::string:
-            return py::str(j.get<std::string>());
+            return text_to_python(j.get_ref<const std::string&>());
         case nlohmann::ordered_json::value_t::array: {
             py::list list;
             for (const auto& item : j) list.append(to_python(item));
@@ -52,7 +62,7 @@ py::object to_python(const nlohmann::ordered_json& j) {
         }
         case nlohmann::ordered_json::value_t::object: {
             py::dict dict;
-            for (const auto& [key, value] : j.items()) dict[py::str(key)] = to_python(value);
+            for (const auto& [key, value] : j.items()) dict[text_to_python(key)] = to_python(value);
             return dict;
         }
         default:
@@ -212,22 +222,38 @@ std::vector<std::string> names_from(const py::handle& value) {
 }
 
 /// A granted reservation, owned by Python: released by release(), or when garbage-collected.
+/// active asks the ledger: a reservation dropped by release_all_memory(), `whisper-vram
+/// release-all --force` or `tasks release` (another process) makes it false.
 class py_lease {
 public:
-    explicit py_lease(lease held) : lease_(std::move(held)) {}
+    py_lease(lease held, gpu_manager owner) : lease_(std::move(held)), owner_(std::move(owner)) {}
     void release() { lease_.release(); }
-    [[nodiscard]] bool active() const { return lease_.active(); }
+    [[nodiscard]] bool active() {
+        if (!lease_.active()) return false;
+        bool listed = true;
+        try {
+            const py::gil_scoped_release unlocked;  // the ledger's lock may be held by another process
+            const auto records = owner_.get_scheduler().reservations();
+            listed = std::any_of(records.begin(), records.end(),
+                                 [&](const reservation_record& r) { return r.id == lease_.info().id; });
+        } catch (const std::exception&) {  // the ledger cannot be read now: say what we hold
+            return true;
+        }
+        if (!listed) lease_.release();  // dropped by someone else: nothing left to release (ids are unique)
+        return listed;
+    }
     /// whisper_vram.LeaseInfo.
     [[nodiscard]] py::dict info() const {
         using namespace pybind11::literals;
         const lease_info& i = lease_.info();
-        return py::dict("id"_a = i.id, "gpu_uuid"_a = i.gpu_uuid, "gpu_index"_a = i.gpu_index,
-                        "cuda_index"_a = i.cuda_index, "gpu_name"_a = i.gpu_name, "bytes"_a = i.bytes,
-                        "gib"_a = bytes_to_gib(i.bytes), "model"_a = i.model);
+        return py::dict("id"_a = i.id, "gpu_uuid"_a = text_to_python(i.gpu_uuid), "gpu_index"_a = i.gpu_index,
+                        "cuda_index"_a = i.cuda_index, "gpu_name"_a = text_to_python(i.gpu_name), "bytes"_a = i.bytes,
+                        "gib"_a = bytes_to_gib(i.bytes), "model"_a = text_to_python(i.model));
     }
 
 private:
     lease lease_;
+    gpu_manager owner_;  // a copy shares the scheduler (and its ledger) with the manager
 };
 
 /// The library's warnings as Python warnings: warnings.warn(message, RuntimeWarning), pointing at
@@ -246,17 +272,21 @@ warning_sink python_warnings() {
 /// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE.
 class manager {
 public:
-    explicit manager(const std::optional<std::string>& simulate) : manager_(make(simulate)) {}
+    explicit manager(const std::optional<std::string>& simulate)
+        : env_(read(simulate)), manager_(env_, python_warnings()) {}
 
     [[nodiscard]] const gpu_manager& get() const { return manager_; }
+    /// The environment the manager was made from (CUDA_VISIBLE_DEVICES numbers the GPUs).
+    [[nodiscard]] const environment& env() const { return env_; }
 
 private:
-    static gpu_manager make(const std::optional<std::string>& simulate) {
+    static environment read(const std::optional<std::string>& simulate) {
         environment env = read_environment();
         if (env.simulate && env.simulate->empty()) env.simulate.reset();  // WHISPER_VRAM_SIMULATE= is unset
         if (simulate) env.simulate = *simulate;
-        return gpu_manager(env, python_warnings());
+        return env;
     }
+    environment env_;
     gpu_manager manager_;
 };
 
@@ -310,7 +340,20 @@ PYBIND11_MODULE(_core, m) {
                  if (!snapshot.available()) {
                      throw gpu_unavailable_error("no GPU information: " + snapshot.unavailable_reason);
                  }
-                 return to_python(to_json(snapshot));
+                 // CUDA's numbering, as gpu_ids everywhere: the GPUs a CUDA program sees, in its
+                 // order; `index` is the CUDA index, `nvml_index` NVML's (as check's gpus).
+                 nlohmann::ordered_json j = to_json(snapshot);
+                 nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
+                 for (const auto& v : visible_gpus(snapshot, self.env().cuda_visible_devices)) {
+                     nlohmann::ordered_json g{{"index", v.cuda_index}, {"nvml_index", v.device.index}};
+                     const nlohmann::ordered_json fields = to_json(v.device);
+                     for (const auto& [key, value] : fields.items()) {
+                         if (key != "index") g[key] = value;
+                     }
+                     gpus.push_back(std::move(g));
+                 }
+                 j["gpus"] = std::move(gpus);
+                 return to_python(j);
              })
         .def("cuda_debug_info",
              [](const manager& self) { return to_python(to_json(self.get().get_cuda_debug_info())); })
@@ -391,14 +434,24 @@ PYBIND11_MODULE(_core, m) {
                      o.timeout_seconds = *seconds;  // the facade refuses more than 366 days
                  }
                  o.policy = parse_placement_policy(text_from(policy, "policy"));
+                 // Ctrl-C while waiting: the scheduler polls this between checks (with the GIL
+                 // released); PyErr_CheckSignals runs Python's handlers, and KeyboardInterrupt (or
+                 // whatever a handler raised) is raised once reserve() returns, cancelled.
+                 bool interrupted = false;
+                 o.cancelled = [&interrupted] {
+                     const py::gil_scoped_acquire gil;
+                     if (!interrupted && PyErr_CheckSignals() != 0) interrupted = true;
+                     return interrupted;
+                 };
                  reserve_result result;
                  {
                      // Waiting can take long: let other Python threads run meanwhile.
                      py::gil_scoped_release unlocked;
                      result = self.get().reserve(o);
                  }
+                 if (interrupted) throw py::error_already_set();
                  py::object held = py::none();
-                 if (result.granted()) held = py::cast(py_lease(std::move(result.granted_lease)));
+                 if (result.granted()) held = py::cast(py_lease(std::move(result.granted_lease), self.get()));
                  return py::make_tuple(to_python(to_json(result)), held);
              })
         .def("release_all_memory",

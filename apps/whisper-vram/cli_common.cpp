@@ -95,9 +95,7 @@ gpu_manager make_manager(const context& c, const std::optional<std::string>& sim
     return manager;
 }
 
-std::filesystem::path state_dir(const environment& env) {
-    return default_state_dir(env.state_dir, env.xdg_runtime_dir, env.uid);
-}
+std::filesystem::path state_dir(const environment& env) { return state_dir_from(env); }
 
 warning_sink warnings_to(const context& c) {
     std::ostream* err = &c.err;
@@ -119,7 +117,11 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
     }
 }
 
-void print_json(std::ostream& out, const nlohmann::ordered_json& value) { out << value.dump(2) << '\n'; }
+void print_json(std::ostream& out, const nlohmann::ordered_json& value) {
+    // Bytes that are not UTF-8 (from the environment: CUDA_VISIBLE_DEVICES, a library path) are
+    // written as U+FFFD rather than throwing: a report must print whatever the environment holds.
+    out << value.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << '\n';
+}
 
 namespace {
 bool numeric_cell(const std::string& cell) {

@@ -4,6 +4,9 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "process_group.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/text_escape.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/gpu/cuda_debug.hpp"
 
@@ -16,7 +19,7 @@ struct debug_options {
 };
 
 std::string or_unset(const std::optional<std::string>& value) {
-    return value ? fmt::format("'{}'", *value) : "(unset)";
+    return value ? fmt::format("'{}'", escape_for_terminal(*value)) : "(unset)";
 }
 
 void print_report(std::ostream& out, const cuda_debug_info& info) {
@@ -25,12 +28,13 @@ void print_report(std::ostream& out, const cuda_debug_info& info) {
         out << "NVML: not consulted (simulated GPUs)\n";
     } else {
         out << fmt::format("NVML: {}{}\n", to_string(info.nvml),
-                           info.nvml_error.empty() ? "" : " - " + info.nvml_error);
+                           info.nvml_error.empty() ? "" : " - " + escape_for_terminal(info.nvml_error));
         for (const auto& a : info.library_attempts) {
-            out << fmt::format("  tried {}: {}\n", a.path, a.loaded ? "loaded" : a.error);
+            out << fmt::format("  tried {}: {}\n", escape_for_terminal(a.path),
+                               a.loaded ? "loaded" : escape_for_terminal(a.error));
         }
         if (info.loaded_library_file) {
-            out << fmt::format("  library file: {}{}\n", *info.loaded_library_file,
+            out << fmt::format("  library file: {}{}\n", escape_for_terminal(*info.loaded_library_file),
                                info.stub_library ? " (toolkit stub?)" : "");
         }
         if (info.init_return) {
@@ -71,13 +75,27 @@ void print_report(std::ostream& out, const cuda_debug_info& info) {
         }
         out << table.render();
     }
-    for (const auto& note : info.notes) out << fmt::format("note: {}\n", note);
+    for (const auto& note : info.notes) out << fmt::format("note: {}\n", escape_for_terminal(note));
 }
 
 exit_status run_debug(const debug_options& o, const context& c) {
-    const gpu_manager manager = make_manager(c, o.simulate);
-    const cuda_debug_info info = manager.get_cuda_debug_info(
+    // A report exits 0 whatever the environment holds: a bad WHISPER_VRAM_SIMULATE becomes a note
+    // (the report then describes NVML); only a bad --simulate on the command line is exit 2.
+    std::optional<std::string> ignored;
+    std::optional<gpu_manager> manager;
+    try {
+        manager.emplace(make_manager(c, o.simulate));
+    } catch (const usage_error& e) {
+        if (o.simulate || !c.env.simulate) throw;
+        environment without = c.env;
+        without.simulate.reset();
+        manager.emplace(make_manager(context{c.out, c.err, without}, std::nullopt));
+        ignored = e.what();
+    }
+    cuda_debug_info info = manager->get_cuda_debug_info(
         debug_environment{c.env.nvml_library, c.env.cuda_visible_devices, c.env.cuda_device_order});
+    if (ignored) info.notes.push_back(escape_invalid_utf8(*ignored + "; this report ignores it"));
+    info.notes.push_back(escape_invalid_utf8(cgroup_availability()));
     if (o.json) {
         print_json(c.out, to_json(info));
     } else {

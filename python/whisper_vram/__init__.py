@@ -121,8 +121,10 @@ class GpuManager:
     # ---- GPU information ----------------------------------------------------------------------
 
     def get_gpu_memory_info(self) -> GpuMemoryInfo:
-        """Every GPU now: ``{'source': 'nvml'|'simulated', 'gpus': [{'index', 'name', 'uuid',
-        'total', 'used', 'free', ... , 'total_bytes', ...}]}`` (GiB floats and byte integers).
+        """Every GPU now: ``{'source': 'nvml'|'simulated', 'gpus': [{'index', 'nvml_index', 'name',
+        'uuid', 'total', 'used', 'free', ... , 'total_bytes', ...}]}`` (GiB floats and byte integers).
+        The GPUs are those a CUDA program sees, in CUDA's order: ``index`` is the CUDA index (what
+        ``gpu_ids`` take everywhere, after CUDA_VISIBLE_DEVICES), ``nvml_index`` NVML's.
 
         Raises GpuUnavailableError (with the reason) when no GPU information can be read.
         """
@@ -237,7 +239,8 @@ class GpuManager:
                 policy: str = "best-fit") -> "Lease":
         """Reserves the configuration's recommended memory on one of ``gpu_ids`` (None = every
         visible GPU; placement ``policy`` "best-fit" or "most-free"), waiting in FIFO order up to
-        ``timeout`` seconds (None = no limit, 0 = do not wait). The wait releases the GIL.
+        ``timeout`` seconds (None = no limit, 0 = do not wait). The wait releases the GIL and
+        checks for signals between polls: Ctrl-C raises KeyboardInterrupt (nothing is reserved).
 
         Use it as a context manager; the reservation is released on exit (or by
         ``lease.release()``, or when the lease is garbage-collected)::
@@ -306,7 +309,9 @@ class Lease:
 
     @property
     def active(self) -> bool:
-        """True until released."""
+        """True until released: by :meth:`release`, the context manager, or someone else dropping
+        the reservation (:meth:`GpuManager.release_all_memory`, ``whisper-vram release-all
+        --force``, ``whisper-vram tasks release``). Asks the ledger each time."""
         return bool(self._lease.active)
 
     @property

@@ -57,7 +57,8 @@ class _GpuInfoOptional(TypedDict, total=False):
 class GpuInfo(_GpuInfoOptional):
     """One GPU of get_gpu_memory_info (None = not known)."""
 
-    index: int                      # NVML index
+    index: int                      # CUDA index (the order of CUDA_VISIBLE_DEVICES), as gpu_ids
+    nvml_index: int                 # NVML (PCI bus) index
     name: str
     uuid: str
     pci_bus_id: str

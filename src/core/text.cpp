@@ -74,3 +74,85 @@ bool parse_double(std::string_view text, double& out) noexcept {
 }
 
 }  // namespace whisper_vram::detail
+
+namespace whisper_vram {
+
+std::size_t utf8_sequence_length(std::string_view text, std::size_t pos) noexcept {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned char b0 = byte(pos);
+    if (b0 < 0x80) return 1;
+    std::size_t length = 0;
+    unsigned char low = 0x80;  // the second byte's range (RFC 3629, table 3-7 of Unicode)
+    unsigned char high = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        length = 2;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        length = 3;
+        if (b0 == 0xE0) low = 0xA0;   // no overlong forms
+        if (b0 == 0xED) high = 0x9F;  // no surrogates
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        length = 4;
+        if (b0 == 0xF0) low = 0x90;   // no overlong forms
+        if (b0 == 0xF4) high = 0x8F;  // nothing beyond U+10FFFF
+    } else {
+        return 0;
+    }
+    if (pos + length > text.size()) return 0;
+    if (byte(pos + 1) < low || byte(pos + 1) > high) return 0;
+    for (std::size_t i = 2; i < length; ++i) {
+        if (byte(pos + i) < 0x80 || byte(pos + i) > 0xBF) return 0;
+    }
+    return length;
+}
+
+namespace {
+
+constexpr std::string_view hex_digits = "0123456789abcdef";
+
+void append_hex_escape(std::string& out, unsigned char b) {
+    out += "\\x";
+    out += hex_digits[b >> 4U];
+    out += hex_digits[b & 0x0FU];
+}
+
+}  // namespace
+
+std::string escape_invalid_utf8(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const auto length = utf8_sequence_length(text, i);
+        if (length == 0) {
+            append_hex_escape(out, static_cast<unsigned char>(text[i]));
+            ++i;
+        } else {
+            out.append(text.substr(i, length));
+            i += length;
+        }
+    }
+    return out;
+}
+
+std::string escape_for_terminal(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size();) {
+        const auto b = static_cast<unsigned char>(text[i]);
+        const auto length = utf8_sequence_length(text, i);
+        if (length == 0 || b < 0x20 || b == 0x7F) {
+            append_hex_escape(out, b);
+            ++i;
+        } else if (length == 2 && b == 0xC2 && static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+            out += "\\u00";  // C1 control (U+0080-U+009F), e.g. CSI U+009B
+            out += hex_digits[static_cast<unsigned char>(text[i + 1]) >> 4U];
+            out += hex_digits[static_cast<unsigned char>(text[i + 1]) & 0x0FU];
+            i += 2;
+        } else {
+            out.append(text.substr(i, length));
+            i += length;
+        }
+    }
+    return out;
+}
+
+}  // namespace whisper_vram

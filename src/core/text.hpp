@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "whisper_vram/core/text_escape.hpp"  // escape_for_terminal, escape_invalid_utf8
+
 namespace whisper_vram::detail {
 
 /// ASCII lower-case copy.

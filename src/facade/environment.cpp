@@ -4,7 +4,13 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <cstdlib>
+
+#include "core/text.hpp"
+#include "whisper_vram/core/error.hpp"
+#include "whisper_vram/sched/ledger.hpp"
 
 namespace whisper_vram {
 namespace {
@@ -29,6 +35,25 @@ environment read_environment() {
     env.cuda_module_loading = variable("CUDA_MODULE_LOADING");
     env.uid = static_cast<unsigned>(::getuid());
     return env;
+}
+
+std::filesystem::path state_dir_from(const environment& env) {
+    auto fallback = default_state_dir(std::nullopt, env.xdg_runtime_dir, env.uid);
+    if (!env.state_dir) return fallback;
+    if (env.state_dir->empty()) {
+        throw usage_error(
+            fmt::format("WHISPER_VRAM_STATE_DIR is set but empty: give an absolute path, or unset it "
+                        "for the default state folder {}",
+                        escape_for_terminal(fallback.string())));
+    }
+    std::filesystem::path dir(*env.state_dir);
+    if (dir.is_relative()) {
+        throw usage_error(
+            fmt::format("WHISPER_VRAM_STATE_DIR '{}' is a relative path (it would name another folder "
+                        "in each working directory): give an absolute path, e.g. {}",
+                        escape_for_terminal(*env.state_dir), escape_for_terminal(fallback.string())));
+    }
+    return dir;
 }
 
 }  // namespace whisper_vram

@@ -1,5 +1,6 @@
 #include "whisper_vram/facade/gpu_manager.hpp"
 
+#include "whisper_vram/core/error.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 
 namespace whisper_vram {
@@ -31,7 +32,11 @@ manager_options manager_options_from(const environment& env, warning_sink warnin
     manager_options options;
     options.cuda_visible_devices = env.cuda_visible_devices;
     options.debug = debug_environment_from(env);
-    options.state_dir = default_state_dir(env.state_dir, env.xdg_runtime_dir, env.uid);
+    try {
+        options.state_dir = state_dir_from(env);
+    } catch (const usage_error& e) {  // only what reserves needs the folder: the error waits for it
+        options.state_dir_error = e.what();
+    }
     options.warnings = std::move(warnings);
     return options;
 }

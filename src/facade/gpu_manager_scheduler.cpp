@@ -43,6 +43,7 @@ std::vector<release_gpu_memory> free_memory(const gpu_snapshot& snap) {
 scheduler& gpu_manager::get_scheduler() const {
     const std::lock_guard lock(concurrency_->mutex);
     if (!concurrency_->sched) {
+        if (!options_.state_dir_error.empty()) throw usage_error(options_.state_dir_error);
         scheduler_options options;
         options.cuda_visible_devices = options_.cuda_visible_devices;
         const auto state_dir =
@@ -114,6 +115,7 @@ reserve_result gpu_manager::reserve(const reserve_options& options) const {
     request.model = task_label(e);
     request.gpu_ids = options.gpu_ids;
     request.policy = options.policy;
+    request.cancelled = options.cancelled;
     if (options.timeout_seconds) {
         request.timeout =
             std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(*options.timeout_seconds * 1000.0)));

@@ -1,7 +1,9 @@
 // The dlopen/dlsym seam of the NVML probe: the real dynamic_library and the loading order.
 
 #include <dlfcn.h>
+#include <fmt/format.h>
 #include <link.h>
+#include <sys/stat.h>
 
 #include "whisper_vram/gpu/nvml_probe.hpp"
 
@@ -32,9 +34,34 @@ private:
     std::string path_;
 };
 
+std::string_view file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+
 }  // namespace
 
+std::optional<std::string> check_library_file(const std::string& path) {
+    if (path.find('/') == std::string::npos) return std::nullopt;  // a name the dynamic linker searches
+    // stat (following links) opens nothing: a FIFO is never opened, so nothing blocks.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode)) return std::nullopt;  // missing: dlopen says so
+    return fmt::format(
+        "{} is {}, not a library file; not loaded (WHISPER_VRAM_NVML_LIBRARY must name the NVML "
+        "shared library, e.g. /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1)",
+        path, file_kind(st.st_mode));
+}
+
 std::unique_ptr<dynamic_library> open_dynamic_library(const std::string& path, std::string& error) {
+    // dlopen of a FIFO blocks (it opens it for reading), of a directory fails obscurely: refuse first.
+    if (auto refused = check_library_file(path)) {
+        error = std::move(*refused);
+        return nullptr;
+    }
     ::dlerror();  // clear a stale error
     // RTLD_LOCAL: we only use dlsym, and must not leak NVML's symbols into the process namespace.
     void* handle = ::dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);

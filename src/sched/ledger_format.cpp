@@ -261,6 +261,7 @@ void reap_dead(ledger_state& state, const process_table& processes, ledger_acces
                const std::optional<process_identity>& self) {
     std::erase_if(state.reservations, [&](const reservation_record& r) {
         if ((self && r.holder == *self) || processes.alive(r.holder)) return false;
+        if (r.child_pid != 0 && processes.group_alive(r.child_pid)) return false;  // the job outlives run
         access.reaped_reservations.push_back(r);
         return true;
     });

@@ -3,9 +3,14 @@
 
 #include <fmt/format.h>
 #include <unistd.h>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
+#include <limits>
+#include <sstream>
 
 #include "whisper_vram/sched/ledger.hpp"
 
@@ -25,6 +30,29 @@ std::optional<std::uint64_t> system_process_table::start_time(std::uint32_t pid)
 process_identity system_process_table::self() const {
     const auto pid = static_cast<std::uint32_t>(::getpid());
     return process_identity{pid, start_time(pid).value_or(0)};
+}
+
+bool system_process_table::group_alive(std::uint32_t pgid) const {
+    if (pgid <= 1 || pgid > static_cast<std::uint32_t>(std::numeric_limits<pid_t>::max())) return false;
+    if (::kill(-static_cast<pid_t>(pgid), 0) != 0 && errno != EPERM) return false;  // ESRCH: no member
+    // A member exists; zombies (exited, not yet reaped: they hold no GPU memory) do not count.
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        std::ifstream in(entry.path() / "stat");
+        std::string text;
+        if (!in || !std::getline(in, text)) continue;
+        const auto close = text.rfind(')');
+        if (close == std::string::npos) continue;
+        std::istringstream fields(text.substr(close + 1));
+        std::string state;
+        std::uint64_t ppid = 0;
+        std::uint64_t group = 0;
+        if (!(fields >> state >> ppid >> group)) continue;  // fields 3, 4, 5
+        if (group == pgid && state != "Z" && state != "X") return true;
+    }
+    return false;
 }
 
 std::int64_t system_wall_clock_ms() {

@@ -4,6 +4,7 @@
 /// reserve, release_all_memory); their JSON forms are in json/json.hpp.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ struct reserve_options {
     std::string gpu_ids;                    ///< select_gpus() ids; empty = every visible GPU
     std::optional<double> timeout_seconds;  ///< nullopt: wait without limit; 0: no waiting; at most 31622400 (366 d)
     placement_policy policy = placement_policy::best_fit;
+    /// Polled while waiting (reserve_request::cancelled): true stops waiting (status cancelled).
+    /// The Python module checks for signals here, so Ctrl-C interrupts a waiting reserve().
+    std::function<bool()> cancelled;
 };
 
 /// One GPU's free memory around release_all_memory().

@@ -11,6 +11,7 @@
 /// Adding a variable: one field here, one line in src/facade/environment.cpp, and the option it
 /// feeds; the README's "Environment" table lists them.
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -34,5 +35,12 @@ struct environment {
 
 /// Reads every variable above from the process environment, now. The only function that does.
 [[nodiscard]] environment read_environment();
+
+/// The ledger's state folder @p env names: WHISPER_VRAM_STATE_DIR when set, else
+/// $XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-UID (default_state_dir()).
+/// @throws usage_error when WHISPER_VRAM_STATE_DIR is set but empty, or is a relative path (it
+///         would name another folder in every working directory): the message says to give an
+///         absolute path or unset the variable.
+[[nodiscard]] std::filesystem::path state_dir_from(const environment& env);
 
 }  // namespace whisper_vram

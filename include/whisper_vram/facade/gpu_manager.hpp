@@ -43,6 +43,9 @@ struct manager_options {
     /// The file ledger's folder (shared with `whisper-vram run`); empty = default_state_dir() with no
     /// variable set (/tmp/whisper-vram-UID).
     std::filesystem::path state_dir;
+    /// Non-empty when the environment named an unusable state folder (WHISPER_VRAM_STATE_DIR empty
+    /// or relative, see state_dir_from()): get_scheduler() throws usage_error with this message.
+    std::string state_dir_error;
     /// Receives the library's warnings (a repaired ledger…); empty = dropped.
     warning_sink warnings;
 };

@@ -38,7 +38,13 @@ public:
 /// Opens @p path; on failure returns nullptr and sets @p error (dlerror() text for the real one).
 using library_opener = std::function<std::unique_ptr<dynamic_library>(const std::string& path, std::string& error)>;
 
-/// dlopen(@p path, RTLD_LAZY | RTLD_LOCAL); nullptr and the dlerror() text on failure.
+/// Why @p path must not be handed to dlopen: it contains a '/' and names something that is not a
+/// regular file (a FIFO would block dlopen, a directory or device fails obscurely); nullopt when it
+/// is a regular file, is missing (dlopen's error says so), or is a bare name the linker searches.
+std::optional<std::string> check_library_file(const std::string& path);
+
+/// dlopen(@p path, RTLD_LAZY | RTLD_LOCAL); nullptr and the dlerror() text on failure. A path
+/// check_library_file() refuses is not opened (its message is the error).
 std::unique_ptr<dynamic_library> open_dynamic_library(const std::string& path, std::string& error);
 
 /// One dlopen attempt.

@@ -19,6 +19,7 @@
 
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/facade/concurrency.hpp"
+#include "whisper_vram/facade/run_outcome.hpp"
 #include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
@@ -159,6 +160,12 @@ nlohmann::ordered_json to_json(const gpu_capacity& capacity);
 nlohmann::ordered_json to_json(const reservations_release& report);
 
 // ---- facade (facade_json.cpp) ---------------------------------------------------------------------------
+
+/// run --json-out / --json-fd (run_json.cpp): {outcome, exit_status, command[…],
+///  reservation{status, message, waited_seconds, requested, requested_bytes},
+///  placement{reservation_id, gpu_uuid, gpu_index, cuda_index, gpu_name, model, reserved,
+///  reserved_bytes}|null, pid, exit_code, signal, exec_error, survivors_killed, ran_seconds}
+nlohmann::ordered_json to_json(const run_outcome& outcome);
 
 /// {can_run, model, new_task, new_task_bytes, current_tasks[…], current_tasks_memory,
 ///  current_tasks_bytes, gpu{index, uuid}, free, free_bytes, ledger_reserved_bytes, available,

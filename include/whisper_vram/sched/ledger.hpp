@@ -49,14 +49,17 @@ struct process_identity {
 
 /// One reservation: @p bytes of GPU memory held on one GPU by one process.
 struct reservation_record {
-    std::uint64_t id = 0;         ///< unique within the ledger (also the order of arrival)
-    std::string gpu_uuid;         ///< the GPU, by UUID ("GPU-…"): the same in every process
-    unsigned gpu_index = 0;       ///< its NVML index when reserved (informational)
-    process_identity holder;      ///< the process holding the reservation
-    std::uint32_t child_pid = 0;  ///< a worker process whose GPU usage belongs to it (run's child); 0 = none
-    std::uint64_t bytes = 0;      ///< reserved bytes (the configuration's `recommended`)
-    std::string model;            ///< what it is for, e.g. "large float16 30s batch 1"
-    std::int64_t since_ms = 0;    ///< wall clock, milliseconds since the Unix epoch
+    std::uint64_t id = 0;     ///< unique within the ledger (also the order of arrival)
+    std::string gpu_uuid;     ///< the GPU, by UUID ("GPU-…"): the same in every process
+    unsigned gpu_index = 0;   ///< its NVML index when reserved (informational)
+    process_identity holder;  ///< the process holding the reservation
+    /// A worker process whose GPU usage belongs to it (run's child); 0 = none. `run`'s child leads
+    /// its own process group (pgid = child_pid): the record stays live while that group has a
+    /// member, even after the holder died (reap_dead, process_table::group_alive).
+    std::uint32_t child_pid = 0;
+    std::uint64_t bytes = 0;    ///< reserved bytes (the configuration's `recommended`)
+    std::string model;          ///< what it is for, e.g. "large float16 30s batch 1"
+    std::int64_t since_ms = 0;  ///< wall clock, milliseconds since the Unix epoch
 };
 
 /// A request waiting for memory (FIFO: lower id = earlier).
@@ -93,6 +96,14 @@ public:
     [[nodiscard]] virtual std::optional<std::uint64_t> start_time(std::uint32_t pid) const = 0;
     /// This process.
     [[nodiscard]] virtual process_identity self() const = 0;
+    /// True while any process of process group @p pgid lives (zombies included). A reservation
+    /// whose child_pid names a live process group is live even after its holder died: `run` starts
+    /// its job as the leader of its own group, and the job's processes may outlive `run` for a
+    /// moment (its guardian kills them). Default: false (no groups known).
+    [[nodiscard]] virtual bool group_alive(std::uint32_t pgid) const {
+        (void)pgid;
+        return false;
+    }
     /// True when @p who is alive and is the same process (same start time).
     [[nodiscard]] bool alive(const process_identity& who) const {
         const auto t = start_time(who.pid);
@@ -105,6 +116,8 @@ class system_process_table final : public process_table {
 public:
     [[nodiscard]] std::optional<std::uint64_t> start_time(std::uint32_t pid) const override;
     [[nodiscard]] process_identity self() const override;
+    /// kill(-pgid, 0): succeeds (or EPERM) while the group has a member.
+    [[nodiscard]] bool group_alive(std::uint32_t pgid) const override;
 };
 
 /// Parses the text of /proc/PID/stat: the start time (field 22), nullopt when the text is
@@ -173,7 +186,8 @@ std::string serialize_ledger(const ledger_state& state);
 /// checksum and a warning per problem in @p warnings (empty text = empty ledger, no warning).
 ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warnings);
 
-/// Drops reservations and waiters whose holders are not alive; returns them in @p access.
+/// Drops reservations and waiters whose holders are not alive; returns them in @p access. A
+/// reservation whose holder is dead but whose child_pid process group still has a member is kept.
 /// Records of @p self (when given: the calling process, alive by definition) are not looked up.
 void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access,
                const std::optional<process_identity>& self = std::nullopt);

@@ -1,0 +1,62 @@
+#pragma once
+// The job's process group and its guardian: what makes `whisper-vram run` leave no orphans.
+//
+// `run` starts the job as the leader of a process group of its own (pgid = the job's pid) and,
+// before that, forks a guardian: a small process (in a process group of its own, ignoring every
+// catchable signal) that holds the read end of a socket pair whose other end only `run` holds. When `run`
+// dies, by any signal, SIGKILL included, the kernel closes its end: the guardian reads EOF and
+// ends the job's group (SIGTERM, the grace period, SIGKILL). When the job ends normally `run` ends
+// what is left of the group itself, then disarms the guardian (one byte) before releasing the
+// reservation. The ledger keeps a reservation whose holder died while its child_pid group still has
+// a member (process_table::group_alive), so the next job is never admitted beside a survivor.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+
+namespace whisper_vram::cli {
+
+/// Whether this process sits in a cgroup v2 it may manage (a delegated, writable subtree), where
+/// `run` could give each job a cgroup of its own: one line for `debug`. `run` itself relies on
+/// process groups (not on cgroups) to end a job.
+[[nodiscard]] std::string cgroup_availability();
+
+/// True while process group @p pgid has a member (zombies included): kill(-pgid, 0).
+[[nodiscard]] bool process_group_alive(pid_t pgid) noexcept;
+
+/// Ends process group @p pgid: SIGTERM (and SIGCONT), up to @p grace for it to end, SIGKILL, then
+/// (when @p await_removal) up to 10 s more for the kernel to remove it. Meanwhile reaps this
+/// process's exited children of that group (run is a child subreaper: the job's orphans become its
+/// children). Async-signal-safe (kill, waitpid, nanosleep only), so the guardian uses it after
+/// fork. Returns true when the group is gone (or SIGKILL was sent, without @p await_removal).
+bool end_process_group(pid_t pgid, std::chrono::milliseconds grace, bool await_removal = true) noexcept;
+
+/// The guardian process (see the file comment). Not copyable; the destructor closes the socket and
+/// reaps the guardian (call disarm() first, or the guardian ends the watched group).
+class job_guardian {
+public:
+    /// Forks the guardian; @p grace is its SIGTERM-to-SIGKILL delay.
+    /// @throws error when socketpair or fork fails.
+    explicit job_guardian(std::chrono::milliseconds grace);
+    ~job_guardian();
+    job_guardian(const job_guardian&) = delete;
+    job_guardian& operator=(const job_guardian&) = delete;
+    job_guardian(job_guardian&&) = delete;
+    job_guardian& operator=(job_guardian&&) = delete;
+
+    /// Tells the guardian which group to end if run dies.
+    void watch(pid_t pgid) noexcept;
+    /// The group is gone: the guardian exits without signalling anything.
+    void disarm() noexcept;
+    /// The guardian's pid.
+    [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+    /// run's end of the socket pair (close-on-exec: the job does not keep it).
+    [[nodiscard]] int write_fd() const noexcept { return write_fd_; }
+
+private:
+    int write_fd_ = -1;
+    pid_t pid_ = 0;
+};
+
+}  // namespace whisper_vram::cli
