@@ -26,8 +26,9 @@ void fuzz_cuda_visible_devices(const std::uint8_t* data, std::size_t size) {
         require(visible[i].cuda_index == i, "CUDA indices not renumbered from 0");
         require(uuids.insert(visible[i].device.uuid).second, "a GPU visible twice");
         bool known = false;
-        for (const auto& g : snapshot.gpus)
+        for (const auto& g : snapshot.gpus) {
             known = known || (g.uuid == visible[i].device.uuid && g.index == visible[i].device.index);
+        }
         require(known, "a visible GPU that is not in the snapshot");
     }
     // Selecting "every GPU" from what is visible is what is visible.

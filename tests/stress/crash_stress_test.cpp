@@ -15,13 +15,12 @@
 // At the end every run is killed, and after one more access the ledger must be empty.
 //
 // The seed is printed (WHISPER_VRAM_STRESS_SEED=N reproduces the choices; the timing is the
-// machine's); WHISPER_VRAM_STRESS_ROUNDS sets the number of rounds (default 60, a few hundred kills).
+// machine's); WHISPER_VRAM_STRESS_ROUNDS sets the number of rounds (default 100: about 350 kills).
 // Jobs orphaned when their run is killed are adopted by this process (PR_SET_CHILD_SUBREAPER), so
 // none outlives the test; how many outlived their run is printed (issue 12: "the job dies with its
 // runner", not checked here).
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -30,7 +29,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -46,8 +47,6 @@
 #include <nlohmann/json.hpp>
 
 #include "whisper_vram/sched/ledger.hpp"
-
-extern char** environ;
 
 namespace whisper_vram {
 namespace {
@@ -111,7 +110,7 @@ public:
         for (std::uint64_t round = 1; round <= rounds && !::testing::Test::HasFailure(); ++round) {
             round_ = round;
             spawn_some();
-            std::this_thread::sleep_for(std::chrono::milliseconds(pick(0, 150)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(pick(20, 300)));
             kill_some();
             reap();
             check();
@@ -144,9 +143,11 @@ private:
         std::vector<std::string> argv{WHISPER_VRAM_CLI_PATH};
         argv.insert(argv.end(), args.begin(), args.end());
         std::vector<char*> argv_c;
+        argv_c.reserve(argv.size() + 1);
         for (auto& a : argv) argv_c.push_back(a.data());
         argv_c.push_back(nullptr);
         std::vector<char*> env_c;
+        env_c.reserve(env_.size() + 1);
         for (auto& e : env_) env_c.push_back(e.data());
         env_c.push_back(nullptr);
         posix_spawn_file_actions_t actions;
@@ -185,8 +186,9 @@ private:
         const auto [status, out, err] = run_cli({"gpus", "--json"});
         ASSERT_EQ(status, 0) << err;
         const auto j = nlohmann::json::parse(out);
-        for (const auto& g : j.at("gpus"))
+        for (const auto& g : j.at("gpus")) {
             totals_[g.at("uuid").get<std::string>()] = g.at("total_bytes").get<std::uint64_t>();
+        }
         ASSERT_EQ(totals_.size(), 2U) << out;
     }
 
@@ -196,11 +198,12 @@ private:
         return n;
     }
 
-    // Small models are placed at once while there is room; large ones mostly wait.
+    // Keeps about ten runs alive: small models are placed at once while there is room, large ones
+    // mostly wait (9.83 GiB each: two fit on the 24 GiB GPU, one on the 16 GiB one).
     void spawn_some() {
         static const std::vector<std::string> models{"tiny", "base", "small", "medium", "large-v3", "large-v3"};
-        const int n = pick(1, 4);
-        for (int i = 0; i < n && live_runs() < 14; ++i) {
+        const int n = pick(2, 6);
+        for (int i = 0; i < n && live_runs() < 10; ++i) {
             run_process r;
             r.model = models[static_cast<std::size_t>(pick(0, static_cast<int>(models.size()) - 1))];
             const auto base = dir_ / ("run-" + std::to_string(runs_.size()));
@@ -210,34 +213,41 @@ private:
         }
     }
 
-    // SIGKILLs 3…7 of: runs (in whatever phase they are) and jobs (from the ledger's child_pid).
+    // SIGKILLs 2…5 of: runs holding, runs waiting, runs not yet seen in the ledger (starting up,
+    // or in the middle of a ledger write), and jobs (from the ledger's child_pid), each kind as
+    // likely as the others while there is one.
     void kill_some() {
-        const int n = pick(3, 7);
+        const int n = pick(2, 5);
         for (int i = 0; i < n; ++i) {
-            std::vector<std::size_t> candidates;
+            std::vector<std::size_t> holding, waiting, starting, jobs;
             for (std::size_t k = 0; k < runs_.size(); ++k) {
-                if (!runs_[k].ended && !runs_[k].killed) candidates.push_back(k);
-            }
-            if (candidates.empty()) return;
-            auto& r = runs_[candidates[static_cast<std::size_t>(pick(0, static_cast<int>(candidates.size()) - 1))]];
-            const auto job = jobs_.find(r.pid);
-            if (job != jobs_.end() && !r.job_killed && pick(0, 3) == 0) {
-                // The job: the run sees it end, releases, and exits 128+9 by itself.
-                if (job_alive(job->second, r.pid)) {
-                    ::kill(job->second, SIGKILL);
-                    r.job_killed = true;
-                    ++kills_jobs_;
+                const auto& r = runs_[k];
+                if (r.ended || r.killed) continue;
+                if (r.seen_holding) {
+                    holding.push_back(k);
+                    const auto job = jobs_.find(r.pid);
+                    if (job != jobs_.end() && !r.job_killed && job_alive(job->second, r.pid)) jobs.push_back(k);
+                } else if (r.seen_waiting) {
+                    waiting.push_back(k);
+                } else {
+                    starting.push_back(k);
                 }
+            }
+            std::vector<std::vector<std::size_t>*> kinds;
+            for (auto* kind : {&holding, &waiting, &starting, &jobs}) {
+                if (!kind->empty()) kinds.push_back(kind);
+            }
+            if (kinds.empty()) return;
+            auto* kind = kinds[static_cast<std::size_t>(pick(0, static_cast<int>(kinds.size()) - 1))];
+            auto& r = runs_[(*kind)[static_cast<std::size_t>(pick(0, static_cast<int>(kind->size()) - 1))]];
+            if (kind == &jobs) {  // the run sees its job end, releases, and exits 128+9 by itself
+                ::kill(jobs_[r.pid], SIGKILL);
+                r.job_killed = true;
+                ++kills_jobs_;
             } else {
                 ::kill(r.pid, SIGKILL);
                 r.killed = true;
-                if (r.seen_holding) {
-                    ++kills_holding_;
-                } else if (r.seen_waiting) {
-                    ++kills_waiting_;
-                } else {
-                    ++kills_starting_;
-                }
+                ++(kind == &holding ? kills_holding_ : kind == &waiting ? kills_waiting_ : kills_starting_);
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(pick(0, 15)));
         }
@@ -282,6 +292,16 @@ private:
         for (const pid_t orphan : adopted_jobs()) {  // their run is dead: end them as the test goes
             ::kill(orphan, SIGKILL);
             ++orphans_;
+        }
+        // kill() returns before its target is gone: wait for every run we killed, so that the
+        // access below cannot see one still alive (and rightly keep its record).
+        for (auto& r : runs_) {
+            if (r.killed && !r.ended) {
+                while (::waitpid(r.pid, &r.raw_status, 0) < 0 && errno == EINTR) {
+                }
+                r.ended = true;
+                check_exit(r);
+            }
         }
         for (;;) {
             int raw = 0;
@@ -449,7 +469,7 @@ TEST(CrashStress, SigkillsNeverOvercommitLoseOrLeakReservations) {
     const auto seed =
         env_number("WHISPER_VRAM_STRESS_SEED",
                    static_cast<std::uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()));
-    const auto rounds = env_number("WHISPER_VRAM_STRESS_ROUNDS", 60);
+    const auto rounds = env_number("WHISPER_VRAM_STRESS_ROUNDS", 100);
     std::cout << "crash_stress: seed " << seed << " (WHISPER_VRAM_STRESS_SEED=" << seed << " to repeat the choices), "
               << rounds << " rounds\n";
     crash_stress stress;
