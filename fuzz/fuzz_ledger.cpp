@@ -1,7 +1,7 @@
 // parse_ledger (include/whisper_vram/sched/ledger.hpp) on any text: it never throws, and what it
 // returns survives a round trip: parse(serialize(parse(x))) is the same state, without a warning,
-// and serialises to the same bytes. Every input is tried twice: as it is, and with each line
-// sealed with its CRC-32 (so the fuzzer reaches the record parser behind the checksums).
+// and serialises to the same bytes; records added with take_id() survive it too. Every input is tried twice: as it is,
+// and with each line sealed with its CRC-32 (so the fuzzer reaches the record parser behind the checksums).
 
 #include <array>
 #include <set>
@@ -100,6 +100,26 @@ void check(std::string_view text) {
     require(same(second.reservations, first.reservations), "reservations changed in the round trip");
     require(same(second.waiters, first.waiters), "waiters changed in the round trip");
     require(serialize_ledger(second) == text1, "serialise(parse(serialise(s))) differs from serialise(s)");
+
+    // What an access does next: a new reservation and a new waiter, with fresh ids; both survive.
+    ledger_state grown = first;
+    reservation_record r;
+    r.id = grown.take_id();
+    r.gpu_uuid = "GPU-fuzz";
+    r.holder = {1, 1};
+    r.bytes = 1;
+    grown.reservations.push_back(r);
+    waiter_record w;
+    w.id = grown.take_id();
+    w.holder = {1, 1};
+    w.bytes = 1;
+    w.gpu_uuids = {"GPU-fuzz"};
+    grown.waiters.push_back(w);
+    std::vector<std::string> warnings3;
+    const ledger_state third = parse_ledger(serialize_ledger(grown), warnings3);
+    if (!warnings3.empty()) finding("a ledger with two new records parses with a warning: " + warnings3.front());
+    require(third.reservations.size() == grown.reservations.size() && third.waiters.size() == grown.waiters.size(),
+            "a record added with take_id() is lost in the round trip");
 }
 
 void fuzz_ledger(const std::uint8_t* data, std::size_t size) {
