@@ -38,9 +38,10 @@ fuzz_one() {
   cp -r "fuzz/corpus/$parser/." "$corpus/"
   mapfile -t regressions < <(find "fuzz/regressions/$parser" -type f ! -name .gitkeep 2>/dev/null | sort)
   {
-    if ((${#regressions[@]} > 0)); then
-      "$binary" -artifact_prefix="$artifacts" "${regressions[@]}" || return 1
-    fi
+    for regression in "${regressions[@]}"; do
+      # A regression that fails again is its own reproducer.
+      "$binary" "$regression" || { echo "fuzz.sh: reproducer $regression (a regression) fails again"; return 1; }
+    done
     "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -artifact_prefix="$artifacts" -print_final_stats=1 "$corpus"
   } >"$log" 2>&1
@@ -71,7 +72,7 @@ done
 if ((${#failed[@]} > 0)); then
   for parser in "${failed[@]}"; do
     echo "fuzz.sh: FINDING in $parser (log: $work/$parser.log):" >&2
-    grep -E 'FINDING|ERROR: |runtime error|SUMMARY|Test unit written' "$work/$parser.log" | head -20 >&2 || tail -30 "$work/$parser.log" >&2
+    grep -E 'FINDING|ERROR: |runtime error|SUMMARY|Test unit written|fails again' "$work/$parser.log" | head -20 >&2 || tail -30 "$work/$parser.log" >&2
     for reproducer in "$work/artifacts/$parser/"*; do
       [[ -f $reproducer ]] || continue
       echo "fuzz.sh: reproducer $reproducer — replay: build/fuzz/fuzz/fuzz_$parser '$reproducer';" \
