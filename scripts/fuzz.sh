@@ -22,7 +22,8 @@ cmake --build --preset fuzz
 if (($# > 0)); then
   harnesses=("$@")
 else
-  mapfile -t harnesses < <(cd fuzz && ls fuzz_*.cpp | sed 's/^fuzz_//; s/\.cpp$//' | grep -vx replay)
+  mapfile -t harnesses < <(find fuzz -maxdepth 1 -name 'fuzz_*.cpp' ! -name fuzz_replay.cpp -printf '%f\n' |
+    sed 's/^fuzz_//; s/\.cpp$//' | sort)
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/whisper-vram-fuzz-XXXXXX")
 echo "fuzz.sh: ${#harnesses[@]} harnesses, ${seconds} s each, work folder $work"
