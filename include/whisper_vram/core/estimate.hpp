@@ -83,4 +83,11 @@ int parse_batch_size(std::string_view text);
 /// Parses a margin ("0.2"); validates it.
 double parse_margin(std::string_view text);
 
+/// The CUDA module loading mode @p text names, as CUDA reads CUDA_MODULE_LOADING: "lazy" for
+/// LAZY and DEFAULT (CUDA documents DEFAULT as equivalent to LAZY), "eager" for EAGER; trimmed,
+/// case-insensitive.
+/// @throws usage_error naming @p source (e.g. "--cuda-module-loading" or "CUDA_MODULE_LOADING"),
+/// the value and the accepted values.
+std::string parse_cuda_module_loading(std::string_view text, std::string_view source = "cuda_module_loading");
+
 }  // namespace whisper_vram
