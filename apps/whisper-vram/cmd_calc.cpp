@@ -112,13 +112,9 @@ std::string engine_hint(const memory_estimate& guide) {
         r.precision = precision;
         try {
             const memory_estimate e = estimate(r);
-            bool same = false;
-            try {
-                same = canonical_engine_precision(engine, guide.request.precision) == precision;
-            } catch (const usage_error&) {  // the engine does not take the guide's precision: a mapped one
-            }
+            // The engine's own name for the precision when it differs (f16, q4_0, int8 for int4).
             items.push_back(fmt::format("{} {} GiB{}", engine, gib2(e.recommended_gib),
-                                        same ? "" : fmt::format(" ({})", precision)));
+                                        precision == guide.request.precision ? "" : fmt::format(" ({})", precision)));
         } catch (const usage_error&) {  // this engine cannot size the job: leave it out
         }
     }
