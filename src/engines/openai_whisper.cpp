@@ -9,7 +9,9 @@
 //   to fp16 on every call; the largest cast is the token embedding for the logits (n_vocab·d·2 B).
 //   fp16=False (precision "float32"): fp32 compute, no casts.
 // - decoding with n_group = beam_size (CLI default 5): the self-attention K/V grows per token ×
-//   n_group; since July 2023 audio features and cross K/V are not repeated per beam.
+//   n_group; since v20230918 (PR #1483) audio features and cross K/V are not repeated per beam.
+//   A request that does not state its release (flash attention unset) is sized as the older,
+//   costlier releases: no SDPA (before v20240930) and per-beam audio features (before v20230918).
 // - the first decoder call of a window conditioned on previous text runs 227 tokens and returns
 //   fp16 logits followed by .float(): n_group × 227 × n_vocab × (2 + 4) B.
 // Check: openai/whisper README "Required VRAM" (approximate, no setup stated): tiny/base ~1 GB,
