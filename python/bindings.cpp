@@ -269,13 +269,21 @@ class manager {
 public:
     manager(const std::optional<std::string>& simulate, const std::optional<std::string>& engine)
         : env_(read_environment()), manager_(make(env_, simulate)) {
-        defaults_.engine = engine ? canonical_engine(*engine) : default_engine(env_.engine);
-        defaults_.cuda_module_loading = env_.cuda_module_loading;
+        // A given engine is checked now; WHISPER_VRAM_ENGINE when a request uses it (methods that
+        // take no engine, such as get_gpu_memory_info, do not fail on it).
+        if (engine) engine_ = canonical_engine(*engine);
     }
 
     [[nodiscard]] const gpu_manager& get() const { return manager_; }
     /// The request of @p options with this manager's defaults.
-    [[nodiscard]] estimate_request request(const py::dict& options) const { return request_from(options, defaults_); }
+    [[nodiscard]] estimate_request request(const py::dict& options) const {
+        request_defaults defaults;
+        const bool given =
+            options.contains("engine") && !py::reinterpret_borrow<py::object>(options["engine"]).is_none();
+        if (!given) defaults.engine = engine_ ? *engine_ : default_engine(env_.engine);
+        defaults.cuda_module_loading = env_.cuda_module_loading;
+        return request_from(options, defaults);
+    }
 
 private:
     static gpu_manager make(environment env, const std::optional<std::string>& simulate) {
@@ -285,7 +293,7 @@ private:
     }
     environment env_;
     gpu_manager manager_;
-    request_defaults defaults_;
+    std::optional<std::string> engine_;  ///< GpuManager(engine=...), canonical
 };
 
 }  // namespace

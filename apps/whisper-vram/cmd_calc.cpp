@@ -46,6 +46,7 @@ void apply_preset(calc_options& o) {
     o.model = std::string(preset.model);
     o.estimate.segment = fmt::format("{:g}", preset.segment_seconds);
     o.estimate.batch = std::to_string(preset.batch_size);
+    o.estimate.batch_given = true;  // the preset's batch, not an engine's default
     o.estimate.precision = std::string(preset.precision);
 }
 

@@ -106,7 +106,7 @@ constexpr auto align_models = std::to_array<language_model>({
 
 // The language code of @p text ("EN " → "en"). @throws usage_error for anything but 2-3 letters.
 std::string language_code(std::string_view text) {
-    const std::string code = detail::to_lower(detail::trim(text));
+    std::string code = detail::to_lower(detail::trim(text));
     const bool letters = std::all_of(code.begin(), code.end(), [](char c) { return c >= 'a' && c <= 'z'; });
     if (code.size() < 2 || code.size() > 3 || !letters) {
         throw usage_error(
