@@ -147,7 +147,7 @@ struct request_defaults {
 
 /// The options every sizing method shares, passed from the Python layer as a dict with the keys
 /// model_name, segment_duration, batch_size, precision, engine, margin, beam_size, gpu,
-/// flash_attention, cuda_module_loading, language, align, diarize (missing keys take the guide's
+/// flash_attention, cuda_module_loading, language, align, diarize, staged (missing keys take the guide's
 /// defaults) → an estimate_request.
 /// None is "the engine's default" only for engine (@p d's), beam_size, gpu, flash_attention,
 /// cuda_module_loading (@p d's for engine estimates, else not stated), language and align; for the
@@ -190,6 +190,7 @@ estimate_request request_from(const py::dict& o, const request_defaults& d = {})
     if (const auto v = get("language"); !v.is_none()) r.language = text_from(v, "language");
     if (const auto v = get("align"); !v.is_none()) r.align = flag_from(v, "align");
     if (const auto v = get("diarize"); !v.is_none()) r.diarize = flag_from(v, "diarize");
+    if (const auto v = get("staged"); !v.is_none()) r.staged = flag_from(v, "staged");
     return r;
 }
 

@@ -38,6 +38,9 @@ void add_estimate_options(CLI::App& command, estimate_options& o, estimate_optio
                        "whisperx: language of the alignment model, e.g. en (default), fr, ja");
     command.add_flag("--no-align", o.no_align, "whisperx: no wav2vec2 alignment model");
     command.add_flag("--diarize", o.diarize, "whisperx: add the pyannote diarization pipeline");
+    command.add_flag("--staged", o.staged,
+                     "whisperx: size its CLI, which frees each stage's models before the next (default: its README's "
+                     "Python example, every model resident)");
 }
 
 std::string effective_engine(const estimate_options& o) {
@@ -85,6 +88,7 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
     if (o.language) request.language = *o.language;
     if (o.no_align) request.align = false;
     request.diarize = o.diarize;
+    request.staged = o.staged;
     return request;
 }
 

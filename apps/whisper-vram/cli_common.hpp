@@ -74,6 +74,7 @@ struct estimate_options {
     std::optional<std::string> language;             ///< --language (whisperx)
     bool no_align = false;                           ///< --no-align (whisperx)
     bool diarize = false;                            ///< --diarize (whisperx)
+    bool staged = false;                             ///< --staged (whisperx: its CLI's stage-by-stage peak)
     bool engine_given = false;                       ///< --engine was on the command line
     bool batch_given = false;                        ///< --batch was on the command line
     /// The environment the defaults come from: WHISPER_VRAM_ENGINE when --engine is not given (and
@@ -92,7 +93,7 @@ struct estimate_option_set {
 };
 
 /// Adds --segment --batch --precision --margin --engine --beam --gpu --flash-attention (as @p set
-/// says) and, always, --cuda-module-loading --language --no-align --diarize.
+/// says) and, always, --cuda-module-loading --language --no-align --diarize --staged.
 void add_estimate_options(CLI::App& command, estimate_options& options, estimate_option_set set = {});
 
 /// The engine the options ask for: --engine, else WHISPER_VRAM_ENGINE (options.env), else "guide".

@@ -56,6 +56,7 @@ class _EstimateOptions(TypedDict, total=False):
     language: Optional[str]
     align: Optional[bool]
     diarize: bool
+    staged: bool
 
 
 class GpuManager:
@@ -86,7 +87,7 @@ class GpuManager:
                                beam_size: Optional[int] = None, gpu: Optional[str] = None,
                                flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
                                language: Optional[str] = None, align: Optional[bool] = None,
-                               diarize: bool = False) -> MemoryEstimate:
+                               diarize: bool = False, staged: bool = False) -> MemoryEstimate:
         """Memory a Whisper job needs, as the guide computes it (or an engine-aware estimate).
 
         Returns a dict with ``total_required`` and ``recommended`` (GiB floats, recommended =
@@ -100,15 +101,18 @@ class GpuManager:
         ``beam_size``, ``gpu`` — a GPU model name such as "T4" —, ``flash_attention`` and
         ``cuda_module_loading`` — "lazy" or "eager"; None: ``CUDA_MODULE_LOADING``, else not stated,
         sized as eager, the safe side — apply to the other engines only; ``language`` (default
-        "en"), ``align`` (default True) and ``diarize`` to whisperx only, whose CLI default batch
-        is 16: pass ``batch_size=16`` for its README's example).
+        "en"), ``align`` (default True), ``diarize`` and ``staged`` (size WhisperX's CLI, which frees
+        each stage's models before the next; default: every model resident, as its README's Python
+        example) to whisperx only, whose command-line default batch is 16: pass ``batch_size=16`` for
+        its README's example).
 
         Raises ValueError for an unknown model, a bad precision, a non-positive segment, etc.
         """
         return self._native().calculate(_EstimateOptions(
             model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
             engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention,
-            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize))
+            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize,
+            staged=staged))
 
     def check_gpu_memory_sufficient(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
                                     segment_duration: float = 30, batch_size: int = 1, precision: str = "float16",
@@ -116,7 +120,7 @@ class GpuManager:
                                     beam_size: Optional[int] = None, gpu: Optional[str] = None,
                                     flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
                                     language: Optional[str] = None, align: Optional[bool] = None,
-                                    diarize: bool = False) -> CheckResult:
+                                    diarize: bool = False, staged: bool = False) -> CheckResult:
         """Does the configuration fit on each listed GPU? (The guide's check.)
 
         ``gpu_ids``: CUDA indices (as PyTorch numbers them, after CUDA_VISIBLE_DEVICES), UUIDs
@@ -134,7 +138,8 @@ class GpuManager:
         options = _EstimateOptions(
             model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
             engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention,
-            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize)
+            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize,
+            staged=staged)
         return self._native().check(options, gpu_ids)
 
     # ---- GPU information ----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 # the package's own signatures are inline in __init__.py. Results are the dictionaries typed in
 # whisper_vram.results; `options` is __init__._EstimateOptions (model_name, segment_duration,
 # batch_size, precision, engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
-# align, diarize: missing = the guide's default; engine None = the manager's).
+# align, diarize, staged: missing = the guide's default; engine None = the manager's).
 from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .results import (BestModelResult, CheckResult, ConcurrentTaskDetails, CudaDebugInfo, GpuMemoryInfo, LeaseInfo,

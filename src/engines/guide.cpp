@@ -26,7 +26,7 @@ memory_estimate estimate_with_formula(const resolved_request& request) {
         // The runtime and WhisperX's stages are engine inputs, like beam and GPU (checked after the
         // formula's own checks, so a bad model or precision is still the first error reported).
         const estimate_request& r = *request.request;
-        if (r.cuda_module_loading || r.language || r.align || r.diarize) {
+        if (r.cuda_module_loading || r.language || r.align || r.diarize || r.staged) {
             throw needs_engine_error(
                 "CUDA module loading, language, alignment and diarization are not inputs of the guide formula; "
                 "choose an engine with --engine");

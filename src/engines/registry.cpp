@@ -127,10 +127,10 @@ resolved_request resolve_request(const engine_profile& engine, const estimate_re
         in.eager_module_loading = parse_cuda_module_loading(*request.cuda_module_loading) == "eager";
         in.module_loading_stated = true;
     }
-    if (!engine.pipeline_stages && (request.language || request.align || request.diarize)) {
+    if (!engine.pipeline_stages && (request.language || request.align || request.diarize || request.staged)) {
         throw usage_error(fmt::format(
-            "language, alignment and diarization (--language, --no-align, --diarize) are WhisperX stages, not "
-            "inputs of {}: use --engine whisperx",
+            "language, alignment, diarization and staging (--language, --no-align, --diarize, --staged) are WhisperX "
+            "stages, not inputs of {}: use --engine whisperx",
             engine.name));
     }
     return in;

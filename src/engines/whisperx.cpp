@@ -144,15 +144,31 @@ memory_estimate estimate_memory(const resolved_request& in) {
                       torch_workspace_text(in)));
     const ct2_transcription asr = add_ct2_transcription(b, in);
 
-    // PyTorch stages: weights (fp32) + their largest activation.
+    // The stages after transcription: weights (fp32) + their largest activation each.
+    const std::uint64_t asr_stage = asr.weights + asr.activations;  // what the ASR stage holds at its peak
     std::uint64_t torch_activations = 0;
     const std::uint64_t vad_acts = sincnet_activation_bytes();
+    const std::uint64_t vad = segmentation_weights_bytes + vad_acts;
     torch_activations += vad_acts;
-    b.add(
-        "vad_model", segmentation_weights_bytes + vad_acts,
-        fmt::format("pyannote segmentation VAD on the GPU: weights 5.91 MB (segmentation-3.0's file; WhisperX's asset "
-                    "assumed alike) + SincNet activations of a batch of 32 10-s chunks (assumed pyannote default) {}",
-                    mib(vad_acts)));
+    b.add("vad_model", vad,
+          fmt::format("pyannote segmentation VAD on the GPU: weights 5.91 MB (segmentation-3.0's file; WhisperX's "
+                      "asset assumed alike) + SincNet activations of a batch of 32 10-s chunks (assumed pyannote "
+                      "default) {}",
+                      mib(vad_acts)));
+    // Staged (the CLI): each later stage adds only what it needs above the largest stage before it.
+    std::uint64_t largest_stage = asr_stage + vad;
+    const auto add_stage = [&](std::string key, std::uint64_t bytes, std::string description) {
+        if (!request.staged) {
+            b.add(std::move(key), bytes, std::move(description));
+            return;
+        }
+        const std::uint64_t above = bytes > largest_stage ? bytes - largest_stage : 0;
+        b.add(std::move(key), above,
+              fmt::format("{}: {}; staged (WhisperX's CLI frees the models of the stage before), only the part "
+                          "above the largest earlier stage ({}) counts",
+                          mib(bytes), description, mib(largest_stage)));
+        largest_stage = std::max(largest_stage, bytes);
+    };
     if (align) {
         const align_model* model = find_align_model(language);
         if (model == nullptr) {
@@ -164,20 +180,19 @@ memory_estimate estimate_memory(const resolved_request& in) {
         }
         const std::uint64_t weights = model->parameters * float32_bytes;
         torch_activations += align_activation_bytes;
-        b.add("align_model", weights + align_activation_bytes,
-              fmt::format("wav2vec2 alignment model for '{}': {}, {} parameters x 4 B (fp32) {} + feature-encoder "
-                          "activations of a 30 s segment (2 x 512 x 95,999 x 4 B) {}",
-                          language, model->name, model->parameters, mib(weights), mib(align_activation_bytes)));
+        add_stage("align_model", weights + align_activation_bytes,
+                  fmt::format("wav2vec2 alignment model for '{}': {}, {} parameters x 4 B (fp32) {} + feature-encoder "
+                              "activations of a 30 s segment (2 x 512 x 95,999 x 4 B) {}",
+                              language, model->name, model->parameters, mib(weights), mib(align_activation_bytes)));
     }
     if (request.diarize) {
         const std::uint64_t acts = std::max(sincnet_activation_bytes(), resnet_activation_bytes());
         torch_activations += acts;
-        b.add(
-            "diarization", segmentation_weights_bytes + embedding_weights_bytes + acts,
-            fmt::format("pyannote speaker-diarization-3.1 on the GPU: segmentation-3.0 5.91 MB + WeSpeaker ResNet34-LM "
-                        "26.6 MB weights + the larger of segmentation (SincNet, {}) and embedding (ResNet34 first "
-                        "stage, 3 x 32 x 80 x 998 x 4 B per chunk, {}) activations at batch 32",
-                        mib(sincnet_activation_bytes()), mib(resnet_activation_bytes())));
+        add_stage("diarization", segmentation_weights_bytes + embedding_weights_bytes + acts,
+                  fmt::format("pyannote speaker-diarization-3.1 on the GPU: segmentation-3.0 5.91 MB + WeSpeaker "
+                              "ResNet34-LM 26.6 MB weights + the larger of segmentation (SincNet, {}) and embedding "
+                              "(ResNet34 first stage, 3 x 32 x 80 x 998 x 4 B per chunk, {}) activations at batch 32",
+                              mib(sincnet_activation_bytes()), mib(resnet_activation_bytes())));
     }
     b.add("allocator_slack",
           ct2_slack_bytes(asr) + fraction_of(torch_activations, engine_constants::allocator_fragmentation) +
@@ -186,11 +201,16 @@ memory_estimate estimate_memory(const resolved_request& in) {
                       "2 MiB segment",
                       ct2_slack_text()));
 
+    b.result.request.staged = request.staged;
     b.result.notes.push_back(fmt::format(
-        "whisperx: batch {}{}, beam {}; sized as its README's Python example runs it, every model resident at once "
-        "(the sum of the stages); its CLI frees the ASR model before aligning and the alignment model before "
-        "diarizing, so it peaks lower, at the largest stage",
-        in.batch, request.batch_size == 16 ? " (the README example's; its CLI defaults to 8)" : "", in.beams));
+        "whisperx: batch {}{}, beam {}; {}", in.batch,
+        request.batch_size == 16 ? " (the README example's; its CLI defaults to 8)" : "", in.beams,
+        request.staged
+            ? "sized as its CLI runs it (--staged): the ASR and VAD models are freed before aligning and the alignment "
+              "model before diarizing, so the peak is the largest stage"
+            : "sized as its README's Python example runs it, every model resident at once (the sum of the stages); "
+              "its CLI frees the ASR model before aligning and the alignment model before diarizing and peaks at the "
+              "largest stage (--staged)"));
     if (!align) b.result.notes.emplace_back("whisperx: alignment off (--no-align): no wav2vec2 model");
     return b.finish();
 }

@@ -121,6 +121,34 @@ TEST(WhisperX, NoAlignRemovesItDiarizeAddsIt) {
     EXPECT_TRUE(noted);
 }
 
+// --staged sizes WhisperX's CLI: each later stage counts only above the largest before it.
+TEST(WhisperX, StagedPeakIsTheLargestStage) {
+    auto r = whisperx();
+    r.diarize = true;
+    const auto resident = estimate(r);
+    r.staged = true;
+    const auto staged = estimate(r);
+    EXPECT_EQ(staged.request.staged, true);
+    // ASR + VAD (weights + activations, several GiB at batch 16) outweighs alignment (≈ 0.7 GiB) and
+    // diarization (≈ 1 GiB): both add nothing in the CLI's flow.
+    EXPECT_EQ(component(staged, "align_model"), 0U);
+    EXPECT_EQ(component(staged, "diarization"), 0U);
+    EXPECT_EQ(resident.total_required_bytes - staged.total_required_bytes,
+              component(resident, "align_model") + component(resident, "diarization"));
+    // At batch 1 with the small ASR model tiny the diarization stage is the largest: it counts above it.
+    auto tiny = whisperx("tiny");
+    tiny.batch_size = 1;
+    tiny.diarize = true;
+    tiny.staged = true;
+    const auto t = estimate(tiny);
+    EXPECT_GT(component(t, "diarization"), 0U);
+    EXPECT_LT(t.total_required_bytes, [&] {
+        auto all = tiny;
+        all.staged = false;
+        return estimate(all).total_required_bytes;
+    }());
+}
+
 TEST(WhisperX, StageOptionsBelongToWhisperX) {
     auto r = whisperx();
     r.engine = "faster-whisper";
@@ -145,6 +173,7 @@ TEST(WhisperX, CliDefaultsToBatch16AndTakesTheStageFlags) {
               j["breakdown_bytes"]["align_model"].get<std::uint64_t>());
     // Other engines keep batch 1; the stage flags are refused there.
     EXPECT_EQ(test::cli_json("calc large-v2 --engine faster-whisper --json")["batch_size"], 1);
+    EXPECT_EQ(test::cli_json("calc large-v2 --engine whisperx --staged --json")["staged"], true);
     const auto refused = test::cli("calc large-v2 --engine faster-whisper --diarize");
     EXPECT_EQ(refused.status, 2);
     EXPECT_NE(refused.err.find("--engine whisperx"), std::string::npos) << refused.err;

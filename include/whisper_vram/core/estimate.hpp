@@ -33,6 +33,9 @@ struct estimate_request {
     std::optional<std::string> language;  ///< whisperx: language of the alignment model; unset = "en"
     std::optional<bool> align;            ///< whisperx: load the wav2vec2 alignment model; unset = yes
     bool diarize = false;                 ///< whisperx: load the pyannote diarization pipeline
+    /// whisperx: size its CLI, which frees each stage's models before the next (peak = the largest
+    /// stage); false = its README's Python example, every model resident (the sum, the safe side)
+    bool staged = false;
 };
 
 /// A guide-style request: the guide's four inputs, every other field at its default.
