@@ -20,6 +20,7 @@
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/engines/engines.hpp"
+#include "whisper_vram/engines/registry.hpp"
 #include "whisper_vram/facade/environment.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/json/json.hpp"
@@ -147,12 +148,21 @@ std::string text_from(const py::handle& value, const char* what) {
     return value.cast<std::string>();
 }
 
+/// What a request takes when the caller does not say: the manager's engine (GpuManager(engine=...),
+/// else WHISPER_VRAM_ENGINE, else the guide) and CUDA_MODULE_LOADING as read when it was made.
+struct request_defaults {
+    std::string engine = "guide";
+    std::optional<std::string> cuda_module_loading;
+};
+
 /// The options every sizing method shares, passed from the Python layer as a dict with the keys
 /// model_name, segment_duration, batch_size, precision, engine, margin, beam_size, gpu,
-/// flash_attention (missing keys take the guide's defaults) → an estimate_request.
-/// None is "the engine's default" only for beam_size, gpu and flash_attention; for the others it is
-/// a wrong type (ValueError), not a silent default (model_name=None used to size "medium").
-estimate_request request_from(const py::dict& o) {
+/// flash_attention, cuda_module_loading, language, align, diarize, staged (missing keys take the guide's
+/// defaults) → an estimate_request.
+/// None is "the engine's default" only for engine (@p d's), beam_size, gpu, flash_attention,
+/// cuda_module_loading (@p d's for engine estimates, else not stated), language and align; for the
+/// others it is a wrong type (ValueError), not a silent default (model_name=None used to size "medium").
+estimate_request request_from(const py::dict& o, const request_defaults& d = {}) {
     const auto get = [&](const char* key) -> py::object {
         return o.contains(key) ? py::reinterpret_borrow<py::object>(o[key]) : py::none();
     };
@@ -161,7 +171,8 @@ estimate_request request_from(const py::dict& o) {
     if (o.contains("segment_duration")) r.segment_seconds = segment_from(get("segment_duration"));
     if (o.contains("batch_size")) r.batch_size = batch_from(get("batch_size"));
     if (o.contains("precision")) r.precision = text_from(get("precision"), "precision");
-    if (o.contains("engine")) r.engine = text_from(get("engine"), "engine");
+    r.engine = d.engine;
+    if (const auto v = get("engine"); !v.is_none()) r.engine = text_from(v, "engine");
     if (is_blank(r.engine)) (void)canonical_engine(r.engine);  // '' is no engine: "unknown engine ''", not the guide
     if (o.contains("margin")) r.margin = margin_from(get("margin"));
     if (const auto v = get("beam_size"); !v.is_none()) {
@@ -180,6 +191,16 @@ estimate_request request_from(const py::dict& o) {
         }
         r.flash_attention = v.cast<bool>();
     }
+    if (const auto v = get("cuda_module_loading"); !v.is_none()) {
+        r.cuda_module_loading = parse_cuda_module_loading(text_from(v, "cuda_module_loading"), "cuda_module_loading");
+    } else if (d.cuda_module_loading && !is_blank(*d.cuda_module_loading) && !is_guide_engine(r.engine)) {
+        // The guide's formula has no runtime input: the variable is CUDA's, not an error there.
+        r.cuda_module_loading = parse_cuda_module_loading(*d.cuda_module_loading, "CUDA_MODULE_LOADING");
+    }
+    if (const auto v = get("language"); !v.is_none()) r.language = text_from(v, "language");
+    if (const auto v = get("align"); !v.is_none()) r.align = flag_from(v, "align");
+    if (const auto v = get("diarize"); !v.is_none()) r.diarize = flag_from(v, "diarize");
+    if (const auto v = get("staged"); !v.is_none()) r.staged = flag_from(v, "staged");
     return r;
 }
 
@@ -269,15 +290,29 @@ warning_sink python_warnings() {
 }
 
 /// The C++ facade for one GpuManager: the environment is read once, when it is created (on the
-/// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE.
+/// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE and
+/// GpuManager(engine=...) WHISPER_VRAM_ENGINE (the default engine of every method).
 class manager {
 public:
-    explicit manager(const std::optional<std::string>& simulate)
-        : env_(read(simulate)), manager_(env_, python_warnings()) {}
+    manager(const std::optional<std::string>& simulate, const std::optional<std::string>& engine)
+        : env_(read(simulate)), manager_(env_, python_warnings()) {
+        // A given engine is checked now; WHISPER_VRAM_ENGINE when a request uses it (methods that
+        // take no engine, such as get_gpu_memory_info, do not fail on it).
+        if (engine) engine_ = canonical_engine(*engine);
+    }
 
     [[nodiscard]] const gpu_manager& get() const { return manager_; }
     /// The environment the manager was made from (CUDA_VISIBLE_DEVICES numbers the GPUs).
     [[nodiscard]] const environment& env() const { return env_; }
+    /// The request of @p options with this manager's defaults.
+    [[nodiscard]] estimate_request request(const py::dict& options) const {
+        request_defaults defaults;
+        const bool given =
+            options.contains("engine") && !py::reinterpret_borrow<py::object>(options["engine"]).is_none();
+        if (!given) defaults.engine = engine_ ? *engine_ : default_engine(env_.engine);
+        defaults.cuda_module_loading = env_.cuda_module_loading;
+        return request_from(options, defaults);
+    }
 
 private:
     static environment read(const std::optional<std::string>& simulate) {
@@ -288,6 +323,7 @@ private:
     }
     environment env_;
     gpu_manager manager_;
+    std::optional<std::string> engine_;  ///< GpuManager(engine=...), canonical
 };
 
 }  // namespace
@@ -325,14 +361,15 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<manager>(m, "Manager")
         // simulate as an object: 5 or ['x'] are ValueErrors naming the value, not pybind11 TypeErrors.
-        .def(py::init([](const py::object& simulate) {
-                 return manager(simulate.is_none() ? std::nullopt
-                                                   : std::optional<std::string>(text_from(simulate, "simulate")));
+        .def(py::init([](const py::object& simulate, const py::object& engine) {
+                 return manager(
+                     simulate.is_none() ? std::nullopt : std::optional<std::string>(text_from(simulate, "simulate")),
+                     engine.is_none() ? std::nullopt : std::optional<std::string>(text_from(engine, "engine")));
              }),
-             py::arg("simulate") = py::none())
+             py::arg("simulate") = py::none(), py::arg("engine") = py::none())
         .def("calculate",
              [](const manager& self, const py::dict& options) {
-                 return to_python(to_json(self.get().calculate(request_from(options))));
+                 return to_python(to_json(self.get().calculate(self.request(options))));
              })
         .def("gpu_memory_info",
              [](const manager& self) {
@@ -360,19 +397,19 @@ PYBIND11_MODULE(_core, m) {
         .def("check",
              [](const manager& self, const py::dict& options, const py::object& gpu_ids) {
                  return to_python(
-                     to_json(self.get().check_gpu_memory_sufficient(request_from(options), gpu_ids_from(gpu_ids))));
+                     to_json(self.get().check_gpu_memory_sufficient(self.request(options), gpu_ids_from(gpu_ids))));
              })
         .def("best_model",
              [](const manager& self, const py::object& available, const py::dict& options,
                 const py::object& english_only_flag) {
                  const bool english_only = flag_from(english_only_flag, "english_only");
                  return to_python(to_json(
-                     self.get().assign_optimal_model(memory_from(available), request_from(options), english_only)));
+                     self.get().assign_optimal_model(memory_from(available), self.request(options), english_only)));
              })
         .def(
             "solve",
             [](const manager& self, const std::string& quantity, const py::dict& options, const py::object& available) {
-                const estimate_request request = request_from(options);
+                const estimate_request request = self.request(options);
                 if (quantity == "min_memory") return to_python(to_json(self.get().solve_min_memory(request)));
                 const std::uint64_t bytes = memory_from(available);
                 if (quantity == "max_segment") return to_python(to_json(self.get().solve_max_segment(request, bytes)));
@@ -387,7 +424,7 @@ PYBIND11_MODULE(_core, m) {
              [](const manager& self, const py::object& gpus, const py::dict& options,
                 const py::object& english_only_flag) {
                  const bool english_only = flag_from(english_only_flag, "english_only");
-                 const estimate_request request = request_from(options);
+                 const estimate_request request = self.request(options);
                  if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only)));
                  const std::vector<std::string> names = names_from(gpus);
                  return to_python(
@@ -421,7 +458,7 @@ PYBIND11_MODULE(_core, m) {
              [](const manager& self, const py::dict& options, const py::object& gpu_ids, const py::object& timeout,
                 const py::object& policy) {
                  reserve_options o;
-                 o.request = request_from(options);
+                 o.request = self.request(options);
                  std::string ids;
                  for (const auto& id : gpu_ids_from(gpu_ids)) ids += (ids.empty() ? "" : ",") + id;
                  o.gpu_ids = ids;

@@ -15,30 +15,50 @@ namespace whisper_vram::cli {
 
 void add_estimate_options(CLI::App& command, estimate_options& o, estimate_option_set set) {
     if (set.segment) command.add_option("--segment", o.segment, "audio segment length in seconds (default 30)");
-    if (set.batch) command.add_option("--batch", o.batch, "batch size, an integer 1-4096 (default 1)");
+    if (set.batch) {
+        command.add_option("--batch", o.batch, "batch size, an integer 1-4096 (default 1; whisperx: 16, its README's)")
+            ->each([&o](const std::string&) { o.batch_given = true; });
+    }
     if (set.precision) {
         command.add_option("--precision", o.precision,
                            engine_precisions_text() + " (aliases such as fp16 are accepted); all = sweep");
     }
     if (set.margin) command.add_option("--margin", o.margin, "safety margin, 0-10 (default 0.2 = 20%)");
     if (set.engine) {
-        command.add_option("--engine", o.engine, engine_list_text());
+        command.add_option("--engine", o.engine, engine_list_text() + " (default: WHISPER_VRAM_ENGINE, else guide)")
+            ->each([&o](const std::string&) { o.engine_given = true; });
         command.add_option("--beam", o.beam, "beam size 1-64 (engines only; default: the engine's: 5, transformers 1)");
         command.add_option("--gpu", o.gpu, "GPU model the job runs on, e.g. \"T4\" (engines only)");
         command.add_option("--flash-attention", o.flash_attention, "on|off (engines only; default: the engine's)");
     }
+    command.add_option("--cuda-module-loading", o.cuda_module_loading,
+                       "lazy|eager: how the job's CUDA loads kernels (engines only; default: CUDA_MODULE_LOADING, "
+                       "else not stated = sized as eager, the safe side)");
+    command.add_option("--language", o.language,
+                       "whisperx: language of the alignment model, e.g. en (default), fr, ja");
+    command.add_flag("--no-align", o.no_align, "whisperx: no wav2vec2 alignment model");
+    command.add_flag("--diarize", o.diarize, "whisperx: add the pyannote diarization pipeline");
+    command.add_flag("--staged", o.staged,
+                     "whisperx: size its CLI, which frees each stage's models before the next (default: its README's "
+                     "Python example, every model resident)");
+}
+
+std::string effective_engine(const estimate_options& o) {
+    if (o.engine_given || o.engine != "guide" || o.env == nullptr) return o.engine;
+    return default_engine(o.env->engine);
 }
 
 estimate_request to_request(const estimate_options& o, const std::string& model) {
     estimate_request request;
     request.model = model;
     request.segment_seconds = parse_segment_seconds(o.segment);
-    request.batch_size = parse_batch_size(o.batch);
+    const std::string engine = effective_engine(o);
+    // The core reads an empty engine as the guide; from --engine '' that would be a silent default.
+    if (engine.find_first_not_of(" \t") == std::string::npos) (void)canonical_engine(engine);  // throws
+    request.engine = engine;
+    request.batch_size = !o.batch_given && o.batch == "1" ? default_batch_size(engine) : parse_batch_size(o.batch);
     request.precision = o.precision;
     request.margin = parse_margin(o.margin);
-    request.engine = o.engine;
-    // The core reads an empty engine as the guide; from --engine '' that would be a silent default.
-    if (o.engine.find_first_not_of(" \t") == std::string::npos) (void)canonical_engine(o.engine);  // throws
     if (o.beam) {
         const auto& text = *o.beam;
         int beam = 0;
@@ -58,6 +78,17 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
             throw usage_error(fmt::format("--flash-attention '{}' is invalid: accepted: on, off", *o.flash_attention));
         }
     }
+    if (o.cuda_module_loading) {
+        request.cuda_module_loading = parse_cuda_module_loading(*o.cuda_module_loading, "--cuda-module-loading");
+    } else if (o.env != nullptr && o.env->cuda_module_loading && !is_guide_engine(engine) &&
+               o.env->cuda_module_loading->find_first_not_of(" \t") != std::string::npos) {
+        // The guide's formula has no runtime input: the variable is for CUDA, not an error there.
+        request.cuda_module_loading = parse_cuda_module_loading(*o.env->cuda_module_loading, "CUDA_MODULE_LOADING");
+    }
+    if (o.language) request.language = *o.language;
+    if (o.no_align) request.align = false;
+    request.diarize = o.diarize;
+    request.staged = o.staged;
     return request;
 }
 

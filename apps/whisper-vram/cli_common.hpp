@@ -41,8 +41,14 @@ std::pair<CLI::App*, Options*> add_command(CLI::App& parent, command_action& act
     auto options = std::make_shared<Options>();
     auto* command = parent.add_subcommand(std::move(name), std::move(description));
     // Parsed → the action: the one place a subcommand's options meet what it does.
-    command->callback(
-        [options, run, &action] { action = [options, run](const context& c) { return run(*options, c); }; });
+    command->callback([options, run, &action] {
+        action = [options, run](const context& c) {
+            // Options with the shared estimate options take their environment defaults
+            // (WHISPER_VRAM_ENGINE, CUDA_MODULE_LOADING) from the context: see estimate_options::env.
+            if constexpr (requires { options->estimate.env; }) options->estimate.env = &c.env;
+            return run(*options, c);
+        };
+    });
     return {command, options.get()};
 }
 
@@ -64,6 +70,17 @@ struct estimate_options {
     std::optional<std::string> beam;
     std::optional<std::string> gpu;
     std::optional<std::string> flash_attention;
+    std::optional<std::string> cuda_module_loading;  ///< --cuda-module-loading lazy|eager
+    std::optional<std::string> language;             ///< --language (whisperx)
+    bool no_align = false;                           ///< --no-align (whisperx)
+    bool diarize = false;                            ///< --diarize (whisperx)
+    bool staged = false;                             ///< --staged (whisperx: its CLI's stage-by-stage peak)
+    bool engine_given = false;                       ///< --engine was on the command line
+    bool batch_given = false;                        ///< --batch was on the command line
+    /// The environment the defaults come from: WHISPER_VRAM_ENGINE when --engine is not given (and
+    /// `engine` is still "guide"), CUDA_MODULE_LOADING when --cuda-module-loading is not given.
+    /// add_command() sets it before a subcommand runs; nullptr = no environment defaults.
+    const environment* env = nullptr;
 };
 
 /// Which of the shared options a subcommand offers.
@@ -75,10 +92,17 @@ struct estimate_option_set {
     bool engine = true;
 };
 
-/// Adds --segment --batch --precision --margin --engine --beam --gpu --flash-attention.
+/// Adds --segment --batch --precision --margin --engine --beam --gpu --flash-attention (as @p set
+/// says) and, always, --cuda-module-loading --language --no-align --diarize --staged.
 void add_estimate_options(CLI::App& command, estimate_options& options, estimate_option_set set = {});
 
-/// Builds a request for @p model from the options (single values; no lists).
+/// The engine the options ask for: --engine, else WHISPER_VRAM_ENGINE (options.env), else "guide".
+/// @throws usage_error naming WHISPER_VRAM_ENGINE and its value when that is not an engine.
+std::string effective_engine(const estimate_options& options);
+
+/// Builds a request for @p model from the options (single values; no lists), with the defaults
+/// of effective_engine(): its batch when --batch is not given (whisperx: 16), and
+/// CUDA_MODULE_LOADING for engine-aware estimates when --cuda-module-loading is not given.
 /// @throws usage_error for bad values.
 estimate_request to_request(const estimate_options& options, const std::string& model);
 

@@ -46,13 +46,15 @@ void apply_preset(calc_options& o) {
     o.model = std::string(preset.model);
     o.estimate.segment = fmt::format("{:g}", preset.segment_seconds);
     o.estimate.batch = std::to_string(preset.batch_size);
+    o.estimate.batch_given = true;  // the preset's batch, not an engine's default
     o.estimate.precision = std::string(preset.precision);
 }
 
 std::vector<std::string> precision_list(const calc_options& o) {
     if (o.estimate.precision == "all") {
         // The guide's four columns, or every precision the chosen engine supports.
-        if (!is_guide_engine(o.estimate.engine)) return engine_precisions(canonical_engine(o.estimate.engine));
+        const std::string engine = effective_engine(o.estimate);
+        if (!is_guide_engine(engine)) return engine_precisions(canonical_engine(engine));
         std::vector<std::string> names;
         for (const auto p : guide_precisions()) names.emplace_back(to_string(p));
         return names;
@@ -81,6 +83,48 @@ void print_single(std::ostream& out, const memory_estimate& e) {
                            e.request.segment_seconds, bytes_to_gib(*e.host_bytes), bytes_to_mib(*e.host_bytes));
     }
     for (const auto& note : e.notes) out << fmt::format("note: {}\n", note);
+}
+
+// The precision @p engine runs for the guide's @p precision: the same name when the engine takes
+// it, else the nearest it has (int4 → int8 → float16; bfloat16 → float16); empty when none.
+std::string engine_precision_for(std::string_view engine, const std::string& precision) {
+    const auto supported = engine_precisions(engine);
+    std::vector<std::string> candidates{precision};
+    if (precision == "int4") candidates.emplace_back("int8");
+    candidates.emplace_back("float16");
+    for (const auto& candidate : candidates) {
+        try {
+            return canonical_engine_precision(engine, candidate);
+        } catch (const usage_error&) {  // not this one: try the next
+        }
+    }
+    return {};
+}
+
+// The guide's one-line hint: what each real engine needs for the same job (same model, segment,
+// batch, margin; the nearest precision each engine has), and how to choose one.
+std::string engine_hint(const memory_estimate& guide) {
+    std::vector<std::string> items;
+    for (const auto& engine : engine_names()) {
+        const std::string precision = engine_precision_for(engine, guide.request.precision);
+        if (precision.empty()) continue;
+        estimate_request r = guide.request;
+        r.engine = engine;
+        r.precision = precision;
+        try {
+            const memory_estimate e = estimate(r);
+            // The engine's own name for the precision when it differs (f16, q4_0, int8 for int4).
+            items.push_back(fmt::format("{} {} GiB{}", engine, gib2(e.recommended_gib),
+                                        precision == guide.request.precision ? "" : fmt::format(" ({})", precision)));
+        } catch (const usage_error&) {  // this engine cannot size the job: leave it out
+        }
+    }
+    std::string list;
+    for (const auto& item : items) list += (list.empty() ? "" : ", ") + item;
+    return fmt::format(
+        "Real engines for the same job (recommended): {} - choose one with --engine, or set "
+        "WHISPER_VRAM_ENGINE\n",
+        list);
 }
 
 void print_sweep(std::ostream& out, const std::vector<memory_estimate>& estimates) {
@@ -148,6 +192,8 @@ exit_status run_calc(calc_options o, const context& c) {
                                  preset->recommended_gib);
             c.out << fmt::format("preset {}: {}\n", preset->preset.name, preset->message);
         }
+        // Last line of the guide's answer: what the real engines need (issue 11, item 6).
+        if (is_guide_engine(estimates.front().request.engine)) c.out << engine_hint(estimates.front());
     }
     return exit_status::ok;
 }
@@ -179,7 +225,10 @@ void setup_calc(CLI::App& app, command_action& action) {
         for (const char* name : {"--segment", "--batch", "--precision"}) {
             if (command->count(name) > 0) options->explicit_options.emplace_back(name);
         }
-        action = [options](const context& c) { return run_calc(*options, c); };
+        action = [options](const context& c) {
+            options->estimate.env = &c.env;  // WHISPER_VRAM_ENGINE, CUDA_MODULE_LOADING (as add_command does)
+            return run_calc(*options, c);
+        };
     });
 }
 

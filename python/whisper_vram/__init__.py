@@ -47,36 +47,47 @@ class _EstimateOptions(TypedDict, total=False):
     segment_duration: float
     batch_size: int
     precision: str
-    engine: str
+    engine: Optional[str]
     margin: float
     beam_size: Optional[int]
     gpu: Optional[str]
     flash_attention: Optional[bool]
+    cuda_module_loading: Optional[str]
+    language: Optional[str]
+    align: Optional[bool]
+    diarize: bool
+    staged: bool
 
 
 class GpuManager:
     """The guide's ``gpu_manager``: memory estimates, GPU information, checks, planning, concurrency.
 
     ``simulate`` is a GPU simulation spec ("8GiB", "RTX 3090,24GiB:used=2GiB"); ``None`` uses
-    ``WHISPER_VRAM_SIMULATE`` when set, else the real GPUs through NVML. The C++ core is created on
-    first use, so the environment is read then.
+    ``WHISPER_VRAM_SIMULATE`` when set, else the real GPUs through NVML. ``engine`` is the default
+    engine of every method (``engine=None`` there); ``None`` uses ``WHISPER_VRAM_ENGINE`` when set,
+    else the guide's formula. ``CUDA_MODULE_LOADING`` (LAZY, EAGER, DEFAULT = LAZY) is the default of
+    ``cuda_module_loading`` for engine estimates. The C++ core is created on first use, so the
+    environment is read then (and a bad engine raises ValueError then).
     """
 
-    def __init__(self, simulate: Optional[str] = None) -> None:
+    def __init__(self, simulate: Optional[str] = None, engine: Optional[str] = None) -> None:
         self._simulate = simulate
+        self._engine = engine
         self._impl: Optional[_core.Manager] = None
 
     def _native(self) -> _core.Manager:
         if self._impl is None:
-            self._impl = _core.Manager(self._simulate)
+            self._impl = _core.Manager(self._simulate, self._engine)
         return self._impl
 
     # ---- estimates ----------------------------------------------------------------------------
 
     def calculate_memory_usage(self, model_name: str, segment_duration: float = 30, batch_size: int = 1,
-                               precision: str = "float16", *, engine: str = "guide", margin: float = 0.2,
+                               precision: str = "float16", *, engine: Optional[str] = None, margin: float = 0.2,
                                beam_size: Optional[int] = None, gpu: Optional[str] = None,
-                               flash_attention: Optional[bool] = None) -> MemoryEstimate:
+                               flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                               language: Optional[str] = None, align: Optional[bool] = None,
+                               diarize: bool = False, staged: bool = False) -> MemoryEstimate:
         """Memory a Whisper job needs, as the guide computes it (or an engine-aware estimate).
 
         Returns a dict with ``total_required`` and ``recommended`` (GiB floats, recommended =
@@ -85,20 +96,31 @@ class GpuManager:
         (``model``, ``precision``, ``segment_duration``, ``batch_size``, ``engine``, ``margin``),
         ``*_bytes`` integers and ``notes``.
 
-        ``engine`` is one of: guide, openai-whisper, transformers, faster-whisper, whisper.cpp
-        (the guide's formula is the default; ``beam_size``, ``gpu`` — a GPU model name such as
-        "T4" — and ``flash_attention`` apply to the other engines only).
+        ``engine`` is one of: guide, openai-whisper, transformers, faster-whisper, whisper.cpp, whisperx
+        (None: the manager's default, see :class:`GpuManager`; the guide's formula unless set;
+        ``beam_size``, ``gpu`` — a GPU model name such as "T4" —, ``flash_attention`` and
+        ``cuda_module_loading`` — "lazy" or "eager"; None: ``CUDA_MODULE_LOADING``, else not stated,
+        sized as eager, the safe side — apply to the other engines only; ``language`` (default
+        "en"), ``align`` (default True), ``diarize`` and ``staged`` (size WhisperX's CLI, which frees
+        each stage's models before the next; default: every model resident, as its README's Python
+        example) to whisperx only, whose command-line default batch is 16: pass ``batch_size=16`` for
+        its README's example).
 
         Raises ValueError for an unknown model, a bad precision, a non-positive segment, etc.
         """
         return self._native().calculate(_EstimateOptions(
             model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
-            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention))
+            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention,
+            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize,
+            staged=staged))
 
     def check_gpu_memory_sufficient(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
                                     segment_duration: float = 30, batch_size: int = 1, precision: str = "float16",
-                                    *, engine: str = "guide", margin: float = 0.2, beam_size: Optional[int] = None,
-                                    gpu: Optional[str] = None, flash_attention: Optional[bool] = None) -> CheckResult:
+                                    *, engine: Optional[str] = None, margin: float = 0.2,
+                                    beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                                    flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                                    language: Optional[str] = None, align: Optional[bool] = None,
+                                    diarize: bool = False, staged: bool = False) -> CheckResult:
         """Does the configuration fit on each listed GPU? (The guide's check.)
 
         ``gpu_ids``: CUDA indices (as PyTorch numbers them, after CUDA_VISIBLE_DEVICES), UUIDs
@@ -115,7 +137,9 @@ class GpuManager:
         """
         options = _EstimateOptions(
             model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
-            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention)
+            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention,
+            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize,
+            staged=staged)
         return self._native().check(options, gpu_ids)
 
     # ---- GPU information ----------------------------------------------------------------------
@@ -141,7 +165,7 @@ class GpuManager:
     # ---- planning -----------------------------------------------------------------------------
 
     def assign_optimal_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
-                             precision: str = "float16", *, engine: str = "guide", english_only: bool = False,
+                             precision: str = "float16", *, engine: Optional[str] = None, english_only: bool = False,
                              margin: float = 0.2) -> str:
         """The guide's assign_optimal_model: the largest model whose recommended memory fits in
         ``available_memory`` GiB (ladder large > medium > small > base > tiny for the guide;
@@ -152,7 +176,7 @@ class GpuManager:
                                engine=engine, english_only=english_only, margin=margin)["model"]
 
     def best_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
-                   precision: str = "float16", *, engine: str = "guide", english_only: bool = False,
+                   precision: str = "float16", *, engine: Optional[str] = None, english_only: bool = False,
                    margin: float = 0.2) -> BestModelResult:
         """Like :meth:`assign_optimal_model` but the whole answer:
         ``{'model', 'fits', 'recommended', 'memory', 'ladder', 'message', ...}``."""
@@ -161,7 +185,7 @@ class GpuManager:
         return self._native().best_model(available_memory, options, english_only)
 
     def solve_max_segment(self, model_name: str, available_memory: float, batch_size: int = 1,
-                          precision: str = "float16", *, engine: str = "guide",
+                          precision: str = "float16", *, engine: Optional[str] = None,
                           margin: float = 0.2) -> SolveResult:
         """Longest segment (whole seconds) whose recommended memory fits in ``available_memory``
         GiB: ``{'value', 'fits', ...inputs...}``; ``fits`` False (value 0) when even 1 s does not."""
@@ -170,7 +194,7 @@ class GpuManager:
         return self._native().solve("max_segment", options, available_memory)
 
     def solve_max_batch(self, model_name: str, available_memory: float, segment_duration: float = 30,
-                        precision: str = "float16", *, engine: str = "guide",
+                        precision: str = "float16", *, engine: Optional[str] = None,
                         margin: float = 0.2) -> SolveResult:
         """Largest batch size that fits in ``available_memory`` GiB: ``{'value', 'fits', ...}``."""
         options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, precision=precision,
@@ -178,7 +202,7 @@ class GpuManager:
         return self._native().solve("max_batch", options, available_memory)
 
     def solve_max_concurrent(self, model_name: str, available_memory: float, segment_duration: float = 30,
-                             batch_size: int = 1, precision: str = "float16", *, engine: str = "guide",
+                             batch_size: int = 1, precision: str = "float16", *, engine: Optional[str] = None,
                              margin: float = 0.2) -> SolveResult:
         """How many such tasks fit side by side in ``available_memory`` GiB (each with its own
         margin): ``{'value', 'fits', ...}``."""
@@ -187,7 +211,7 @@ class GpuManager:
         return self._native().solve("max_concurrent", options, available_memory)
 
     def solve_min_memory(self, model_name: str, segment_duration: float = 30, batch_size: int = 1,
-                         precision: str = "float16", *, engine: str = "guide",
+                         precision: str = "float16", *, engine: Optional[str] = None,
                          margin: float = 0.2) -> SolveResult:
         """The smallest GPU memory that fits (= recommended): ``{'value' (GiB), 'value_bytes', ...}``."""
         options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
@@ -195,7 +219,7 @@ class GpuManager:
         return self._native().solve("min_memory", options, None)
 
     def recommend(self, gpus: Optional[Union[str, Sequence[str]]] = None, precision: str = "float16", *,
-                  engine: str = "guide", english_only: bool = False, margin: float = 0.2) -> RecommendResult:
+                  engine: Optional[str] = None, english_only: bool = False, margin: float = 0.2) -> RecommendResult:
         """Per-GPU recommendations (the guide's "suggestions per GPU", computed): for each GPU the
         best model at 30 s, its longest segment, how many 30 s tasks fit, and the same for int8.
         ``gpus``: catalog names ("RTX 3090", ["T4", "A10"]); None = the GPUs this manager sees
@@ -235,7 +259,7 @@ class GpuManager:
 
     def reserve(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
                 timeout: Optional[float] = None, segment_duration: float = 30, batch_size: int = 1,
-                precision: str = "float16", *, engine: str = "guide", margin: float = 0.2,
+                precision: str = "float16", *, engine: Optional[str] = None, margin: float = 0.2,
                 policy: str = "best-fit") -> "Lease":
         """Reserves the configuration's recommended memory on one of ``gpu_ids`` (None = every
         visible GPU; placement ``policy`` "best-fit" or "most-free"), waiting in FIFO order up to

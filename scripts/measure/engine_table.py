@@ -3,7 +3,7 @@
 
 For every catalog model: total_required / recommended (GiB, 2 decimals) of the guide formula
 ("—" where the guide has no row) and of each engine at its defaults (precision float16 = each
-engine's half precision, the engine's default beam, batch 1, 30 s, margin 0.2).
+engine's half precision, the engine's default beam and batch, 30 s, margin 0.2).
 
 Usage: python3 scripts/measure/engine_table.py [path/to/whisper-vram]   (default build/default/whisper-vram)
 """
@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 
-ENGINES = ["openai-whisper", "transformers", "faster-whisper", "whisper.cpp"]
+ENGINES = ["openai-whisper", "transformers", "faster-whisper", "whisper.cpp", "whisperx"]
 
 
 def calc(cli, *args):
@@ -34,7 +34,12 @@ def main():
     models = [m["name"] for m in json.loads(subprocess.run([cli, "models", "--json"], capture_output=True, text=True,
                                                            check=True).stdout)["models"]]
     defaults = {e: calc(cli, "tiny", "--engine", e) for e in ENGINES}
-    header = ["model", "guide"] + [f"{e} ({defaults[e]['precision']}, beam {defaults[e]['beam_size']})" for e in ENGINES]
+    def label(e):
+        d = defaults[e]
+        batch = f", batch {d['batch_size']}" if d["batch_size"] != 1 else ""
+        return f"{e} ({d['precision']}, beam {d['beam_size']}{batch})"
+
+    header = ["model", "guide"] + [label(e) for e in ENGINES]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for model in models:

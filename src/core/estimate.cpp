@@ -63,6 +63,15 @@ double parse_margin(std::string_view text) {
     return value;
 }
 
+std::string parse_cuda_module_loading(std::string_view text, std::string_view source) {
+    const std::string value = detail::to_lower(detail::trim(text));
+    if (value == "lazy" || value == "default") return "lazy";
+    if (value == "eager") return "eager";
+    throw usage_error(fmt::format(
+        "{} '{}' is invalid: accepted: lazy, eager, default (= lazy), in any case (CUDA's LAZY, EAGER, DEFAULT)",
+        source, text));
+}
+
 estimate_request make_guide_request(std::string_view model, double segment_seconds, int batch_size,
                                     std::string_view precision) {
     estimate_request request;

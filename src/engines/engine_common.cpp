@@ -98,25 +98,71 @@ estimate_builder start_estimate(const resolved_request& in) {
     b.result.request.beam_size = static_cast<int>(in.beams);
     b.result.request.flash_attention = in.flash_attention;
     if (in.gpu != nullptr) b.result.request.gpu_name = std::string(in.gpu->name);
+    // What was sized: unstated is sized as eager (add_cuda_context says so in the notes).
+    b.result.request.cuda_module_loading = in.eager_module_loading ? "eager" : "lazy";
     b.result.host_bytes = host_audio_bytes(in.arch, request.segment_seconds);
     return b;
 }
 
-void add_cuda_context(estimate_builder& b) {
+eager_loading_cost torch_eager_loading() noexcept {
+    return {engine_constants::torch_eager_extra_bytes,
+            "every kernel of libtorch, cuBLAS and cuDNN in the context at start: >1000 MB before CUDA 11.7 (ptrblck, "
+            "pytorch issue #107667), read as 1000 MiB, less the lazy context and the 128 MiB of lazily loaded kernels "
+            "counted in library_workspace"};
+}
+
+eager_loading_cost ct2_eager_loading() noexcept {
+    return {engine_constants::eager_minus_lazy_context_bytes,
+            "every kernel of CTranslate2, cuBLAS and cuDNN at start (CTranslate2 3.x on CUDA 11 loads eagerly): no "
+            "published figure, assumed equal to PyTorch PR #86509's eager - lazy context, 666,632,192 - 287,047,680 "
+            "B"};
+}
+
+eager_loading_cost ggml_eager_loading() noexcept {
+    return {engine_constants::eager_minus_lazy_context_bytes,
+            "every kernel of ggml-cuda and cuBLAS at start: no published figure, assumed equal to PyTorch PR #86509's "
+            "eager - lazy context, 666,632,192 - 287,047,680 B"};
+}
+
+void add_cuda_context(estimate_builder& b, const resolved_request& in, const eager_loading_cost& eager) {
     b.add("cuda_context", engine_constants::cuda_context_lazy_bytes,
-          "CUDA context with lazy module loading: 287,047,680 B measured in PyTorch PR #86509");
+          "CUDA context with lazy module loading: 287,047,680 B measured in PyTorch PR #86509 (eager loading adds "
+          "cuda_module_loading_eager)");
+    if (!in.eager_module_loading) {
+        b.add("cuda_module_loading_eager", 0,
+              "none: lazy module loading (stated): kernels load on first use, counted in library_workspace");
+        return;
+    }
+    b.add(
+        "cuda_module_loading_eager", eager.bytes,
+        fmt::format("eager module loading ({}): {} = {}",
+                    in.module_loading_stated ? "stated" : "not stated, the safe side", eager.source, mib(eager.bytes)));
+    if (!in.module_loading_stated) {
+        b.result.notes.push_back(fmt::format(
+            "CUDA module loading not stated: sized as eager (+{}); pass --cuda-module-loading lazy (or set "
+            "CUDA_MODULE_LOADING=LAZY) if the job runs with lazy loading: the default from CUDA 12.2 on, and set by "
+            "PyTorch 1.13 and later unless CUDA_MODULE_LOADING is already set",
+            mib(eager.bytes)));
+    }
+}
+
+std::uint64_t torch_workspace_bytes(const resolved_request& in) {
+    using namespace engine_constants;
+    return torch_cublas_workspace_bytes + cublaslt_workspace_bytes(in.gpu) + torch_kernel_modules_bytes;
+}
+
+std::string torch_workspace_text(const resolved_request& in) {
+    return fmt::format(
+        "cuBLAS workspace 8,519,680 B (PyTorch default :4096:2:16:8) + cuBLASLt workspace {} ({}) + "
+        "libtorch/cuBLAS kernels loaded on first use, 128 MiB (assumed, to be calibrated by measurement)",
+        mib(cublaslt_workspace_bytes(in.gpu)),
+        in.gpu != nullptr ? fmt::format("{}, CC {}.{}", in.gpu->name, in.gpu->cc_major, in.gpu->cc_minor)
+                          : std::string("card unknown: the largest, sm90's"));
 }
 
 void add_torch_runtime(estimate_builder& b, const resolved_request& in) {
-    using namespace engine_constants;
-    add_cuda_context(b);
-    const std::uint64_t lt = cublaslt_workspace_bytes(in.gpu);
-    b.add("library_workspace", torch_cublas_workspace_bytes + lt + torch_kernel_modules_bytes,
-          fmt::format("cuBLAS workspace 8,519,680 B (PyTorch default :4096:2:16:8) + cuBLASLt workspace {} ({}) + "
-                      "libtorch/cuBLAS kernels loaded on first use, 128 MiB (assumed, to be calibrated by measurement)",
-                      mib(lt),
-                      in.gpu != nullptr ? fmt::format("{}, CC {}.{}", in.gpu->name, in.gpu->cc_major, in.gpu->cc_minor)
-                                        : std::string("card unknown: the largest, sm90's")));
+    add_cuda_context(b, in, torch_eager_loading());
+    b.add("library_workspace", torch_workspace_bytes(in), torch_workspace_text(in));
 }
 
 window_sizes window_sizes_for(const model_architecture& a, std::uint64_t act, std::uint64_t score_bytes) {

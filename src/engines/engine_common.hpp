@@ -32,6 +32,20 @@ inline constexpr std::uint64_t f16_bytes = 2;
 // PyTorch PR #86509: a minimal CUDA context measured 287,047,680 B with lazy module loading
 // (CUDA_MODULE_LOADING=LAZY, the Linux default since CUDA 12.2) and 666,632,192 B without.
 inline constexpr std::uint64_t cuda_context_lazy_bytes = 287'047'680;
+inline constexpr std::uint64_t cuda_context_eager_bytes = 666'632'192;
+// Eager module loading (CUDA_MODULE_LOADING=EAGER; every CUDA before 11.7; libraries built with a
+// CUDA runtime < 11.7; CTranslate2 3.x wheels on CUDA 11 unless told): every kernel of every CUDA
+// library the process loads is put in the context when the library loads.
+// - PyTorch: ptrblck, pytorch issue #107667 (2023-08-28): "Before CUDA 11.7, *all* kernels were
+//   loaded into the context once the library was loaded, which took >1000MB". We read the lower
+//   bound as 1000 MiB (the larger reading of "MB") for context + libtorch + cuBLAS + cuDNN kernels;
+//   the eager extra is that minus what the lazy estimate already counts (the lazy context above and
+//   torch_kernel_modules_bytes below): 1,048,576,000 − 287,047,680 − 134,217,728 = 627,310,592 B.
+inline constexpr std::uint64_t torch_eager_all_kernels_bytes = 1000 * bytes_per_mib;
+// - CTranslate2 and ggml: no published eager figure. Assumption: the eager − lazy difference PR
+//   #86509 measured for a minimal PyTorch context, 666,632,192 − 287,047,680 = 379,584,512 B
+//   (cuBLAS, which both link, is most of what a lazy run leaves unloaded).
+inline constexpr std::uint64_t eager_minus_lazy_context_bytes = cuda_context_eager_bytes - cuda_context_lazy_bytes;
 // PyTorch's cuBLAS workspace: CUBLAS_WORKSPACE_CONFIG default ":4096:2:16:8" = 2 × 4096 KiB +
 // 8 × 16 KiB = 8,519,680 B, allocated on the first matmul.
 inline constexpr std::uint64_t torch_cublas_workspace_bytes = 8'519'680;
@@ -40,6 +54,9 @@ inline constexpr std::uint64_t torch_cublas_workspace_bytes = 8'519'680;
 // what all of libtorch's kernels take; a Whisper run uses a fraction. 128 MiB is our estimate
 // until scripts/measure/measure_transformers.py calibrates it (the CSV's NVML-minus-reserved gap).
 inline constexpr std::uint64_t torch_kernel_modules_bytes = 128 * bytes_per_mib;
+inline constexpr std::uint64_t torch_eager_extra_bytes =
+    torch_eager_all_kernels_bytes - cuda_context_lazy_bytes - torch_kernel_modules_bytes;
+static_assert(torch_eager_extra_bytes == 627'310'592);
 // PyTorch CUDACachingAllocator: kLargeBuffer segments of 20 MiB serve 1-10 MB requests and
 // kSmallBuffer segments of 2 MiB serve ≤ 1 MB requests: one partly used segment of each.
 inline constexpr std::uint64_t torch_allocator_segments_bytes = 22 * bytes_per_mib;
@@ -85,8 +102,10 @@ constexpr engine_profile engine_aware_profile(std::string_view name, std::span<c
                           .aliases = aliases,
                           .precisions = precisions,
                           .default_beam_size = default_beam_size,
+                          .default_batch_size = 1,
                           .default_flash_attention = default_flash_attention,
                           .resolves_itself = false,
+                          .pipeline_stages = false,
                           .estimate = estimate,
                           .weight_bytes = weight_bytes};
 }
@@ -117,11 +136,43 @@ struct estimate_builder {
 /// A builder with the normalised request and host memory filled in.
 estimate_builder start_estimate(const resolved_request& in);
 
-/// Adds `cuda_context` (the lazy-loading CUDA context every engine's process creates).
-void add_cuda_context(estimate_builder& builder);
+/// What eager module loading costs a process, above the lazy figures: a component and a source.
+struct eager_loading_cost {
+    std::uint64_t bytes = 0;  ///< added by eager loading (0 for none)
+    std::string_view source;  ///< "every kernel of libtorch, cuBLAS and cuDNN: …" (where the figure comes from)
+};
+/// PyTorch's (torch_eager_extra_bytes), CTranslate2's and ggml's (eager_minus_lazy_context_bytes).
+eager_loading_cost torch_eager_loading() noexcept;
+eager_loading_cost ct2_eager_loading() noexcept;
+eager_loading_cost ggml_eager_loading() noexcept;
 
-/// Adds `cuda_context` and `library_workspace` of a PyTorch process (openai-whisper, transformers).
+/// Adds `cuda_context` (the lazy-loading CUDA context every engine's process creates), then
+/// `cuda_module_loading_eager`: @p eager's bytes when the request says eager or does not say
+/// (the safe side, with a note saying so), 0 when it says lazy.
+void add_cuda_context(estimate_builder& builder, const resolved_request& in, const eager_loading_cost& eager);
+
+/// PyTorch's library workspace: cuBLAS + cuBLASLt workspaces + lazily loaded kernels.
+std::uint64_t torch_workspace_bytes(const resolved_request& in);
+/// Its description.
+std::string torch_workspace_text(const resolved_request& in);
+
+/// Adds `cuda_context`, `cuda_module_loading_eager` and `library_workspace` of a PyTorch process
+/// (openai-whisper, transformers).
 void add_torch_runtime(estimate_builder& builder, const resolved_request& in);
+
+/// faster-whisper's transcription on CTranslate2 (WhisperModel.transcribe at batch 1,
+/// BatchedInferencePipeline above): adds weights … logits and returns what allocator_slack needs.
+struct ct2_transcription {
+    std::uint64_t weights = 0;      ///< weight bytes on the GPU
+    std::uint64_t activations = 0;  ///< peak of the per-window activations (window_peaks::dynamic)
+};
+ct2_transcription add_ct2_transcription(estimate_builder& builder, const resolved_request& in);
+/// CTranslate2's fixed runtime (library_workspace) and its pool overhead on @p t (allocator_slack).
+std::uint64_t ct2_runtime_bytes() noexcept;
+std::uint64_t ct2_slack_bytes(const ct2_transcription& t);
+/// Their descriptions.
+std::string_view ct2_runtime_text() noexcept;
+std::string_view ct2_slack_text() noexcept;
 
 /// Per-window sizes shared by the PyTorch and CTranslate2 profiles (bytes per batch item or
 /// per hypothesis, at activation element size @p act).

@@ -1,5 +1,5 @@
-// faster-whisper / WhisperX (CTranslate2): WhisperModel.transcribe() (batch 1) and
-// BatchedInferencePipeline (batch > 1, batch_size VAD chunks per generate()).
+// faster-whisper (CTranslate2; WhisperX's transcription reuses it, src/engines/whisperx.cpp): WhisperModel.transcribe()
+// (batch 1) and BatchedInferencePipeline (batch > 1, batch_size VAD chunks per generate()).
 //
 // What the GPU holds (CTranslate2 docs quantization.md, src/models/whisper.cc; faster-whisper
 // transcribe.py):
@@ -35,7 +35,7 @@ using namespace detail;
 // leave 648 MiB (fp16 weights 2943.6 MiB) and 509 MiB (int8 weights 1483.9 MiB): two points, two unknowns → 368 MiB
 // fixed + 9.52% of the weight bytes. An empirical fit, not a mechanism (pool rounding of the weight buffers is one
 // candidate); measurements of CTranslate2 would replace it.
-constexpr std::uint64_t ct2_runtime_bytes = 368 * bytes_per_mib;
+constexpr std::uint64_t ct2_runtime_fixed_bytes = 368 * bytes_per_mib;
 constexpr double ct2_weight_overhead = 0.0952;
 
 struct compute_type {
@@ -115,8 +115,50 @@ std::uint64_t weight_bytes(precision_id precision, const model_architecture& arc
 }
 
 memory_estimate estimate_memory(const resolved_request& in) {
-    using namespace engine_constants;
     estimate_builder b = start_estimate(in);
+    add_cuda_context(b, in, ct2_eager_loading());
+    b.add("library_workspace", ct2_runtime_bytes(), std::string(ct2_runtime_text()));
+    const ct2_transcription t = add_ct2_transcription(b, in);
+    b.add("allocator_slack", ct2_slack_bytes(t), std::string(ct2_slack_text()));
+    return b.finish();
+}
+
+// CTranslate2 compute types (quantization.md); int8 = int8 weights with float16 compute on CC ≥ 7.0.
+constexpr auto precisions = std::to_array<precision_spelling>({
+    {precision_id::float32, "float32", precision_aliases::fp32},
+    {precision_id::float16, "float16", precision_aliases::fp16},
+    {precision_id::bfloat16, "bfloat16", precision_aliases::bf16},
+    {precision_id::int8, "int8", {}},
+    {precision_id::int8_float16, "int8_float16", {}},
+    {precision_id::int8_float32, "int8_float32", {}},
+    {precision_id::int8_bfloat16, "int8_bfloat16", {}},
+    {precision_id::int16, "int16", {}},
+});
+
+}  // namespace
+
+namespace detail {
+
+std::uint64_t ct2_runtime_bytes() noexcept { return ct2_runtime_fixed_bytes; }
+
+std::string_view ct2_runtime_text() noexcept {
+    return "CTranslate2 + cuBLAS/cuDNN kernels, handles and workspaces: 368 MiB, fitted with allocator_slack to the "
+           "faster-whisper README large-v2 fp16 (4525 MB) and int8 (2926 MB) benchmark (its CUDA module loading is "
+           "not stated; eager loading is added separately, the safe side)";
+}
+
+std::uint64_t ct2_slack_bytes(const ct2_transcription& t) {
+    return fraction_of(t.weights, ct2_weight_overhead) +
+           fraction_of(t.activations, engine_constants::allocator_fragmentation);
+}
+
+std::string_view ct2_slack_text() noexcept {
+    return "pool overhead: 9.52% of the weights (fitted to the faster-whisper README benchmark) + 5% of the "
+           "activations (fragmentation, assumed)";
+}
+
+ct2_transcription add_ct2_transcription(estimate_builder& b, const resolved_request& in) {
+    using namespace engine_constants;
     const architecture_split split = split_parameters(in.arch);
     const compute_type type = resolve(in.precision->id, in.gpu, b.result.notes);
     const std::uint64_t act = type.float_bytes;
@@ -129,10 +171,6 @@ memory_estimate estimate_memory(const resolved_request& in) {
     const std::uint64_t prefill_tokens = batched ? sot_tokens : prompt_prefill_tokens;
     const window_sizes w = window_sizes_for(in.arch, act, in.flash_attention ? 0 : 2 * act);
 
-    add_cuda_context(b);
-    b.add("library_workspace", ct2_runtime_bytes,
-          "CTranslate2 + cuBLAS/cuDNN kernels, handles and workspaces: 368 MiB, fitted with allocator_slack to the "
-          "faster-whisper README large-v2 fp16 (4525 MB) and int8 (2926 MB) benchmark");
     const std::uint64_t weights = weight_bytes(type, split);
     b.add(
         "weights", weights,
@@ -168,11 +206,6 @@ memory_estimate estimate_memory(const resolved_request& in) {
           fmt::format("prefill of {} tokens x 14 x d x {} B x batch x beams", prefill_tokens, act));
     b.add("logits", logits,
           fmt::format("last-position logits and log-probs: batch x beams x n_vocab x ({} + 4) B", act));
-    b.add("allocator_slack",
-          fraction_of(weights, ct2_weight_overhead) + fraction_of(peaks.dynamic(), allocator_fragmentation),
-          "pool overhead: 9.52% of the weights (fitted to the faster-whisper README benchmark) + 5% of the activations "
-          "(fragmentation, assumed)");
-
     b.result.notes.push_back(fmt::format("faster-whisper: beam {}, {}; GPU memory does not grow with audio length",
                                          in.beams,
                                          batched ? fmt::format("BatchedInferencePipeline with batch_size {}", in.batch)
@@ -185,26 +218,14 @@ memory_estimate estimate_memory(const resolved_request& in) {
     if (in.precision->id == precision_id::int8 && type.id == precision_id::int8) {
         b.result.notes.emplace_back("int8 on a CC >= 7.0 GPU: int8 weights with float16 compute (as int8_float16)");
     }
-    return b.finish();
+    return {weights, peaks.dynamic()};
 }
 
-// CTranslate2 compute types (quantization.md); int8 = int8 weights with float16 compute on CC ≥ 7.0.
-constexpr auto precisions = std::to_array<precision_spelling>({
-    {precision_id::float32, "float32", precision_aliases::fp32},
-    {precision_id::float16, "float16", precision_aliases::fp16},
-    {precision_id::bfloat16, "bfloat16", precision_aliases::bf16},
-    {precision_id::int8, "int8", {}},
-    {precision_id::int8_float16, "int8_float16", {}},
-    {precision_id::int8_float32, "int8_float32", {}},
-    {precision_id::int8_bfloat16, "int8_bfloat16", {}},
-    {precision_id::int16, "int16", {}},
-});
-
-}  // namespace
+}  // namespace detail
 
 const engine_profile& faster_whisper_profile() {
     // Defaults: faster-whisper transcribe(beam_size=5); CTranslate2 flash_attention=False.
-    static constexpr auto aliases = std::to_array<std::string_view>({"ctranslate2", "ct2", "whisperx"});
+    static constexpr auto aliases = std::to_array<std::string_view>({"ctranslate2", "ct2"});
     static const engine_profile profile =
         engine_aware_profile("faster-whisper", aliases, precisions, /*beam*/ 5,
                              /*flash attention*/ false, &estimate_memory, &weight_bytes);

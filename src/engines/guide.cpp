@@ -22,7 +22,16 @@ std::string engine_choices() {
 
 memory_estimate estimate_with_formula(const resolved_request& request) {
     try {
-        return estimate_guide(*request.request);
+        memory_estimate result = estimate_guide(*request.request);
+        // The runtime and WhisperX's stages are engine inputs, like beam and GPU (checked after the
+        // formula's own checks, so a bad model or precision is still the first error reported).
+        const estimate_request& r = *request.request;
+        if (r.cuda_module_loading || r.language || r.align || r.diarize || r.staged) {
+            throw needs_engine_error(
+                "CUDA module loading, language, alignment and diarization are not inputs of the guide formula; "
+                "choose an engine with --engine");
+        }
+        return result;
     } catch (const needs_engine_error& e) {
         throw usage_error(std::string(e.what()) + engine_choices());
     }
@@ -37,8 +46,10 @@ const engine_profile& guide_profile() {
         .aliases = {},
         .precisions = guide_precision_spellings(),
         .default_beam_size = 0,  // beam, GPU and flash attention are not inputs of the formula
+        .default_batch_size = 1,
         .default_flash_attention = false,
         .resolves_itself = true,
+        .pipeline_stages = false,
         .estimate = &estimate_with_formula,
         .weight_bytes = nullptr,
     };

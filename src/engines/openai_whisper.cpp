@@ -9,7 +9,9 @@
 //   to fp16 on every call; the largest cast is the token embedding for the logits (n_vocab·d·2 B).
 //   fp16=False (precision "float32"): fp32 compute, no casts.
 // - decoding with n_group = beam_size (CLI default 5): the self-attention K/V grows per token ×
-//   n_group; since July 2023 audio features and cross K/V are not repeated per beam.
+//   n_group; since v20230918 (PR #1483) audio features and cross K/V are not repeated per beam.
+//   A request that does not state its release (flash attention unset) is sized as the older,
+//   costlier releases: no SDPA (before v20240930) and per-beam audio features (before v20230918).
 // - the first decoder call of a window conditioned on previous text runs 227 tokens and returns
 //   fp16 logits followed by .float(): n_group × 227 × n_vocab × (2 + 4) B.
 // Check: openai/whisper README "Required VRAM" (approximate, no setup stated): tiny/base ~1 GB,
@@ -55,13 +57,16 @@ memory_estimate estimate_memory(const resolved_request& in) {
     const std::uint64_t checkpoint = split.total * f16_bytes;
     const std::uint64_t cast = fp16 ? vocab * d * f16_bytes : 0;
     const std::uint64_t self_kv = hyps * w.self_kv_per_token * static_cast<std::uint64_t>(in.arch.n_text_ctx);
-    const std::uint64_t cross = in.batch * w.cross_kv;
+    // Releases before v20230918 (PR #1483) repeat the audio features per beam, and the cross-attention
+    // K/V computed from them: sized with the pre-SDPA path (flash attention off, the default).
+    const std::uint64_t replicas = in.flash_attention ? 1 : in.beams;
+    const std::uint64_t cross = in.batch * replicas * w.cross_kv;
     const std::uint64_t decoder_act = hyps * prompt_prefill_tokens * w.block_per_token;
     const std::uint64_t logits =
         hyps * prompt_prefill_tokens * vocab * (fp16 ? f16_bytes + float32_bytes : float32_bytes);
     const std::uint64_t decoder_phase = cast + cross + self_kv + decoder_act + logits;
     const std::uint64_t encoder_phase = in.batch * (w.encoder_working + w.attention_scores);
-    const std::uint64_t encoder_output = in.batch * w.encoder_output;
+    const std::uint64_t encoder_output = in.batch * replicas * w.encoder_output;
     const std::uint64_t dynamic = std::max(encoder_phase, decoder_phase) + encoder_output;
     const std::uint64_t checkpoint_extra = checkpoint > dynamic ? checkpoint - dynamic : 0;
 
@@ -79,10 +84,17 @@ memory_estimate estimate_memory(const resolved_request& in) {
                     mib(w.encoder_working + w.attention_scores), in.batch,
                     in.flash_attention ? "SDPA, " : "no SDPA: + heads x 1500^2 x 8 B fp32 scores and softmax; ", act));
     b.add("encoder_output", encoder_output,
-          fmt::format("audio features 1500 x d x {} B x batch, not repeated per beam", act));
+          in.flash_attention ? fmt::format("audio features 1500 x d x {} B x batch, not repeated per beam", act)
+                             : fmt::format("audio features 1500 x d x {} B x batch x beams {} (repeated per beam "
+                                           "before v20230918, PR #1483)",
+                                           act, in.beams));
     b.add("cross_attention_cache", cross,
-          fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch (not repeated per beam since July 2023)",
-                      in.arch.decoder_layers, act));
+          in.flash_attention
+              ? fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch (not repeated per beam since v20230918)",
+                            in.arch.decoder_layers, act)
+              : fmt::format("2 x {} decoder layers x 1500 x d x {} B x batch x beams {} (repeated per beam before "
+                            "v20230918, PR #1483)",
+                            in.arch.decoder_layers, act, in.beams));
     b.add(
         "self_attention_cache", self_kv,
         fmt::format("2 x {} layers x d x {} B x 448 tokens (n_text_ctx, full with a previous-text prompt) x batch {} x "
@@ -107,7 +119,13 @@ memory_estimate estimate_memory(const resolved_request& in) {
                                    in.batch, in.batch)
                      : std::string()));
     if (!in.flash_attention) {
-        b.result.notes.emplace_back("flash attention off: sized like releases before v20240930 (no SDPA)");
+        b.result.notes.emplace_back(
+            in.request->flash_attention
+                ? "flash attention off: sized like releases before v20240930 (no SDPA: fp32 encoder scores), and "
+                  "before v20230918 (audio features and cross-attention K/V repeated per beam)"
+                : "openai-whisper release not stated: sized like releases before v20240930 (no SDPA: fp32 encoder "
+                  "scores) and before v20230918 (audio features and cross-attention K/V repeated per beam), the "
+                  "costlier paths; pass --flash-attention on if you run v20240930 or later");
     }
     return b.finish();
 }
@@ -115,13 +133,15 @@ memory_estimate estimate_memory(const resolved_request& in) {
 }  // namespace
 
 const engine_profile& openai_whisper_profile() {
-    // Defaults: the openai-whisper CLI's `--beam_size 5` (DecodingOptions alone is greedy) and
-    // SDPA attention since release v20240930. float32 = transcribe's fp16=False; float16 (the
+    // Defaults: the openai-whisper CLI's `--beam_size 5` (DecodingOptions alone is greedy), and
+    // flash attention off: SDPA exists only since release v20240930, and a request that does not
+    // say which release it runs is sized on the older, costlier paths (no SDPA; audio features
+    // repeated per beam before v20230918). float32 = transcribe's fp16=False; float16 (the
     // default) = fp32 weights resident, fp16 compute.
     static constexpr auto aliases = std::to_array<std::string_view>({"openai", "whisper"});
     static const engine_profile profile =
         engine_aware_profile("openai-whisper", aliases, std::span(float_spellings).first<2>(), /*beam*/ 5,
-                             /*flash attention*/ true, &estimate_memory, &weight_bytes);
+                             /*flash attention*/ false, &estimate_memory, &weight_bytes);
     return profile;
 }
 

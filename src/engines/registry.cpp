@@ -20,6 +20,7 @@ const engine_profile& openai_whisper_profile();
 const engine_profile& transformers_profile();
 const engine_profile& faster_whisper_profile();
 const engine_profile& whisper_cpp_profile();
+const engine_profile& whisperx_profile();
 
 namespace {
 
@@ -31,6 +32,7 @@ const auto& profiles() {
         &transformers_profile(),
         &faster_whisper_profile(),
         &whisper_cpp_profile(),
+        &whisperx_profile(),
     });
     return list;
 }
@@ -149,6 +151,16 @@ resolved_request resolve_request(const engine_profile& engine, const estimate_re
     in.beams = static_cast<std::uint64_t>(beam);
     in.flash_attention = request.flash_attention.value_or(engine.default_flash_attention);
     if (request.gpu_name) in.gpu = &find_gpu_model(*request.gpu_name);
+    if (request.cuda_module_loading) {
+        in.eager_module_loading = parse_cuda_module_loading(*request.cuda_module_loading) == "eager";
+        in.module_loading_stated = true;
+    }
+    if (!engine.pipeline_stages && (request.language || request.align || request.diarize || request.staged)) {
+        throw usage_error(fmt::format(
+            "language, alignment, diarization and staging (--language, --no-align, --diarize, --staged) are WhisperX "
+            "stages, not inputs of {}: use --engine whisperx",
+            engine.name));
+    }
     return in;
 }
 
@@ -175,6 +187,15 @@ std::string canonical_engine_precision(std::string_view engine, std::string_view
 }
 
 int default_beam_size(std::string_view engine) { return find_engine_aware(engine).default_beam_size; }
+
+int default_batch_size(std::string_view engine) { return find_engine(engine).default_batch_size; }
+
+std::string default_engine(const std::optional<std::string>& from_environment) {
+    if (!from_environment || detail::trim(*from_environment).empty()) return "guide";
+    if (const auto* p = try_find_engine(*from_environment)) return std::string(p->name);
+    throw usage_error(fmt::format("WHISPER_VRAM_ENGINE='{}' is invalid: unknown engine; accepted: {}",
+                                  *from_environment, engine_list_text()));
+}
 
 bool default_flash_attention(std::string_view engine) { return find_engine_aware(engine).default_flash_attention; }
 

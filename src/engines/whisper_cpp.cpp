@@ -73,7 +73,7 @@ memory_estimate estimate_memory(const resolved_request& in) {
     const bool quantized = precision != precision_id::float32 && precision != precision_id::float16;
     const int n_decoders = static_cast<int>(in.beams);
 
-    add_cuda_context(b);
+    add_cuda_context(b, in, ggml_eager_loading());
     const std::uint64_t cublas = cublaslt_workspace_bytes(in.gpu);
     // ggml's CUDA pool holds the f16 copy of the widest activation (1500 × 4d) converted for cuBLAS,
     // and for quantized files a dequantized f16 copy of the widest matrix (4d × d).

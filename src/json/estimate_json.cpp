@@ -13,6 +13,14 @@ nlohmann::ordered_json to_json(const memory_estimate& e) {
     if (e.request.beam_size) j["beam_size"] = *e.request.beam_size;
     if (e.request.gpu_name) j["gpu"] = *e.request.gpu_name;
     if (e.request.flash_attention) j["flash_attention"] = *e.request.flash_attention;
+    // What the estimate sized ("eager" also when not stated: the notes say so); engines only.
+    if (e.request.cuda_module_loading) j["cuda_module_loading"] = *e.request.cuda_module_loading;
+    if (e.request.language) j["language"] = *e.request.language;  // whisperx
+    if (e.request.align) j["align"] = *e.request.align;           // whisperx
+    if (e.request.engine == "whisperx") {
+        j["diarize"] = e.request.diarize;
+        j["staged"] = e.request.staged;
+    }
     j["margin"] = e.request.margin;
     j["unit"] = "GiB";
     nlohmann::ordered_json breakdown = nlohmann::ordered_json::object();

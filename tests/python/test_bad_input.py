@@ -25,7 +25,11 @@ class BadInput(unittest.TestCase):
         self.assert_value_error("segment duration None is invalid", m.calculate_memory_usage, "medium", None)
         self.assert_value_error("batch size 'None' is invalid", m.calculate_memory_usage, "medium", batch_size=None)
         self.assert_value_error("precision None is invalid", m.best_model, 8, precision=None)
-        self.assert_value_error("engine None is invalid", m.recommend, engine=None)
+        # engine=None is the manager's default engine (GpuManager(engine=...), else WHISPER_VRAM_ENGINE, else guide).
+        self.assertEqual(m.calculate_memory_usage("medium", engine=None)["engine"], "guide")
+        self.assertEqual(GpuManager(simulate="8GiB", engine="ct2").calculate_memory_usage("medium")["engine"],
+                         "faster-whisper")
+        self.assert_value_error("unknown engine 'vllm'", GpuManager(engine="vllm").calculate_memory_usage, "medium")
         self.assert_value_error("margin None is invalid", m.solve_max_segment, "medium", 8, margin=None)
         # beam_size, gpu and flash_attention None still mean "the engine's default".
         self.assertEqual(m.calculate_memory_usage("medium", beam_size=None, gpu=None)["model"], "medium")

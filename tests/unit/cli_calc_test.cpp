@@ -1,6 +1,8 @@
 // whisper-vram calc / models, in-process: the contract (exit statuses, JSON keys, messages).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "support/cli_in_process.hpp"
@@ -115,6 +117,28 @@ TEST(CliModels, ListsTheCatalog) {
     r = cli("models");
     ASSERT_EQ(r.status, 0);
     EXPECT_NE(r.out.find("distil-small.en"), std::string::npos);
+}
+
+// The guide's answer ends with one line giving what each real engine needs for the same job.
+TEST(CliCalc, GuideOutputEndsWithTheRealEnginesLine) {
+    const auto r = test::cli("calc large-v3");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+    EXPECT_EQ(last.rfind("Real engines for the same job (recommended): openai-whisper ", 0), 0U) << last;
+    // The figures are the engines' own recommended sizes for large-v3, 30 s, batch 1.
+    const auto fw = test::cli_json("calc large-v3 --engine faster-whisper --json");
+    EXPECT_NE(last.find(fmt::format("faster-whisper {:.2f} GiB", fw["recommended"].get<double>())), std::string::npos)
+        << last;
+    EXPECT_NE(last.find("whisper.cpp "), std::string::npos) << last;
+    EXPECT_NE(last.find(" GiB (f16)"), std::string::npos) << last;  // whisper.cpp's name for float16
+    EXPECT_NE(last.find("choose one with --engine, or set WHISPER_VRAM_ENGINE"), std::string::npos) << last;
+    // int4 maps to each engine's nearest precision, said in brackets; --json and engine runs have no such line.
+    const auto int4 = test::cli("calc large-v3 --precision int4");
+    EXPECT_NE(int4.out.find("faster-whisper "), std::string::npos) << int4.out;
+    EXPECT_NE(int4.out.find("(int8)"), std::string::npos) << int4.out;
+    EXPECT_NE(int4.out.find("(q4_0)"), std::string::npos) << int4.out;
+    EXPECT_EQ(test::cli("calc large-v3 --json").out.find("Real engines"), std::string::npos);
+    EXPECT_EQ(test::cli("calc large-v3 --engine ct2").out.find("Real engines"), std::string::npos);
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ TEST(CliEngines, JsonCarriesTheEngineInputsAndBytes) {
     EXPECT_EQ(j["beam_size"], 2);
     EXPECT_EQ(j["gpu"], "T4");
     EXPECT_EQ(j["flash_attention"], false);
-    ASSERT_EQ(j["breakdown_bytes"].size(), 11U);
+    ASSERT_EQ(j["breakdown_bytes"].size(), 12U);
     std::uint64_t sum = 0;
     for (const auto& [key, value] : j["breakdown_bytes"].items()) sum += value.get<std::uint64_t>();
     EXPECT_EQ(j["total_required_bytes"].get<std::uint64_t>(), sum);
@@ -69,6 +69,50 @@ TEST(CliEngines, HelpListsTheRegistrysEnginesAndPrecisions) {
     EXPECT_NE(recommend.out.find(engine_list_text()), std::string::npos) << recommend.out;
 }
 
+// WHISPER_VRAM_ENGINE sets the default engine of every command that takes --engine; --engine wins.
+TEST(CliEngines, EnvironmentSetsTheDefaultEngineEverywhere) {
+    auto env = test::no_gpu_environment();
+    env.engine = "ct2";
+    EXPECT_EQ(test::cli_json("calc medium --json", env)["engine"], "faster-whisper");
+    EXPECT_EQ(test::cli_json("calc medium --engine guide --json", env)["engine"], "guide");
+    EXPECT_EQ(test::cli_json("calc medium --engine hf --json", env)["engine"], "transformers");
+    // A planning command (check) gets it through the shared options.
+    const auto check = cli("check medium --simulate 80GiB --json", env);
+    ASSERT_EQ(check.status, 0) << check.err;
+    EXPECT_EQ(nlohmann::json::parse(check.out)["required"]["engine"], "faster-whisper");
+    env.engine = "whisperx";
+    EXPECT_EQ(test::cli_json("calc medium --json", env)["batch_size"], 16);
+    env.engine = "vllm";
+    const auto bad = cli("calc medium", env);
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("WHISPER_VRAM_ENGINE='vllm' is invalid"), std::string::npos) << bad.err;
+    EXPECT_EQ(cli("calc medium --engine guide", env).status, 0);  // not used: not an error
+}
+
+// CUDA_MODULE_LOADING fills --cuda-module-loading for engine estimates; the flag wins; the guide
+// ignores the variable (it is CUDA's) and stays exact.
+TEST(CliEngines, CudaModuleLoadingFromTheFlagOrTheEnvironment) {
+    const auto bytes = [](const nlohmann::json& j) { return j["total_required_bytes"].get<std::uint64_t>(); };
+    const auto unstated = test::cli_json("calc medium --engine openai-whisper --json");
+    const auto lazy = test::cli_json("calc medium --engine openai-whisper --cuda-module-loading LAZY --json");
+    const auto eager = test::cli_json("calc medium --engine openai-whisper --cuda-module-loading eager --json");
+    EXPECT_EQ(lazy["cuda_module_loading"], "lazy");
+    EXPECT_EQ(eager["cuda_module_loading"], "eager");
+    EXPECT_EQ(bytes(eager) - bytes(lazy), 627'310'592U);
+    EXPECT_EQ(bytes(unstated), bytes(eager));
+    auto env = test::no_gpu_environment();
+    env.cuda_module_loading = "DEFAULT";  // = LAZY
+    EXPECT_EQ(bytes(test::cli_json("calc medium --engine openai-whisper --json", env)), bytes(lazy));
+    EXPECT_EQ(bytes(test::cli_json("calc medium --engine openai-whisper --cuda-module-loading eager --json", env)),
+              bytes(eager));
+    EXPECT_DOUBLE_EQ(test::cli_json("calc medium --json", env)["total_required"].get<double>(), 4.21875);
+    env.cuda_module_loading = "sometimes";
+    const auto bad = cli("calc medium --engine ct2", env);
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_NE(bad.err.find("CUDA_MODULE_LOADING 'sometimes' is invalid"), std::string::npos) << bad.err;
+    EXPECT_EQ(cli("calc medium", env).status, 0);  // the guide does not read it
+}
+
 TEST(CliEngines, UsageErrorsExitTwo) {
     test::expect_usage_errors({
         {"calc tiny --engine vllm", "unknown engine 'vllm'"},
@@ -78,6 +122,10 @@ TEST(CliEngines, UsageErrorsExitTwo) {
         {"calc tiny --engine hf --flash-attention maybe", "on, off"},
         {"calc tiny --engine faster-whisper --gpu T4 --precision bf16", "compute capability 8.0"},
         {"calc tiny --beam 5", "choose an engine"},
+        {"calc tiny --engine ct2 --cuda-module-loading sometimes", "--cuda-module-loading 'sometimes' is invalid"},
+        {"calc tiny --cuda-module-loading lazy", "choose an engine"},
+        {"calc tiny --engine whisperx --language 12", "language '12' is invalid"},
+        {"calc tiny --engine hf --no-align", "WhisperX stages"},
     });
 }
 

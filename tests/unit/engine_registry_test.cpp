@@ -61,16 +61,17 @@ std::string backticked(std::span<const std::string_view> names) {
 }
 
 TEST(EngineRegistry, OrderNamesAndLists) {
-    EXPECT_EQ(engine_names_text(), "guide, openai-whisper, transformers, faster-whisper, whisper.cpp");
+    EXPECT_EQ(engine_names_text(), "guide, openai-whisper, transformers, faster-whisper, whisper.cpp, whisperx");
     EXPECT_EQ(engine_list_text(),
               "guide (the guide's formula, default), openai-whisper (aliases: openai, whisper), transformers (aliases: "
-              "hf, huggingface), faster-whisper (aliases: ctranslate2, ct2, whisperx), whisper.cpp (aliases: ggml, "
-              "whisper-cpp, whispercpp)");
+              "hf, huggingface), faster-whisper (aliases: ctranslate2, ct2), whisper.cpp (aliases: ggml, "
+              "whisper-cpp, whispercpp), whisperx");
     EXPECT_EQ(engine_precisions_text(),
               "guide: float32, float16, bfloat16, int8, int4; openai-whisper: float32, float16; transformers: float32, "
               "float16, bfloat16; faster-whisper: float32, float16, bfloat16, int8, int8_float16, int8_float32, "
-              "int8_bfloat16, int16; whisper.cpp: f32, f16, q8_0, q5_0, q5_1, q4_0, q4_1");
-    ASSERT_EQ(engine_registry().size(), 5U);
+              "int8_bfloat16, int16; whisper.cpp: f32, f16, q8_0, q5_0, q5_1, q4_0, q4_1; whisperx: float32, "
+              "float16, bfloat16, int8, int8_float16, int8_float32, int8_bfloat16, int16");
+    ASSERT_EQ(engine_registry().size(), 6U);
     EXPECT_TRUE(engine_registry()[0]->resolves_itself);
 }
 
@@ -201,7 +202,9 @@ TEST(EngineRegistry, ReadmeEngineTableMatchesTheRegistry) {
         const engine_profile& p = *engines[i];
         const auto cells = detail::split(rows[i], '|');
         ASSERT_GE(cells.size(), 5U) << rows[i];
-        EXPECT_EQ(detail::trim(cells[1]), fmt::format("`{}` ({})", p.name, backticked(p.aliases))) << rows[i];
+        EXPECT_EQ(detail::trim(cells[1]), p.aliases.empty() ? fmt::format("`{}`", p.name)
+                                                            : fmt::format("`{}` ({})", p.name, backticked(p.aliases)))
+            << rows[i];
         std::vector<std::string_view> names;
         for (const auto& s : p.precisions) names.push_back(s.name);
         EXPECT_EQ(detail::trim(cells[2]).rfind(backticked(names), 0), 0U)
@@ -235,7 +238,8 @@ TEST(EngineRegistry, GuideMessagesListTheRegistrysEngineAwareProfiles) {
     turbo.model = "large-v3-turbo";
     const std::string no_row = usage_message_of([&] { (void)estimate(turbo); });
     EXPECT_NE(no_row.find("has no row in the guide's table"), std::string::npos) << no_row;
-    EXPECT_TRUE(no_row.ends_with("--engine openai-whisper | transformers | faster-whisper | whisper.cpp")) << no_row;
+    EXPECT_TRUE(no_row.ends_with("--engine openai-whisper | transformers | faster-whisper | whisper.cpp | whisperx"))
+        << no_row;
 
     estimate_request beam;
     beam.model = "tiny";
@@ -243,7 +247,7 @@ TEST(EngineRegistry, GuideMessagesListTheRegistrysEngineAwareProfiles) {
     const std::string beam_message = usage_message_of([&] { (void)estimate(beam); });
     EXPECT_TRUE(
         beam_message.ends_with("choose an engine with --engine openai-whisper | transformers | faster-whisper | "
-                               "whisper.cpp"))
+                               "whisper.cpp | whisperx"))
         << beam_message;
 }
 

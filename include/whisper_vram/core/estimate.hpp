@@ -33,6 +33,9 @@ struct estimate_request {
     std::optional<std::string> language;  ///< whisperx: language of the alignment model; unset = "en"
     std::optional<bool> align;            ///< whisperx: load the wav2vec2 alignment model; unset = yes
     bool diarize = false;                 ///< whisperx: load the pyannote diarization pipeline
+    /// whisperx: size its CLI, which frees each stage's models before the next (peak = the largest
+    /// stage); false = its README's Python example, every model resident (the sum, the safe side)
+    bool staged = false;
 };
 
 /// A guide-style request: the guide's four inputs, every other field at its default.
@@ -82,5 +85,12 @@ double parse_segment_seconds(std::string_view text);
 int parse_batch_size(std::string_view text);
 /// Parses a margin ("0.2"); validates it.
 double parse_margin(std::string_view text);
+
+/// The CUDA module loading mode @p text names, as CUDA reads CUDA_MODULE_LOADING: "lazy" for
+/// LAZY and DEFAULT (CUDA documents DEFAULT as equivalent to LAZY), "eager" for EAGER; trimmed,
+/// case-insensitive.
+/// @throws usage_error naming @p source (e.g. "--cuda-module-loading" or "CUDA_MODULE_LOADING"),
+/// the value and the accepted values.
+std::string parse_cuda_module_loading(std::string_view text, std::string_view source = "cuda_module_loading");
 
 }  // namespace whisper_vram

@@ -30,6 +30,9 @@ struct resolved_request {
     std::uint64_t beams = 1;                        ///< request->beam_size or the profile's default, 1 … 64
     bool flash_attention = true;                    ///< request->flash_attention or the profile's default
     const gpu_model* gpu = nullptr;                 ///< catalog card of request->gpu_name; nullptr when unset
+    /// request->cuda_module_loading is "eager", or unset (not stated: sized as eager, the safe side)
+    bool eager_module_loading = true;
+    bool module_loading_stated = false;  ///< request->cuda_module_loading was given ("lazy" or "eager")
 };
 
 /// An engine's estimator: the breakdown of a request resolved against its profile.
@@ -46,10 +49,16 @@ struct engine_profile {
     std::span<const std::string_view> aliases;  ///< other accepted names, lower case, e.g. "ct2"
     std::span<const precision_spelling> precisions;  ///< accepted precisions, widest first
     int default_beam_size = 1;                       ///< beam when the request sets none (0: no beam input)
-    bool default_flash_attention = false;            ///< flash/fused attention when the request sets none
+    /// Batch the command line and Python use when the user gives none (WhisperX: 16, its README's
+    /// example); estimate_request's own default stays 1.
+    int default_batch_size = 1;
+    bool default_flash_attention = false;  ///< flash/fused attention when the request sets none
     /// True for the guide: its formula validates the raw request itself (its own checks and
     /// messages, in its own order), so resolve_request() does not resolve it.
     bool resolves_itself = false;
+    /// True for a pipeline with stages beyond transcription (WhisperX): the request's language,
+    /// align and diarize apply; other engines refuse them.
+    bool pipeline_stages = false;
     estimate_fn estimate = nullptr;          ///< the estimate of a request resolved against this profile
     weight_bytes_fn weight_bytes = nullptr;  ///< weight bytes per precision; nullptr for the guide (no such figure)
 };

@@ -14,6 +14,7 @@
 /// default precision "float16" means its half precision.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +25,7 @@
 namespace whisper_vram {
 
 /// Canonical names of the engine-aware profiles (the registry without the guide), in registry
-/// order: openai-whisper, transformers, faster-whisper, whisper.cpp.
+/// order: openai-whisper, transformers, faster-whisper, whisper.cpp, whisperx.
 std::vector<std::string> engine_names();
 
 /// Canonical name of @p name ("hf" → "transformers", "ggml" → "whisper.cpp", "guide" → "guide").
@@ -44,6 +45,16 @@ std::string canonical_engine_precision(std::string_view engine, std::string_view
 /// whisper.cpp's whisper-cli), 1 (transformers: greedy).
 /// @throws usage_error for an unknown engine.
 int default_beam_size(std::string_view engine);
+
+/// Batch the command line and Python use for @p engine when the user gives none: 16 for
+/// whisperx (its README's example), 1 for every other engine and the guide.
+/// @throws usage_error for an unknown engine.
+int default_batch_size(std::string_view engine);
+
+/// The user's default engine: @p from_environment (WHISPER_VRAM_ENGINE's value, as the edge read it)
+/// when set and not blank, else "guide". Returns the canonical name.
+/// @throws usage_error naming WHISPER_VRAM_ENGINE and the value, with the accepted engines.
+std::string default_engine(const std::optional<std::string>& from_environment);
 
 /// Whether the engine uses flash / fused attention by default (openai-whisper: SDPA since
 /// v20240930; transformers: SDPA; whisper.cpp: flash attention since 2025-09; CTranslate2: off).

@@ -12,7 +12,8 @@
 
 namespace whisper_vram {
 
-/// Every profile in a stable order: guide, openai-whisper, transformers, faster-whisper, whisper.cpp.
+/// Every profile in a stable order: guide, openai-whisper, transformers, faster-whisper, whisper.cpp,
+/// whisperx.
 std::span<const engine_profile* const> engine_registry() noexcept;
 
 /// The profile named @p name or one of its aliases (trimmed, case-insensitive); nullptr if none.
@@ -25,7 +26,7 @@ const engine_profile& find_engine(std::string_view name);
 /// True for the guide's formula: @p name empty (the default), "guide" or any spelling of it.
 bool is_guide_engine(std::string_view name) noexcept;
 
-/// "guide, openai-whisper, transformers, faster-whisper, whisper.cpp": every canonical name.
+/// "guide, openai-whisper, transformers, faster-whisper, whisper.cpp, whisperx": every canonical name.
 std::string engine_names_text();
 
 /// Every engine with its summary and aliases, for messages and help: "guide (the guide's
