@@ -123,15 +123,15 @@ exit_status run_job(const run_options& o, const context& c) {
     if (o.command.empty()) {
         throw usage_error("run: no COMMAND given; usage: whisper-vram run --model M [options] -- COMMAND [ARGS...]");
     }
-    const auto e = estimate(to_request(o.estimate, o.model));
-    reserve_request request;
-    request.bytes = e.recommended_bytes;
-    request.model = fmt::format("{} {} {:g}s batch {}", e.request.model, e.request.precision, e.request.segment_seconds,
-                                e.request.batch_size);
-    request.gpu_ids = o.gpus.value_or("");
-    request.timeout = parse_timeout(o.timeout);
-    request.policy = parse_placement_policy(o.policy);
+    const estimate_request job = to_request(o.estimate, o.model);
+    (void)estimate(job);  // a bad configuration is reported before anything else
+    const auto timeout = parse_timeout(o.timeout);
+    const auto policy = parse_placement_policy(o.policy);
     auto manager = make_manager(c, o.simulate, ledger_use::state_folder);
+    // Sized for each listed GPU's card (compute capability): gpu_manager::sized_reserve_request.
+    reserve_request request = manager.sized_reserve_request(job, o.gpus.value_or(""));
+    request.timeout = timeout;
+    request.policy = policy;
     auto& sched = manager.get_scheduler();
 
     install_handlers();

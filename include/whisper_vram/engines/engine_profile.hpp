@@ -5,6 +5,7 @@
 /// profile in its own file (src/engines/<engine>.cpp); registry.hpp lists them. Pure data.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -30,6 +31,9 @@ struct resolved_request {
     std::uint64_t beams = 1;                        ///< request->beam_size or the profile's default, 1 … 64
     bool flash_attention = true;                    ///< request->flash_attention or the profile's default
     const gpu_model* gpu = nullptr;                 ///< catalog card of request->gpu_name; nullptr when unset
+    /// The card built from request->target_gpu when gpu_name is unset (gpu points to it; its name
+    /// views request->target_gpu->name); null otherwise.
+    std::shared_ptr<const gpu_model> probed_gpu;
 };
 
 /// An engine's estimator: the breakdown of a request resolved against its profile.
