@@ -11,7 +11,7 @@ namespace whisper_vram::cli {
 namespace {
 
 struct best_model_options {
-    std::string memory;
+    memory_options memory;
     estimate_options estimate;
     bool english = false;
     bool json = false;
@@ -64,8 +64,12 @@ exit_status run_best_model_sweep(const best_model_options& o, const context& c, 
 }
 
 exit_status run_best_model(const best_model_options& o, const context& c) {
-    const std::uint64_t memory = parse_size_bytes(o.memory, "--memory");
-    const auto requests = sweep_requests(o.estimate, "medium");  // model ignored: the ladder decides
+    auto requests = sweep_requests(o.estimate, "medium");  // model ignored: the ladder decides
+    const planning_memory m = memory_for(o.memory, c, requests.front(), true, "best-model");
+    const std::uint64_t memory = *m.bytes;
+    if (m.device) {  // a probed GPU: every configuration sized for its card
+        for (auto& r : requests) r = request_for_gpu(r, *m.device);
+    }
     if (requests.size() > 1 || sweeps_all_precisions(o.estimate)) return run_best_model_sweep(o, c, memory, requests);
     const estimate_request& request = requests.front();
     const best_model_result r = offline_manager().assign_optimal_model(memory, request, o.english);
@@ -73,8 +77,9 @@ exit_status run_best_model(const best_model_options& o, const context& c) {
         print_json(c.out, to_json(r));
     } else {
         const auto& q = r.estimate.request;
-        c.out << fmt::format("memory {} | {} | segment {:g} s | batch {} | engine {}\n", format_gib(memory),
-                             q.precision, q.segment_seconds, q.batch_size, q.engine);
+        c.out << fmt::format("memory {}{} | {} | segment {:g} s | batch {} | engine {}\n", format_gib(memory),
+                             m.source == "--memory" ? std::string() : " from " + m.source, q.precision,
+                             q.segment_seconds, q.batch_size, q.engine);
         if (r.fits) {
             c.out << fmt::format("best model: {} (recommended {})\n", r.model,
                                  format_gib(r.estimate.recommended_bytes));
@@ -95,9 +100,8 @@ void setup_best_model(CLI::App& app, command_action& action) {
     const auto [command, options] =
         add_command(app, action, "best-model", "the best model that fits in an amount of memory (assign_optimal_model)",
                     run_best_model);
-    command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
-        ->required();
     add_estimate_options(*command, options->estimate);
+    add_memory_options(*command, options->memory, true);
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");
     command->add_flag("--json", options->json, "print JSON {model, fits, recommended, memory, ...}");
     add_footer(*command,

@@ -134,6 +134,8 @@ void setup_gpus(CLI::App& app, command_action& action) {
     add_footer(
         *command,
         "Indices are CUDA indices (CUDA_VISIBLE_DEVICES applied); 'nvml' is NVML's index (nvidia-smi's).\n"
+        "reserved: outstanding whisper-vram reservations (the ledger in WHISPER_VRAM_STATE_DIR); admittable: what\n"
+        "`run` would reserve now (free less reservations not yet in use), what check and recommend plan on.\n"
         "Exit status 3 with a one-line reason when no NVIDIA driver/NVML is usable.",
         {"whisper-vram gpus", "whisper-vram gpus --json", "whisper-vram gpus --simulate \"RTX 3090:used=2GiB,8GiB\""});
 }

@@ -2,7 +2,6 @@
 
 #include "commands.hpp"
 #include "planner_cli.hpp"
-#include "whisper_vram/core/gpu_catalog.hpp"
 
 namespace whisper_vram::cli {
 namespace {
@@ -10,55 +9,14 @@ namespace {
 struct solve_options {
     solve_quantity quantity = solve_quantity::max_segment;
     std::string model;
-    std::optional<std::string> memory;
-    std::optional<std::string> gpus;
-    std::optional<std::string> simulate;
-    bool ignore_reservations = false;
+    memory_options memory;
     estimate_options estimate;
     bool json = false;
 };
 
-// Where the memory solved for comes from: --memory (wins), else --gpu (the catalog card's memory),
-// else one live or simulated GPU (--gpus / --simulate: its admittable memory). The request is
-// sized for that card. min_memory needs no memory, but is still sized for a GPU that is named.
-struct solve_memory {
-    estimate_request request;
-    std::optional<std::uint64_t> bytes;
-    std::string source;  ///< for people: where the memory came from
-};
-
-solve_memory memory_for(const solve_options& o, const context& c, estimate_request request) {
-    solve_memory m;
-    const bool needs_memory = o.quantity != solve_quantity::min_memory;
-    if (o.memory) {
-        m.bytes = parse_size_bytes(*o.memory, "--memory");
-        m.source = "--memory";
-    } else if (request.gpu_name) {
-        const gpu_model& card = find_gpu_model(*request.gpu_name);
-        if (needs_memory) m.bytes = card.memory_bytes;
-        m.source = fmt::format("--gpu {} (catalog: {})", card.name, format_gib(card.memory_bytes));
-    } else if (o.gpus || o.simulate) {
-        const auto target = make_manager(c, o.simulate).planning_gpu(o.gpus.value_or(""), o.ignore_reservations);
-        request = request_for_gpu(request, target.gpu.device);
-        if (needs_memory) m.bytes = target.available_bytes;
-        m.source =
-            fmt::format("GPU {} ({}): {} {}{}", target.gpu.cuda_index, target.gpu.device.name,
-                        format_gib(target.available_bytes), target.memory_basis,
-                        target.memory_basis == "admittable"
-                            ? fmt::format(" (free {} less {} reserved)", format_gib(target.gpu.device.free_bytes),
-                                          format_gib(target.reserved_bytes))
-                            : std::string());
-    } else if (needs_memory) {
-        throw usage_error(
-            "solve: no memory to solve for: pass --memory SIZE (e.g. 8 = 8 GiB), --gpu NAME (a catalog card), "
-            "--simulate SPEC or --gpus ID (a live GPU)");
-    }
-    m.request = std::move(request);
-    return m;
-}
-
 exit_status run_solve(const solve_options& o, const context& c) {
-    const solve_memory m = memory_for(o, c, to_request(o.estimate, o.model));
+    const planning_memory m =
+        memory_for(o.memory, c, to_request(o.estimate, o.model), o.quantity != solve_quantity::min_memory, "solve");
     const estimate_request& request = m.request;
     const gpu_manager manager = offline_manager();
     solve_result r;
@@ -101,17 +59,8 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     const auto [command, options] = add_command(solve, action, name, description, run_solve);
     options->quantity = quantity;
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
-    if (quantity != solve_quantity::min_memory) {
-        command->add_option(
-            "--memory", options->memory,
-            "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB); wins over --gpu/--gpus/--simulate");
-    }
     add_estimate_options(*command, options->estimate, set);
-    command->add_option("--gpus", options->gpus,
-                        "one live GPU id (CUDA index, UUID, PCI bus id): solve for its admittable memory and card");
-    add_simulate_option(*command, options->simulate);
-    command->add_flag("--ignore-reservations", options->ignore_reservations,
-                      "with --gpus/--simulate: plan on free memory, ignoring whisper-vram reservations");
+    add_memory_options(*command, options->memory, quantity != solve_quantity::min_memory);
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
     add_footer(*command,
                "Memory: --memory, else --gpu NAME (catalog card), else --simulate/--gpus (one GPU's admittable\n"

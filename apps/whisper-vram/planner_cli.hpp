@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "whisper_vram/core/gpu_catalog.hpp"
@@ -25,6 +26,73 @@ inline gpu_manager offline_manager() { return gpu_manager(make_unavailable_probe
 
 /// "8.00" — GiB of a byte count with two decimals.
 inline std::string gib2_bytes(std::uint64_t bytes) { return gib2(bytes_to_gib(bytes)); }
+
+/// Where a plan's memory comes from (solve, best-model): --memory, --gpu (estimate_options),
+/// --gpus / --simulate with --ignore-reservations.
+struct memory_options {
+    std::optional<std::string> memory;
+    std::optional<std::string> gpus;
+    std::optional<std::string> simulate;
+    bool ignore_reservations = false;
+};
+
+/// Adds --memory (when @p with_memory), --gpus, --simulate and --ignore-reservations.
+inline void add_memory_options(CLI::App& command, memory_options& o, bool with_memory) {
+    if (with_memory) {
+        command.add_option(
+            "--memory", o.memory,
+            "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB); wins over --gpu/--gpus/--simulate");
+    }
+    command.add_option("--gpus", o.gpus,
+                       "one live GPU id (CUDA index, UUID, PCI bus id): plan for its admittable memory and its card");
+    add_simulate_option(command, o.simulate);
+    command.add_flag("--ignore-reservations", o.ignore_reservations,
+                     "with --gpus/--simulate: plan on free memory, ignoring whisper-vram reservations");
+}
+
+/// The memory a plan is for and the request sized for that card.
+struct planning_memory {
+    estimate_request request;            ///< sized for the GPU (request_for_gpu()) when one was probed
+    std::optional<std::uint64_t> bytes;  ///< none when not needed (min-memory) and not given
+    std::optional<gpu_device> device;    ///< the probed GPU (--gpus / --simulate)
+    std::string source;                  ///< for people: where the memory came from ("--memory" when given)
+};
+
+/// --memory (wins), else --gpu NAME (the catalog card's memory), else one live or simulated GPU
+/// (--gpus / --simulate: its admittable memory, or its free memory with --ignore-reservations);
+/// the request sized for that card. @p needs_memory false: memory only when a GPU is given.
+/// @throws usage_error naming what to pass when memory is needed and none of them is given.
+inline planning_memory memory_for(const memory_options& o, const context& c, estimate_request request,
+                                  bool needs_memory, std::string_view command) {
+    planning_memory m;
+    if (o.memory) {
+        m.bytes = parse_size_bytes(*o.memory, "--memory");
+        m.source = "--memory";
+    } else if (request.gpu_name) {
+        const gpu_model& card = find_gpu_model(*request.gpu_name);
+        if (needs_memory) m.bytes = card.memory_bytes;
+        m.source = fmt::format("--gpu {} (catalog: {})", card.name, format_gib(card.memory_bytes));
+    } else if (o.gpus || o.simulate) {
+        const auto target = make_manager(c, o.simulate).planning_gpu(o.gpus.value_or(""), o.ignore_reservations);
+        request = request_for_gpu(request, target.gpu.device);
+        m.device = target.gpu.device;
+        if (needs_memory) m.bytes = target.available_bytes;
+        m.source =
+            fmt::format("GPU {} ({}): {} {}{}", target.gpu.cuda_index, target.gpu.device.name,
+                        format_gib(target.available_bytes), target.memory_basis,
+                        target.memory_basis == "admittable"
+                            ? fmt::format(" (free {} less {} reserved)", format_gib(target.gpu.device.free_bytes),
+                                          format_gib(target.reserved_bytes))
+                            : std::string());
+    } else if (needs_memory) {
+        throw usage_error(
+            fmt::format("{}: no memory to plan for: pass --memory SIZE (e.g. 8 = 8 GiB), --gpu NAME (a catalog card), "
+                        "--simulate SPEC or --gpus ID (a live GPU)",
+                        command));
+    }
+    m.request = std::move(request);
+    return m;
+}
 
 /// True when @p o's --precision is "all" (every precision of the engine, or the guide's four).
 inline bool sweeps_all_precisions(const estimate_options& o) { return o.precision == "all"; }

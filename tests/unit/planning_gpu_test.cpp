@@ -265,6 +265,15 @@ TEST_F(PlanningGpu, SolveTakesItsMemoryFromTheGpu) {
     EXPECT_NE(several.err.find("--gpus"), std::string::npos) << several.err;
     EXPECT_EQ(cli_json("solve max-segment medium --simulate \"8GiB,24GiB\" --gpus 1 --json", env())["value"],
               mem["value"]);
+    // best-model the same way: a simulated GTX 1070 is its 8 GiB, sized for CC 6.1.
+    const auto best_sim = cli_json("best-model --engine faster-whisper --simulate \"GTX 1070\" --json", env());
+    const auto best_card = cli_json("best-model --engine faster-whisper --gpu \"GTX 1070\" --json", env());
+    const auto best_mem = cli_json("best-model --engine faster-whisper --gpu \"GTX 1070\" --memory 8 --json", env());
+    EXPECT_EQ(best_sim["model"], best_mem["model"]);
+    EXPECT_EQ(best_sim["recommended_bytes"], best_mem["recommended_bytes"]);
+    EXPECT_EQ(best_card["recommended_bytes"], best_mem["recommended_bytes"]);
+    EXPECT_EQ(best_sim["memory_bytes"].get<std::uint64_t>(), 8 * gib);
+    EXPECT_EQ(cli("best-model", env()).status, 2);
     // Nothing given: what to pass.
     const auto none = cli("solve max-segment medium", env());
     EXPECT_EQ(none.status, 2);
