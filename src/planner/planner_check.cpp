@@ -30,7 +30,8 @@ std::optional<check_suggestion> verified(std::string change, const estimate_requ
     s.config = e.request;
     s.recommended_gib = e.recommended_gib;
     s.recommended_bytes = e.recommended_bytes;
-    s.text = fmt::format("{}: recommended {} <= {} free", text, gib_text(e.recommended_bytes), gib_text(free_bytes));
+    s.text =
+        fmt::format("{}: recommended {} <= {} available", text, gib_text(e.recommended_bytes), gib_text(free_bytes));
     return s;
 }
 
