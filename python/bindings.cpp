@@ -395,9 +395,11 @@ PYBIND11_MODULE(_core, m) {
         .def("cuda_debug_info",
              [](const manager& self) { return to_python(to_json(self.get().get_cuda_debug_info())); })
         .def("check",
-             [](const manager& self, const py::dict& options, const py::object& gpu_ids) {
-                 return to_python(
-                     to_json(self.get().check_gpu_memory_sufficient(self.request(options), gpu_ids_from(gpu_ids))));
+             [](const manager& self, const py::dict& options, const py::object& gpu_ids,
+                const py::object& ignore_reservations) {
+                 return to_python(to_json(
+                     self.get().check_gpu_memory_sufficient(self.request(options), gpu_ids_from(gpu_ids),
+                                                            flag_from(ignore_reservations, "ignore_reservations"))));
              })
         .def("best_model",
              [](const manager& self, const py::object& available, const py::dict& options,
@@ -422,10 +424,11 @@ PYBIND11_MODULE(_core, m) {
             })
         .def("recommend",
              [](const manager& self, const py::object& gpus, const py::dict& options,
-                const py::object& english_only_flag) {
+                const py::object& english_only_flag, const py::object& ignore_reservations) {
                  const bool english_only = flag_from(english_only_flag, "english_only");
+                 const bool ignore = flag_from(ignore_reservations, "ignore_reservations");
                  const estimate_request request = self.request(options);
-                 if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only)));
+                 if (gpus.is_none()) return to_python(to_json(self.get().recommend(request, english_only, ignore)));
                  const std::vector<std::string> names = names_from(gpus);
                  return to_python(
                      to_json(self.get().recommend(std::span<const std::string>(names), request, english_only)));

@@ -14,6 +14,7 @@ struct recommend_options {
     bool all = false;
     estimate_options estimate;
     bool english = false;
+    bool ignore_reservations = false;
     bool json = false;
 };
 
@@ -25,8 +26,8 @@ std::string plan_cell(const std::optional<gpu_plan>& plan, int what) {
             return plan->best.model;
         case 1:
             return gib2(plan->best.estimate.recommended_gib);
-        case 2:
-            return std::to_string(plan->max_segment_seconds);
+        case 2:  // a batched engine: the largest batch (its memory is flat in segment length)
+            return std::to_string(plan->max_batch ? *plan->max_batch : plan->max_segment_seconds);
         default:
             return std::to_string(plan->max_concurrent);
     }
@@ -46,7 +47,7 @@ exit_status run_recommend(const recommend_options& o, const context& c) {
         }
         r = offline_manager().recommend(names, request, o.english);
     } else {
-        r = make_manager(c, o.simulate).recommend(request, o.english);
+        r = make_manager(c, o.simulate).recommend(request, o.english, o.ignore_reservations);
     }
     const bool all_fit = !r.gpus.empty() && std::all_of(r.gpus.begin(), r.gpus.end(), [](const gpu_recommendation& g) {
         return g.plan && g.plan->best.fits;
@@ -56,11 +57,17 @@ exit_status run_recommend(const recommend_options& o, const context& c) {
         return fit_status(all_fit);
     }
     const auto& q = r.request;
+    const std::string basis =
+        r.memory_basis == "admittable"
+            ? " | planned on admittable memory (free less whisper-vram reservations; --ignore-reservations: free)"
+        : r.memory_basis == "free" ? " | planned on free memory (reservations ignored)"
+                                   : "";
     c.out << fmt::format("source {} | engine {} | {} | segment {:g} s | batch {}{}\n", r.source, q.engine, q.precision,
-                         q.segment_seconds, q.batch_size, r.source == "catalog" ? "" : " | planned on free memory");
-    const std::string p = q.precision;
-    text_table table({"GPU", "memory GiB", "model", "recommended GiB", "max segment s", "concurrent", "int8 model",
-                      "int8 GiB", "int8 max segment s", "int8 concurrent"});
+                         q.segment_seconds, q.batch_size, basis);
+    const bool batched = is_batched_engine(q.engine);
+    const std::string third = batched ? "max batch" : "max segment s";
+    text_table table({"GPU", "memory GiB", "model", "recommended GiB", third, "concurrent", "int8 model", "int8 GiB",
+                      "int8 " + third, "int8 concurrent"});
     for (const auto& g : r.gpus) {
         const std::string name = g.index ? fmt::format("{}: {}", *g.index, g.gpu) : g.gpu;
         if (!g.plan) {
@@ -72,10 +79,16 @@ exit_status run_recommend(const recommend_options& o, const context& c) {
                        plan_cell(g.int8, 2), plan_cell(g.int8, 3)});
     }
     c.out << table.render();
+    for (const auto& g : r.gpus) {
+        for (const auto& n : g.notes) c.out << fmt::format("note: {}\n", n);
+    }
     c.out << fmt::format(
-        "model: best of the ladder at {:g} s; max segment: longest for that model; concurrent: tasks of {:g} s\n"
+        "model: best of the ladder at {:g} s; {}; concurrent: tasks of {:g} s\n"
         "side by side (floor(memory / recommended)).\n",
-        q.segment_seconds, q.segment_seconds);
+        q.segment_seconds,
+        batched ? "max batch: largest batch for that model (a batched engine's memory is flat in segment length)"
+                : "max segment: longest for that model",
+        q.segment_seconds);
     return fit_status(all_fit);
 }
 
@@ -102,10 +115,14 @@ void setup_recommend(CLI::App& app, command_action& action) {
     command->add_option("--beam", options->estimate.beam, "beam size (engines only)");
     command->add_option("--flash-attention", options->estimate.flash_attention, "on|off (engines only)");
     command->add_flag("--english", options->english, "English-only ladder (.en and distil models)");
+    command->add_flag("--ignore-reservations", options->ignore_reservations,
+                      "live/simulated GPUs: plan on free memory, ignoring whisper-vram reservations (default: "
+                      "admittable memory)");
     command->add_flag("--json", options->json,
                       "print JSON {gpus: [{gpu, memory, model, max_segment, max_concurrent, int8}]}");
     add_footer(*command,
-               "No option: the live GPUs (NVML), planned on their free memory; exit 3 when unavailable.\n"
+               "No option: the live GPUs (NVML), each sized for its card and planned on its admittable memory\n"
+               "(free less outstanding whisper-vram reservations); exit 3 when unavailable.\n"
                "Exit 0 when every GPU listed can run some model, 1 otherwise.",
                {"whisper-vram recommend --gpu \"GTX 1660,RTX 3060 8GB,RTX 3070,RTX 3080 10GB,RTX 3090,RTX 4090\"",
                 "whisper-vram recommend --all --precision int8 --json",

@@ -302,17 +302,17 @@ exit_status run_job(const run_options& o, const context& c) {
     // --gpus '' is an error as it is for check (split_list: "has an empty item"), not "every GPU".
     // (The scheduler reads a blank id list as every GPU; other empty items it refuses itself.)
     if (o.gpus && o.gpus->find_first_not_of(" \t") == std::string::npos) (void)split_list(*o.gpus, "--gpus");
-    const auto e = estimate(to_request(o.estimate, o.model));
-    reserve_request request;
-    request.bytes = e.recommended_bytes;
-    request.model = fmt::format("{} {} {:g}s batch {}", e.request.model, e.request.precision, e.request.segment_seconds,
-                                e.request.batch_size);
-    request.gpu_ids = o.gpus.value_or("");
-    request.timeout = parse_timeout(o.timeout);
+    const estimate_request job = to_request(o.estimate, o.model);
+    (void)estimate(job);  // a bad configuration is reported before anything else
+    const auto timeout = parse_timeout(o.timeout);
     const auto grace = o.kill_grace ? parse_seconds(*o.kill_grace, "--kill-grace") : std::chrono::milliseconds(5000);
-    request.policy = parse_placement_policy(o.policy);
+    const auto policy = parse_placement_policy(o.policy);
     const json_sink json(o.json_out, o.json_fd);
     auto manager = make_manager(c, o.simulate, ledger_use::state_folder);
+    // Sized for each listed GPU's card (compute capability): gpu_manager::sized_reserve_request.
+    reserve_request request = manager.sized_reserve_request(job, o.gpus.value_or(""));
+    request.timeout = timeout;
+    request.policy = policy;
     auto& sched = manager.get_scheduler();
 
     run_outcome outcome;

@@ -9,19 +9,21 @@ namespace {
 struct solve_options {
     solve_quantity quantity = solve_quantity::max_segment;
     std::string model;
-    std::string memory;
+    memory_options memory;
     estimate_options estimate;
     bool json = false;
 };
 
 exit_status run_solve(const solve_options& o, const context& c) {
-    const estimate_request request = to_request(o.estimate, o.model);
+    const planning_memory m =
+        memory_for(o.memory, c, to_request(o.estimate, o.model), o.quantity != solve_quantity::min_memory, "solve");
+    const estimate_request& request = m.request;
     const gpu_manager manager = offline_manager();
     solve_result r;
     if (o.quantity == solve_quantity::min_memory) {
         r = manager.solve_min_memory(request);
     } else {
-        const std::uint64_t memory = parse_size_bytes(o.memory, "--memory");
+        const std::uint64_t memory = *m.bytes;
         switch (o.quantity) {
             case solve_quantity::max_segment:
                 r = manager.solve_max_segment(request, memory);
@@ -42,6 +44,7 @@ exit_status run_solve(const solve_options& o, const context& c) {
         if (o.quantity != solve_quantity::max_segment) inputs += fmt::format(" | segment {:g} s", q.segment_seconds);
         if (o.quantity != solve_quantity::max_batch) inputs += fmt::format(" | batch {}", q.batch_size);
         if (r.available_bytes) inputs += fmt::format(" | memory {}", format_gib(*r.available_bytes));
+        if (!m.source.empty() && m.source != "--memory") inputs += fmt::format(" | from {}", m.source);
         c.out << fmt::format("{}\n{}: {}\n{}\n", inputs, to_string(r.quantity),
                              r.quantity == solve_quantity::min_memory ? format_gib(r.value) : std::to_string(r.value),
                              r.message);
@@ -56,13 +59,14 @@ void add_solver(CLI::App& solve, command_action& action, solve_quantity quantity
     const auto [command, options] = add_command(solve, action, name, description, run_solve);
     options->quantity = quantity;
     command->add_option("model", options->model, "model name, e.g. medium, large-v3")->required();
-    if (quantity != solve_quantity::min_memory) {
-        command->add_option("--memory", options->memory, "available memory; a bare number is GiB (8, 7.5GiB, 8192MiB)")
-            ->required();
-    }
     add_estimate_options(*command, options->estimate, set);
+    add_memory_options(*command, options->memory, quantity != solve_quantity::min_memory);
     command->add_flag("--json", options->json, "print JSON {value, fits, ...inputs...}");
-    add_footer(*command, "Exit 0 when the answer fits, 1 when even the smallest step does not.", {example});
+    add_footer(*command,
+               "Memory: --memory, else --gpu NAME (catalog card), else --simulate/--gpus (one GPU's admittable\n"
+               "memory); the estimate is sized for that card. Exit 0 when the answer fits, 1 when even the\n"
+               "smallest step does not, 2 when no memory is given.",
+               {example});
 }
 
 }  // namespace

@@ -59,6 +59,15 @@ class _EstimateOptions(TypedDict, total=False):
     staged: bool
 
 
+def _engine_options(engine: Optional[str], margin: float, beam_size: Optional[int], gpu: Optional[str],
+                    flash_attention: Optional[bool], cuda_module_loading: Optional[str], language: Optional[str],
+                    align: Optional[bool], diarize: bool, staged: bool) -> _EstimateOptions:
+    """The keywords every planning method shares with the CLI's estimate options."""
+    return _EstimateOptions(engine=engine, margin=margin, beam_size=beam_size, gpu=gpu,
+                            flash_attention=flash_attention, cuda_module_loading=cuda_module_loading,
+                            language=language, align=align, diarize=diarize, staged=staged)
+
+
 class GpuManager:
     """The guide's ``gpu_manager``: memory estimates, GPU information, checks, planning, concurrency.
 
@@ -116,16 +125,20 @@ class GpuManager:
 
     def check_gpu_memory_sufficient(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
                                     segment_duration: float = 30, batch_size: int = 1, precision: str = "float16",
-                                    *, engine: Optional[str] = None, margin: float = 0.2,
-                                    beam_size: Optional[int] = None, gpu: Optional[str] = None,
-                                    flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
-                                    language: Optional[str] = None, align: Optional[bool] = None,
-                                    diarize: bool = False, staged: bool = False) -> CheckResult:
+                                    *, engine: Optional[str] = None, margin: float = 0.2, beam_size: Optional[int] = None,
+                                    gpu: Optional[str] = None, flash_attention: Optional[bool] = None,
+                                    cuda_module_loading: Optional[str] = None, language: Optional[str] = None,
+                                    align: Optional[bool] = None, diarize: bool = False, staged: bool = False,
+                                    ignore_reservations: bool = False) -> CheckResult:
         """Does the configuration fit on each listed GPU? (The guide's check.)
 
         ``gpu_ids``: CUDA indices (as PyTorch numbers them, after CUDA_VISIBLE_DEVICES), UUIDs
         (or a unique prefix) or PCI bus ids; None = every visible GPU. Each GPU runs its own copy,
-        so ``sufficient`` is True only when every listed GPU fits (recommended ≤ free).
+        so ``sufficient`` is True only when every listed GPU fits (recommended ≤ available). Each
+        GPU is sized for its own card (its compute capability: e.g. CTranslate2 runs float16 as
+        float32 below CC 7.0); available is the admittable memory — free less outstanding
+        whisper-vram reservations, as ``reserve`` and ``whisper-vram run`` admit — or, with
+        ``ignore_reservations``, the free memory (``memory_basis`` says which).
 
         Returns ``{'sufficient', 'message', 'optimization_suggestions': [str, ...],
         'suggestions': [{'change', 'config': {...}, 'recommended'}, ...], 'gpus': [...],
@@ -135,12 +148,11 @@ class GpuManager:
         Raises ValueError for bad input or a GPU id that does not exist, GpuUnavailableError when
         no GPU information can be read.
         """
-        options = _EstimateOptions(
-            model_name=model_name, segment_duration=segment_duration, batch_size=batch_size, precision=precision,
-            engine=engine, margin=margin, beam_size=beam_size, gpu=gpu, flash_attention=flash_attention,
-            cuda_module_loading=cuda_module_loading, language=language, align=align, diarize=diarize,
-            staged=staged)
-        return self._native().check(options, gpu_ids)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                       precision=precision)
+        return self._native().check(options, gpu_ids, ignore_reservations)
 
     # ---- GPU information ----------------------------------------------------------------------
 
@@ -166,67 +178,103 @@ class GpuManager:
 
     def assign_optimal_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
                              precision: str = "float16", *, engine: Optional[str] = None, english_only: bool = False,
-                             margin: float = 0.2) -> str:
+                             margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                             flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                             language: Optional[str] = None, align: Optional[bool] = None,
+                             diarize: bool = False, staged: bool = False) -> str:
         """The guide's assign_optimal_model: the largest model whose recommended memory fits in
         ``available_memory`` GiB (ladder large > medium > small > base > tiny for the guide;
         engines add turbo and, with ``english_only``, the distil models). Returns the model name;
         "tiny" when nothing fits, as the guide does (use :meth:`best_model` to see ``fits``).
         """
-        return self.best_model(available_memory, segment_duration, batch_size, precision,
-                               engine=engine, english_only=english_only, margin=margin)["model"]
+        return self.best_model(available_memory, segment_duration, batch_size, precision, engine=engine,
+                               english_only=english_only, margin=margin, beam_size=beam_size, gpu=gpu,
+                               flash_attention=flash_attention, cuda_module_loading=cuda_module_loading,
+                               language=language, align=align, diarize=diarize, staged=staged)["model"]
 
     def best_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
                    precision: str = "float16", *, engine: Optional[str] = None, english_only: bool = False,
-                   margin: float = 0.2) -> BestModelResult:
+                   margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                   flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                   language: Optional[str] = None, align: Optional[bool] = None,
+                   diarize: bool = False, staged: bool = False) -> BestModelResult:
         """Like :meth:`assign_optimal_model` but the whole answer:
         ``{'model', 'fits', 'recommended', 'memory', 'ladder', 'message', ...}``."""
-        options = _EstimateOptions(segment_duration=segment_duration, batch_size=batch_size, precision=precision,
-                                   engine=engine, margin=margin)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(segment_duration=segment_duration, batch_size=batch_size, precision=precision)
         return self._native().best_model(available_memory, options, english_only)
 
     def solve_max_segment(self, model_name: str, available_memory: float, batch_size: int = 1,
                           precision: str = "float16", *, engine: Optional[str] = None,
-                          margin: float = 0.2) -> SolveResult:
+                          margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                          flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                          language: Optional[str] = None, align: Optional[bool] = None,
+                          diarize: bool = False, staged: bool = False) -> SolveResult:
         """Longest segment (whole seconds) whose recommended memory fits in ``available_memory``
         GiB: ``{'value', 'fits', ...inputs...}``; ``fits`` False (value 0) when even 1 s does not."""
-        options = _EstimateOptions(model_name=model_name, batch_size=batch_size, precision=precision, engine=engine,
-                                   margin=margin)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(model_name=model_name, batch_size=batch_size, precision=precision)
         return self._native().solve("max_segment", options, available_memory)
 
     def solve_max_batch(self, model_name: str, available_memory: float, segment_duration: float = 30,
                         precision: str = "float16", *, engine: Optional[str] = None,
-                        margin: float = 0.2) -> SolveResult:
+                        margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                        flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                        language: Optional[str] = None, align: Optional[bool] = None,
+                        diarize: bool = False, staged: bool = False) -> SolveResult:
         """Largest batch size that fits in ``available_memory`` GiB: ``{'value', 'fits', ...}``."""
-        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, precision=precision,
-                                   engine=engine, margin=margin)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(model_name=model_name, segment_duration=segment_duration, precision=precision)
         return self._native().solve("max_batch", options, available_memory)
 
     def solve_max_concurrent(self, model_name: str, available_memory: float, segment_duration: float = 30,
                              batch_size: int = 1, precision: str = "float16", *, engine: Optional[str] = None,
-                             margin: float = 0.2) -> SolveResult:
+                             margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                             flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                             language: Optional[str] = None, align: Optional[bool] = None,
+                             diarize: bool = False, staged: bool = False) -> SolveResult:
         """How many such tasks fit side by side in ``available_memory`` GiB (each with its own
         margin): ``{'value', 'fits', ...}``."""
-        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
-                                   precision=precision, engine=engine, margin=margin)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                       precision=precision)
         return self._native().solve("max_concurrent", options, available_memory)
 
     def solve_min_memory(self, model_name: str, segment_duration: float = 30, batch_size: int = 1,
                          precision: str = "float16", *, engine: Optional[str] = None,
-                         margin: float = 0.2) -> SolveResult:
+                         margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                         flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                         language: Optional[str] = None, align: Optional[bool] = None,
+                         diarize: bool = False, staged: bool = False) -> SolveResult:
         """The smallest GPU memory that fits (= recommended): ``{'value' (GiB), 'value_bytes', ...}``."""
-        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
-                                   precision=precision, engine=engine, margin=margin)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                       precision=precision)
         return self._native().solve("min_memory", options, None)
 
     def recommend(self, gpus: Optional[Union[str, Sequence[str]]] = None, precision: str = "float16", *,
-                  engine: Optional[str] = None, english_only: bool = False, margin: float = 0.2) -> RecommendResult:
+                  engine: Optional[str] = None, english_only: bool = False, margin: float = 0.2,
+                  beam_size: Optional[int] = None, flash_attention: Optional[bool] = None,
+                  cuda_module_loading: Optional[str] = None, language: Optional[str] = None,
+                  align: Optional[bool] = None, diarize: bool = False, staged: bool = False,
+                  ignore_reservations: bool = False) -> RecommendResult:
         """Per-GPU recommendations (the guide's "suggestions per GPU", computed): for each GPU the
         best model at 30 s, its longest segment, how many 30 s tasks fit, and the same for int8.
         ``gpus``: catalog names ("RTX 3090", ["T4", "A10"]); None = the GPUs this manager sees
-        (planned on their free memory). Returns ``{'gpus': [{'gpu', 'memory', 'model',
-        'max_segment', 'max_concurrent', 'int8': {...}, ...}], ...}``."""
-        options = _EstimateOptions(precision=precision, engine=engine, margin=margin)
-        return self._native().recommend(gpus, options, english_only)
+        (each sized for its card, planned on its admittable memory: free less outstanding
+        whisper-vram reservations; with ``ignore_reservations`` on its free memory). Batched
+        engines (faster-whisper, whisperx, transformers) also get ``max_batch``, the largest batch
+        for the card. Returns ``{'gpus': [{'gpu', 'memory', 'model', 'max_segment',
+        'max_concurrent', 'max_batch', 'int8': {...}, ...}], 'memory_basis', ...}``."""
+        options = _engine_options(engine, margin, beam_size, None, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(precision=precision)
+        return self._native().recommend(gpus, options, english_only, ignore_reservations)
 
     def presets(self) -> List[Preset]:
         """The guide's three presets (high_performance, balanced, efficient), each with its memory
@@ -260,7 +308,10 @@ class GpuManager:
     def reserve(self, model_name: str, gpu_ids: Optional[Sequence[Union[int, str]]] = None,
                 timeout: Optional[float] = None, segment_duration: float = 30, batch_size: int = 1,
                 precision: str = "float16", *, engine: Optional[str] = None, margin: float = 0.2,
-                policy: str = "best-fit") -> "Lease":
+                policy: str = "best-fit", beam_size: Optional[int] = None, gpu: Optional[str] = None,
+                flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
+                language: Optional[str] = None, align: Optional[bool] = None, diarize: bool = False,
+                staged: bool = False) -> "Lease":
         """Reserves the configuration's recommended memory on one of ``gpu_ids`` (None = every
         visible GPU; placement ``policy`` "best-fit" or "most-free"), waiting in FIFO order up to
         ``timeout`` seconds (None = no limit, 0 = do not wait). The wait releases the GIL and
@@ -273,12 +324,16 @@ class GpuManager:
                 print(lease.gpu_uuid)       # run the job on this GPU
 
         Reservations are shared with ``whisper-vram run`` and other processes through the ledger
-        in ``WHISPER_VRAM_STATE_DIR``. Raises ReservationTimeoutError when the timeout passes,
+        in ``WHISPER_VRAM_STATE_DIR``. Each GPU is offered the size its card needs (an engine's
+        estimate depends on the compute capability; a GPU whose card refuses the precision is left
+        out). Raises ReservationTimeoutError when the timeout passes,
         ReservationError when the task can never fit on any listed GPU, GpuUnavailableError
         without GPU information, ValueError for bad input.
         """
-        options = _EstimateOptions(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
-                                   precision=precision, engine=engine, margin=margin)
+        options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
+                                  align, diarize, staged)
+        options.update(model_name=model_name, segment_duration=segment_duration, batch_size=batch_size,
+                       precision=precision)
         result, held = self._native().reserve(options, gpu_ids, timeout, policy)
         if held is None:
             status = result.get("status")

@@ -101,14 +101,20 @@ class CheckGpu(TypedDict):
     state: str
     total: float
     free: float
-    required: float
+    ledger_reserved: float          # outstanding whisper-vram reservations (0 with ignore_reservations)
+    available: float                # planned on: admittable (free less reservations) or free
+    required: float                 # sized for this GPU's card
     shortfall: float
     total_bytes: int
     free_bytes: int
+    ledger_reserved_bytes: int
+    available_bytes: int
     required_bytes: int
     shortfall_bytes: int
     fits: bool
+    supported: bool                 # False: the engine refuses the request on this card (reason says why)
     reason: Optional[str]
+    notes: List[str]                # the estimate's notes for this card (e.g. float16 run as float32)
 
 
 class CheckSuggestion(TypedDict):
@@ -129,8 +135,9 @@ class CheckResult(TypedDict):
     optimization_suggestions: List[str]
     suggestions: List[CheckSuggestion]
     gpus: List[CheckGpu]
-    required: MemoryEstimate
+    required: MemoryEstimate        # on the GPU that needs the most
     source: str
+    memory_basis: str               # "admittable" or "free" (ignore_reservations)
 
 
 class ConcurrentTaskDetails(TypedDict):
@@ -261,11 +268,14 @@ class RecommendResult(TypedDict):
     """recommend's answer: a plan per GPU."""
 
     source: str
+    memory_basis: str               # "card" (catalog), "admittable" (free less reservations) or "free"
     engine: str
     precision: str
     segment_duration: float
     batch_size: int
-    gpus: List[Dict[str, Any]]      # gpu, memory, model, fits, max_segment, max_concurrent, int8: {...}, ...
+    # gpu, memory, free, ledger_reserved, model, fits, max_segment, max_concurrent, max_batch (batched
+    # engines, else None), int8: {...}, ...
+    gpus: List[Dict[str, Any]]
 
 
 class Preset(TypedDict):

@@ -97,7 +97,7 @@ estimate_builder start_estimate(const resolved_request& in) {
     b.result.request.precision = std::string(in.precision->name);
     b.result.request.beam_size = static_cast<int>(in.beams);
     b.result.request.flash_attention = in.flash_attention;
-    if (in.gpu != nullptr) b.result.request.gpu_name = std::string(in.gpu->name);
+    if (in.gpu != nullptr && !in.probed_gpu) b.result.request.gpu_name = std::string(in.gpu->name);
     // What was sized: unstated is sized as eager (add_cuda_context says so in the notes).
     b.result.request.cuda_module_loading = in.eager_module_loading ? "eager" : "lazy";
     b.result.host_bytes = host_audio_bytes(in.arch, request.segment_seconds);

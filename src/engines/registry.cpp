@@ -150,7 +150,16 @@ resolved_request resolve_request(const engine_profile& engine, const estimate_re
     }
     in.beams = static_cast<std::uint64_t>(beam);
     in.flash_attention = request.flash_attention.value_or(engine.default_flash_attention);
-    if (request.gpu_name) in.gpu = &find_gpu_model(*request.gpu_name);
+    if (request.gpu_name) {
+        in.gpu = &find_gpu_model(*request.gpu_name);
+    } else if (const auto& t = request.target_gpu) {
+        in.probed_gpu = std::make_shared<const gpu_model>(gpu_model{.name = t->name,
+                                                                    .memory_bytes = t->memory_bytes,
+                                                                    .cc_major = t->cc_major,
+                                                                    .cc_minor = t->cc_minor,
+                                                                    .family = "probed"});
+        in.gpu = in.probed_gpu.get();
+    }
     if (request.cuda_module_loading) {
         in.eager_module_loading = parse_cuda_module_loading(*request.cuda_module_loading) == "eager";
         in.module_loading_stated = true;

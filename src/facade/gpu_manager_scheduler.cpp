@@ -27,11 +27,6 @@ std::shared_ptr<concurrency_state> make_concurrency_state() { return std::make_s
 
 namespace {
 
-std::string task_label(const memory_estimate& e) {
-    return fmt::format("{} {} {:g}s batch {}", e.request.model, e.request.precision, e.request.segment_seconds,
-                       e.request.batch_size);
-}
-
 std::vector<release_gpu_memory> free_memory(const gpu_snapshot& snap) {
     std::vector<release_gpu_memory> out;
     for (const auto& g : snap.gpus) out.push_back({g.index, g.uuid, g.name, g.free_bytes, 0});
@@ -109,11 +104,8 @@ reserve_result gpu_manager::reserve(const reserve_options& options) const {
                         "days), or none to wait without limit",
                         *options.timeout_seconds));
     }
-    const auto e = estimate(options.request);
-    reserve_request request;
-    request.bytes = e.recommended_bytes;
-    request.model = task_label(e);
-    request.gpu_ids = options.gpu_ids;
+    // Sized for each listed GPU's card (compute capability), as `run` sizes it.
+    reserve_request request = sized_reserve_request(options.request, options.gpu_ids);
     request.policy = options.policy;
     request.cancelled = options.cancelled;
     if (options.timeout_seconds) {

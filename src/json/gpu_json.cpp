@@ -56,6 +56,13 @@ json to_json(const gpu_device& g) {
 
 json to_json(const visible_gpu& v) { return with_cuda_index(v.cuda_index, v.device); }
 
+json to_json(const visible_gpu& v, const gpu_capacity& c) {
+    json j = with_cuda_index(v.cuda_index, v.device);
+    put_bytes_grouped(j, {{"ledger_reserved", c.reserved_bytes}, {"admittable", c.available_bytes}});
+    j["reservations"] = c.reservation_count;
+    return j;
+}
+
 json to_json(const gpu_snapshot& s) {
     json j;
     j["source"] = std::string(to_string(s.source));

@@ -61,6 +61,7 @@ json to_json(const gpu_plan& p) {
     put_bytes(j, "recommended", p.best.estimate.recommended_gib, p.best.estimate.recommended_bytes);
     j["max_segment"] = p.max_segment_seconds;
     j["max_concurrent"] = p.max_concurrent;
+    j["max_batch"] = optional_json(p.max_batch);
     j["notes"] = p.notes;
     return j;
 }
@@ -72,18 +73,21 @@ json to_json(const gpu_recommendation& r) {
     j["uuid"] = text_or_null(r.uuid);
     put_bytes(j, "memory", r.memory_bytes);
     put_bytes(j, "total", r.total_bytes);
+    put_bytes(j, "free", r.free_bytes);
+    put_bytes(j, "ledger_reserved", r.reserved_bytes);
     j["state"] = r.state;
     j["reason"] = text_or_null(r.reason);
     // The plan's keys in this order; all null (fits false, no notes) when no plan was made.
     const json plan = r.plan ? to_json(*r.plan) : json();
-    for (const char* key :
-         {"model", "fits", "recommended", "recommended_bytes", "max_segment", "max_concurrent", "precision", "notes"}) {
+    for (const char* key : {"model", "fits", "recommended", "recommended_bytes", "max_segment", "max_concurrent",
+                            "max_batch", "precision", "notes"}) {
         j[key] = r.plan ? plan[key] : json();
     }
     if (!r.plan) {
         j["fits"] = false;
         j["notes"] = json::array();
     }
+    for (const auto& n : r.notes) j["notes"].push_back(n);
     j["int8"] = r.int8 ? to_json(*r.int8) : json();
     return j;
 }
@@ -91,6 +95,7 @@ json to_json(const gpu_recommendation& r) {
 json to_json(const recommendation_result& r) {
     json j;
     j["source"] = r.source;
+    j["memory_basis"] = r.memory_basis;
     put_configuration(j, r.request);
     j["gpus"] = to_json_array(r.gpus);
     return j;
@@ -137,10 +142,14 @@ json to_json(const check_gpu_row& r) {
     json j{{"index", r.index}, {"nvml_index", r.nvml_index}, {"name", r.name}, {"uuid", r.uuid}, {"state", r.state}};
     put_bytes_grouped(j, {{"total", r.total_bytes},
                           {"free", r.free_bytes},
+                          {"ledger_reserved", r.reserved_bytes},
+                          {"available", r.available_bytes},
                           {"required", r.required_bytes},
                           {"shortfall", r.shortfall_bytes}});
     j["fits"] = r.fits;
+    j["supported"] = r.supported;
     j["reason"] = text_or_null(r.reason);
+    j["notes"] = r.notes;
     return j;
 }
 
@@ -153,6 +162,7 @@ json to_json(const check_result& r) {
     j["gpus"] = to_json_array(r.gpus);
     j["required"] = to_json(r.required);
     j["source"] = r.source;
+    j["memory_basis"] = r.memory_basis;
     return j;
 }
 

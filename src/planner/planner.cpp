@@ -294,6 +294,26 @@ solve_result solve_min_memory(const estimate_request& request) {
     return result;
 }
 
+estimate_request request_for_gpu(const estimate_request& request, const gpu_device& gpu) {
+    estimate_request r = request;
+    if (is_guide_engine(r.engine) || r.gpu_name) return r;
+    if (gpu.capability) {
+        r.target_gpu = gpu_target{gpu.name.empty() ? gpu.catalog_name : gpu.name, gpu.capability->major,
+                                  gpu.capability->minor, gpu.total_bytes};
+    } else if (!gpu.catalog_name.empty()) {
+        r.gpu_name = gpu.catalog_name;
+    }
+    return r;
+}
+
+bool is_batched_engine(std::string_view engine) noexcept {
+    const engine_profile* p = try_find_engine(engine);
+    if (p == nullptr) return false;
+    // faster-whisper's BatchedInferencePipeline, WhisperX (batched faster-whisper) and the
+    // transformers pipeline(batch_size=…): memory grows with the batch, not the segment.
+    return p->name == "faster-whisper" || p->name == "whisperx" || p->name == "transformers";
+}
+
 gpu_plan plan_for_memory(std::uint64_t memory_bytes, const estimate_request& request, bool english_only) {
     gpu_plan plan;
     plan.best = assign_optimal_model(memory_bytes, request, english_only);
@@ -308,6 +328,7 @@ gpu_plan plan_for_memory(std::uint64_t memory_bytes, const estimate_request& req
     plan.max_segment_seconds = segment.value;
     for (const auto& n : segment.notes) plan.notes.push_back(n);
     plan.max_concurrent = solve_max_concurrent(chosen, memory_bytes).value;
+    if (is_batched_engine(chosen.engine)) plan.max_batch = solve_max_batch(chosen, memory_bytes).value;
     return plan;
 }
 

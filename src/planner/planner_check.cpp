@@ -30,7 +30,8 @@ std::optional<check_suggestion> verified(std::string change, const estimate_requ
     s.config = e.request;
     s.recommended_gib = e.recommended_gib;
     s.recommended_bytes = e.recommended_bytes;
-    s.text = fmt::format("{}: recommended {} <= {} free", text, gib_text(e.recommended_bytes), gib_text(free_bytes));
+    s.text =
+        fmt::format("{}: recommended {} <= {} available", text, gib_text(e.recommended_bytes), gib_text(free_bytes));
     return s;
 }
 
@@ -46,7 +47,7 @@ std::size_t precision_rank(std::string_view name) {
 
 std::vector<check_suggestion> suggestions_for(const memory_estimate& required, const check_gpu_row& tightest) {
     const estimate_request& r = required.request;
-    const std::uint64_t free_bytes = tightest.free_bytes;
+    const std::uint64_t free_bytes = tightest.available_bytes;
     std::vector<check_suggestion> out;
     const auto add = [&](std::optional<check_suggestion> s) {
         if (s) out.push_back(std::move(*s));
@@ -116,9 +117,12 @@ std::vector<check_suggestion> suggestions_for(const memory_estimate& required, c
         s.recommended_gib = required.recommended_gib;
         s.recommended_bytes = required.recommended_bytes;
         s.free_needed_bytes = required.recommended_bytes - free_bytes;
-        s.text = fmt::format("free {} on GPU {} ({}): {} of its {} is in use by other processes",
-                             gib_text(s.free_needed_bytes), tightest.index, tightest.name,
-                             gib_text(tightest.total_bytes - free_bytes), gib_text(tightest.total_bytes));
+        s.text = fmt::format(
+            "free {} on GPU {} ({}): {} of its {} is in use by other processes{}", gib_text(s.free_needed_bytes),
+            tightest.index, tightest.name, gib_text(tightest.total_bytes - free_bytes), gib_text(tightest.total_bytes),
+            tightest.reserved_bytes > 0
+                ? fmt::format(" or reserved through whisper-vram ({})", gib_text(tightest.reserved_bytes))
+                : std::string());
         out.push_back(std::move(s));
     }
     return out;
@@ -134,38 +138,72 @@ std::optional<std::string> freeing_cannot_help(const memory_estimate& required, 
 
 }  // namespace
 
-check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus, probe_source source) {
+check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus, probe_source source,
+                          std::span<const gpu_admittable> admittable) {
+    if (!admittable.empty() && admittable.size() != gpus.size()) {
+        throw usage_error(fmt::format("check: {} reservation figures for {} GPUs; give one per GPU or none",
+                                      admittable.size(), gpus.size()));
+    }
     check_result result;
-    result.required = estimate(request);
+    result.required = estimate(request);  // invalid input is an error whatever the GPUs
     result.source = std::string(to_string(source));
-    const std::uint64_t required_bytes = result.required.recommended_bytes;
-    const std::string config = describe_config(result.required.request);
+    result.memory_basis = admittable.empty() ? "free" : "admittable";
+    const char* basis = admittable.empty() ? "free" : "admittable";
 
-    for (const auto& v : gpus) {
-        const gpu_device& d = v.device;
+    // Each GPU sized for its own card; the largest requirement is the one reported as `required`.
+    std::vector<std::optional<memory_estimate>> sized(gpus.size());
+    std::optional<usage_error> first_refusal;
+    bool any_sized = false;
+    for (std::size_t i = 0; i < gpus.size(); ++i) {
+        const gpu_device& d = gpus[i].device;
         check_gpu_row row;
-        row.index = v.cuda_index;
+        row.index = gpus[i].cuda_index;
         row.nvml_index = d.index;
         row.name = d.name;
         row.uuid = d.uuid;
         row.state = std::string(to_string(d.state));
         row.total_bytes = d.total_bytes;
         row.free_bytes = d.free_bytes;
-        row.required_bytes = required_bytes;
-        if (d.state != gpu_state::ok) {
+        row.available_bytes = d.free_bytes;
+        if (!admittable.empty()) {
+            row.reserved_bytes = admittable[i].reserved_bytes;
+            row.available_bytes = admittable[i].available_bytes;
+        }
+        try {
+            sized[i] = estimate(request_for_gpu(request, d));
+            row.notes = sized[i]->notes;
+            row.required_bytes = sized[i]->recommended_bytes;
+            if (!any_sized || sized[i]->recommended_bytes > result.required.recommended_bytes) {
+                result.required = *sized[i];
+            }
+            any_sized = true;
+        } catch (const usage_error& e) {
+            if (!first_refusal) first_refusal = e;
+            row.supported = false;
+            row.required_bytes = 0;
+            row.reason = fmt::format("unsupported on {}: {}", d.name, e.what());
+        }
+        const std::uint64_t required_bytes = row.required_bytes;
+        if (!row.supported) {
             row.fits = false;
-            row.shortfall_bytes = required_bytes > row.free_bytes ? required_bytes - row.free_bytes : 0;
+        } else if (d.state != gpu_state::ok) {
+            row.fits = false;
+            row.shortfall_bytes = required_bytes > row.available_bytes ? required_bytes - row.available_bytes : 0;
             row.reason = fmt::format("GPU state {}{}", row.state, d.state_detail.empty() ? "" : ": " + d.state_detail);
         } else {
-            row.fits = fits_in(result.required, row.free_bytes);
-            row.shortfall_bytes = row.fits ? 0 : required_bytes - row.free_bytes;
+            row.fits = fits_in(*sized[i], row.available_bytes);
+            row.shortfall_bytes = row.fits ? 0 : required_bytes - row.available_bytes;
             if (!row.fits) {
-                row.reason = fmt::format("needs {}, {} free: {} short", gib_text(required_bytes),
-                                         gib_text(row.free_bytes), gib_text(row.shortfall_bytes));
+                row.reason = fmt::format("needs {}, {} {}: {} short", gib_text(required_bytes),
+                                         gib_text(row.available_bytes), basis, gib_text(row.shortfall_bytes));
             }
         }
         result.gpus.push_back(std::move(row));
     }
+    // Every GPU refuses the request (e.g. bfloat16 on a T4): a usage error, as for `calc --gpu`.
+    if (!gpus.empty() && !any_sized && first_refusal) throw usage_error(*first_refusal);
+    const std::uint64_t required_bytes = result.required.recommended_bytes;
+    const std::string config = describe_config(result.required.request);
 
     if (result.gpus.empty()) {
         result.sufficient = false;
@@ -175,8 +213,8 @@ check_result check_memory(const estimate_request& request, const std::vector<vis
     result.sufficient =
         std::all_of(result.gpus.begin(), result.gpus.end(), [](const check_gpu_row& row) { return row.fits; });
     if (result.sufficient) {
-        result.message = fmt::format("enough memory: {} needs {} recommended; every selected GPU has it free", config,
-                                     gib_text(required_bytes));
+        result.message = fmt::format("enough memory: {} needs {} recommended; every selected GPU has it {}", config,
+                                     gib_text(required_bytes), basis);
         return result;
     }
 
@@ -196,19 +234,27 @@ check_result check_memory(const estimate_request& request, const std::vector<vis
         }
     }
     const check_gpu_row* tightest = nullptr;
-    for (const auto& row : result.gpus) {
-        if (row.state == "ok" && (tightest == nullptr || row.free_bytes < tightest->free_bytes)) tightest = &row;
+    std::size_t tightest_at = 0;
+    for (std::size_t i = 0; i < result.gpus.size(); ++i) {
+        const auto& row = result.gpus[i];
+        if (row.state == "ok" && row.supported &&
+            (tightest == nullptr || row.available_bytes < tightest->available_bytes)) {
+            tightest = &row;
+            tightest_at = i;
+        }
     }
     if (tightest == nullptr || tightest->fits) return result;  // nothing a configuration change can fix
 
-    result.suggestions = suggestions_for(result.required, *tightest);
+    // The suggestions re-estimate the request as sized for the tightest card.
+    const memory_estimate& on_tightest = *sized[tightest_at];
+    result.suggestions = suggestions_for(on_tightest, *tightest);
     for (const auto& s : result.suggestions) result.optimization_suggestions.push_back(s.text);
-    if (auto note = freeing_cannot_help(result.required, *tightest)) result.optimization_suggestions.push_back(*note);
+    if (auto note = freeing_cannot_help(on_tightest, *tightest)) result.optimization_suggestions.push_back(*note);
     const bool only_freeing = std::all_of(result.suggestions.begin(), result.suggestions.end(),
                                           [](const check_suggestion& s) { return s.change == "free_memory"; });
     if (result.suggestions.empty() || only_freeing) {
         // Plainly: no single change of the configuration fits. Is anything at all possible?
-        estimate_request smallest = result.required.request;
+        estimate_request smallest = on_tightest.request;
         smallest.model = model_ladder(smallest.engine).back();
         smallest.segment_seconds = 1.0;
         smallest.batch_size = 1;
@@ -216,15 +262,15 @@ check_result check_memory(const estimate_request& request, const std::vector<vis
         std::string floor_text;
         try {
             const memory_estimate floor = estimate(smallest);
-            floor_text = fits_in(floor, tightest->free_bytes)
+            floor_text = fits_in(floor, tightest->available_bytes)
                              ? "; combine several changes (segment, batch, precision, model)"
                              : fmt::format("; not even the smallest configuration ({}: {}) fits",
                                            describe_config(floor.request), gib_text(floor.recommended_bytes));
         } catch (const usage_error&) {
         }
         result.optimization_suggestions.push_back(
-            fmt::format("no single change of the configuration makes it fit on GPU {} ({} free){}", tightest->index,
-                        gib_text(tightest->free_bytes), floor_text));
+            fmt::format("no single change of the configuration makes it fit on GPU {} ({} {}){}", tightest->index,
+                        gib_text(tightest->available_bytes), basis, floor_text));
     }
     return result;
 }

@@ -32,6 +32,18 @@ void fill_plans(gpu_recommendation& rec, const estimate_request& request, bool e
     rec.int8 = int8_plan(rec.memory_bytes, request, english_only);
 }
 
+// fill_plans() for a live card: a precision the engine refuses on it is a note, not an error
+// (the other GPUs still get their plans); the message names the card.
+void fill_plans_for_card(gpu_recommendation& rec, const estimate_request& request, bool english_only) {
+    try {
+        rec.plan = plan_for_memory(rec.memory_bytes, request, english_only);
+    } catch (const usage_error& e) {
+        rec.reason = fmt::format("unsupported on {}: {}", rec.gpu, e.what());
+        rec.notes.push_back(rec.reason);
+    }
+    rec.int8 = int8_plan(rec.memory_bytes, request, english_only);
+}
+
 // The guide's presets (guide.zh.md "预设配置"); the comments there name the target cards.
 constexpr auto presets = std::to_array<guide_preset>({
     {"high_performance", "large", 600.0, 1, "float16", 2, "RTX 3090"},  // "RTX 3090, 24GB"
@@ -72,29 +84,47 @@ recommendation_result recommend_for_catalog(std::span<const std::string> gpu_nam
 }
 
 recommendation_result recommend_for_gpus(const std::vector<visible_gpu>& gpus, probe_source source,
-                                         const estimate_request& request, bool english_only) {
+                                         const estimate_request& request, bool english_only,
+                                         std::span<const gpu_admittable> admittable) {
+    if (!admittable.empty() && admittable.size() != gpus.size()) {
+        throw usage_error(fmt::format("recommend: {} reservation figures for {} GPUs; give one per GPU or none",
+                                      admittable.size(), gpus.size()));
+    }
     recommendation_result result;
     result.source = std::string(to_string(source));
     result.request = request;
-    for (const auto& v : gpus) {
-        const gpu_device& d = v.device;
+    result.memory_basis = admittable.empty() ? "free" : "admittable";
+    std::optional<usage_error> first_refusal;
+    bool any_plan = false;
+    for (std::size_t i = 0; i < gpus.size(); ++i) {
+        const gpu_device& d = gpus[i].device;
         gpu_recommendation rec;
         rec.gpu = d.name;
-        rec.index = v.cuda_index;
+        rec.index = gpus[i].cuda_index;
         rec.uuid = d.uuid;
         rec.total_bytes = d.total_bytes;
+        rec.free_bytes = d.free_bytes;
         rec.memory_bytes = d.free_bytes;  // what can be used now
+        if (!admittable.empty()) {
+            rec.reserved_bytes = admittable[i].reserved_bytes;
+            rec.memory_bytes = admittable[i].available_bytes;  // what `run` would admit now
+        }
         rec.state = std::string(to_string(d.state));
         if (d.state != gpu_state::ok) {
             rec.reason = d.state_detail.empty() ? fmt::format("GPU state is {}", rec.state) : d.state_detail;
             result.gpus.push_back(std::move(rec));
             continue;
         }
-        estimate_request r = request;
-        if (!is_guide_engine(r.engine) && !d.catalog_name.empty()) r.gpu_name = d.catalog_name;
-        fill_plans(rec, r, english_only);
+        fill_plans_for_card(rec, request_for_gpu(request, d), english_only);
+        if (rec.plan) {
+            any_plan = true;
+        } else if (!first_refusal) {
+            first_refusal = usage_error(rec.reason);
+        }
         result.gpus.push_back(std::move(rec));
     }
+    // Every usable GPU refuses the request: the usage error (as check and calc --gpu report it).
+    if (!any_plan && first_refusal) throw usage_error(*first_refusal);
     return result;
 }
 

@@ -36,7 +36,39 @@ void note_best_gpu(const std::vector<gpu_capacity>& gpus, wait_progress& progres
     }
 }
 
+// choose_gpu() with each GPU's own size (admission_input::gpu_bytes): best_fit keeps the least
+// left over, most_free the most; ties to the lower NVML index.
+std::optional<std::size_t> choose_sized_gpu(const admission_input& in) {
+    std::optional<std::size_t> best;
+    std::uint64_t best_left = 0;
+    for (std::size_t i = 0; i < in.gpus.size(); ++i) {
+        const std::uint64_t need = request_bytes_on(in, in.gpus[i].gpu_uuid);
+        if (!admits(in.gpus[i], need)) continue;
+        const std::uint64_t left = in.gpus[i].available_bytes - need;
+        const bool better = in.policy == placement_policy::best_fit ? left < best_left : left > best_left;
+        if (!best || better || (left == best_left && in.gpus[i].gpu_index < in.gpus[*best].gpu_index)) {
+            best = i;
+            best_left = left;
+        }
+    }
+    return best;
+}
+
+// Rule 1 with per-GPU sizes: no present GPU could hold its size even empty.
+bool never_fits_sized(const admission_input& in) {
+    return !in.gpus.empty() && std::none_of(in.gpus.begin(), in.gpus.end(), [&](const gpu_capacity& c) {
+        return request_bytes_on(in, c.gpu_uuid) <= c.total_bytes;
+    });
+}
+
 }  // namespace
+
+std::uint64_t request_bytes_on(const admission_input& input, std::string_view gpu_uuid) noexcept {
+    for (const auto& [uuid, bytes] : input.gpu_bytes) {
+        if (uuid == gpu_uuid) return bytes;
+    }
+    return input.bytes;
+}
 
 bool gpu_sets_overlap(const std::vector<std::string>& a, const std::vector<std::string>& b) {
     return std::any_of(a.begin(), a.end(),
@@ -47,7 +79,7 @@ admission_decision decide(const admission_input& in) {
     admission_decision d;
     d.progress.needed_bytes = in.bytes;
     // Rule 1, before anything else: a request that can never fit reports nothing of the queue or GPUs.
-    if (in.bytes > in.largest_total_bytes) {
+    if (in.gpu_bytes.empty() ? in.bytes > in.largest_total_bytes : never_fits_sized(in)) {
         d.verdict = admission_verdict::never_fits;
         d.message = fmt::format(
             "{} needs {} but the largest listed GPU has {} in total: it can never fit; use a "
@@ -58,7 +90,7 @@ admission_decision decide(const admission_input& in) {
     d.progress.waited = std::chrono::duration_cast<std::chrono::milliseconds>(in.now - in.started);
     d.progress.queue_position = queue_position(in);
     note_best_gpu(in.gpus, d.progress);
-    const auto chosen = choose_gpu(in.gpus, in.bytes, in.policy);
+    const auto chosen = in.gpu_bytes.empty() ? choose_gpu(in.gpus, in.bytes, in.policy) : choose_sized_gpu(in);
 
     // Rule 3: the head of the queue (for our GPUs) that fits is granted.
     if (d.progress.queue_position == 0 && chosen) {
@@ -66,8 +98,8 @@ admission_decision decide(const admission_input& in) {
         d.gpu = chosen;
         const auto& cap = in.gpus[*chosen];
         const unsigned cuda_index = *chosen < in.cuda_indices.size() ? in.cuda_indices[*chosen] : cap.gpu_index;
-        d.message = fmt::format("reserved {} on GPU {} ({}) for {}", format_gib(in.bytes), cuda_index, cap.gpu_name,
-                                task_name(in.model));
+        d.message = fmt::format("reserved {} on GPU {} ({}) for {}", format_gib(request_bytes_on(in, cap.gpu_uuid)),
+                                cuda_index, cap.gpu_name, task_name(in.model));
         return d;
     }
     d.progress.reason = d.progress.queue_position > 0

@@ -107,7 +107,7 @@ public:
         r.gpu_uuid = cap.gpu_uuid;
         r.gpu_index = cap.gpu_index;
         r.holder = self_;
-        r.bytes = in.bytes;
+        r.bytes = request_bytes_on(in, cap.gpu_uuid);
         r.model = in.model;
         r.since_ms = options_.clock();
         state.reservations.push_back(r);
@@ -212,6 +212,7 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
     admission_input in;
     in.started = options_.monotonic_clock();
     in.bytes = request.bytes;
+    in.gpu_bytes = request.gpu_bytes;
     in.model = request.model;
     in.policy = request.policy;
     in.may_wait = !request.timeout || request.timeout->count() > 0;

@@ -171,5 +171,63 @@ class Concurrency(PrivateStateDir):
             lease.release()   # the dropped lease's release is a harmless no-op
 
 
+class PlanningPerGpu(PrivateStateDir):
+    """Every plan sized for its GPU; planning on admittable memory; keyword parity with the CLI."""
+
+    def test_check_sizes_for_the_simulated_card(self):
+        # CTranslate2 runs float16 as float32 on a GTX 1070 (CC 6.1): large-v3 needs calc --gpu's 9.85 GiB.
+        card = gpu_manager.calculate_memory_usage("large-v3", engine="faster-whisper", gpu="GTX 1070")
+        result = GpuManager(simulate="GTX 1070").check_gpu_memory_sufficient("large-v3", engine="faster-whisper")
+        self.assertFalse(result["sufficient"])
+        self.assertEqual(result["gpus"][0]["required_bytes"], card["recommended_bytes"])
+        self.assertTrue(any("float16 runs as float32" in n for n in result["gpus"][0]["notes"]))
+        with self.assertRaisesRegex(ValueError, "bfloat16"):
+            GpuManager(simulate="T4").check_gpu_memory_sufficient("medium", engine="faster-whisper",
+                                                                  precision="bfloat16")
+
+    def test_reserve_sizes_for_the_simulated_card(self):
+        card = gpu_manager.calculate_memory_usage("medium", engine="faster-whisper", gpu="GTX 1070")
+        with GpuManager(simulate="GTX 1070").reserve("medium", timeout=0, engine="faster-whisper") as lease:
+            self.assertEqual(lease.info["bytes"], card["recommended_bytes"])
+        with self.assertRaisesRegex(ValueError, "bfloat16"):
+            GpuManager(simulate="T4").reserve("medium", timeout=0, engine="faster-whisper", precision="bfloat16")
+
+    def test_reservations_count_unless_ignored(self):
+        manager = GpuManager(simulate="24GiB")
+        lease = manager.reserve("large", timeout=0)          # 9.825 GiB of 24
+        other = manager.reserve("large", timeout=0)          # 19.65 GiB reserved
+        try:
+            result = manager.check_gpu_memory_sufficient("large")
+            self.assertFalse(result["sufficient"])            # 4.35 GiB admittable
+            self.assertEqual(result["memory_basis"], "admittable")
+            self.assertEqual(result["gpus"][0]["ledger_reserved_bytes"], 2 * 10549513421)
+            self.assertEqual(result["gpus"][0]["available_bytes"], 24 * 2**30 - 2 * 10549513421)
+            self.assertTrue(manager.check_gpu_memory_sufficient("large", ignore_reservations=True)["sufficient"])
+            row = manager.recommend()["gpus"][0]
+            self.assertEqual(row["memory_bytes"], 24 * 2**30 - 2 * 10549513421)
+            self.assertEqual(manager.recommend(ignore_reservations=True)["gpus"][0]["memory_bytes"], 24 * 2**30)
+        finally:
+            lease.release()
+            other.release()
+
+    def test_keyword_parity(self):
+        # beam_size, gpu and flash_attention reach the estimate on every planning method.
+        fw = dict(engine="faster-whisper", gpu="GTX 1070", beam_size=1)
+        one = gpu_manager.calculate_memory_usage("medium", **fw)["recommended"]
+        self.assertEqual(gpu_manager.solve_min_memory("medium", **fw)["value"], one)
+        self.assertNotEqual(gpu_manager.solve_min_memory("medium", engine="faster-whisper")["value"], one)
+        self.assertEqual(gpu_manager.solve_max_concurrent("medium", 8 * one + 0.001, **fw)["value"], 8)
+        best = gpu_manager.best_model(one, **fw)
+        self.assertTrue(best["fits"])
+        self.assertLessEqual(best["recommended"], one)
+        self.assertGreaterEqual(gpu_manager.solve_max_batch("medium", 8, **fw)["value"], 1)
+        self.assertEqual(gpu_manager.solve_max_segment("medium", 8, engine="transformers", flash_attention=False,
+                                                       gpu="T4")["quantity"], "max_segment")
+        row = gpu_manager.recommend("T4", engine="faster-whisper", beam_size=1)["gpus"][0]
+        self.assertGreater(row["max_batch"], 1)
+        with self.assertRaisesRegex(ValueError, "ignore_reservations"):
+            gpu_manager.recommend("T4", ignore_reservations=1)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -175,5 +175,41 @@ TEST_F(PlannerCheck, BadIdAndUnavailableGpuInformation) {
     EXPECT_THROW((void)none.check_gpu_memory_sufficient("mediun"), usage_error);
 }
 
+TEST(PlannerCheckAdmittable, PlansOnTheAdmittableFigureAndSuggestsForIt) {
+    // One 24 GiB GPU, all free, with 19.35 GiB reserved through whisper-vram: 4.65 GiB admittable.
+    const auto snapshot = make_simulated_probe("24GiB")->snapshot();
+    const std::vector<visible_gpu> gpus{{0, snapshot.gpus[0]}};
+    const std::uint64_t reserved = 19 * GiB + 35 * GiB / 100;
+    const std::vector<gpu_admittable> figures{{reserved, 24 * GiB - reserved}};
+    const estimate_request large = make_guide_request("large");  // 9.825 GiB recommended
+    const auto on_free = check_memory(large, gpus, probe_source::simulated);
+    EXPECT_TRUE(on_free.sufficient);
+    EXPECT_EQ(on_free.memory_basis, "free");
+    const auto r = check_memory(large, gpus, probe_source::simulated, figures);
+    EXPECT_FALSE(r.sufficient);
+    EXPECT_EQ(r.memory_basis, "admittable");
+    EXPECT_EQ(r.gpus[0].free_bytes, 24 * GiB);
+    EXPECT_EQ(r.gpus[0].reserved_bytes, reserved);
+    EXPECT_EQ(r.gpus[0].available_bytes, 24 * GiB - reserved);
+    EXPECT_EQ(r.gpus[0].shortfall_bytes, r.required.recommended_bytes - (24 * GiB - reserved));
+    // Every suggestion fits the admittable 4.65 GiB, not the free 24: small (3.1575) but not medium (5.0625).
+    bool model = false;
+    for (const auto& s : r.suggestions) {
+        if (s.change == "free_memory") {
+            EXPECT_NE(s.text.find("reserved through whisper-vram"), std::string::npos) << s.text;
+            continue;
+        }
+        EXPECT_LE(s.recommended_bytes, 24 * GiB - reserved) << s.text;
+        if (s.change == "model") {
+            model = true;
+            EXPECT_EQ(s.config.model, "small") << s.text;
+        }
+    }
+    EXPECT_TRUE(model);
+    // One figure per GPU, or none.
+    const std::vector<gpu_admittable> two{figures[0], figures[0]};
+    EXPECT_THROW((void)check_memory(large, gpus, probe_source::simulated, two), usage_error);
+}
+
 }  // namespace
 }  // namespace whisper_vram

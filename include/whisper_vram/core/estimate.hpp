@@ -14,6 +14,15 @@ namespace whisper_vram {
 /// Default safety margin of the guide: recommended = total × (1 + 0.2).
 inline constexpr double default_margin = 0.2;
 
+/// A card the job runs on as a live or simulated GPU reports it, for a GPU that is not (or not
+/// uniquely) in the catalog. Engines read it like a catalog card when gpu_name is unset.
+struct gpu_target {
+    std::string name;                ///< as reported (NVML name or the simulated one), for the notes
+    int cc_major = 0;                ///< CUDA compute capability, major (from NVML or the catalog)
+    int cc_minor = 0;                ///< CUDA compute capability, minor
+    std::uint64_t memory_bytes = 0;  ///< total memory as reported (bytes)
+};
+
 /// What to estimate. Defaults are the guide's: medium, 30 s, batch 1, float16, 20% margin,
 /// engine "guide" (the guide's formula, exactly).
 struct estimate_request {
@@ -26,6 +35,10 @@ struct estimate_request {
     std::string engine = "guide";    ///< "guide" or an engine name or alias (engines.hpp)
     std::optional<int> beam_size;    ///< engines only; unset = the engine's default
     std::optional<std::string> gpu_name;  ///< engines only; card the job runs on (catalog name)
+    /// engines only; the card the job runs on as probed (live or simulated GPU), used when gpu_name
+    /// is unset: its compute capability decides CC-dependent choices (CT2 float16 → float32 below 7.0,
+    /// bfloat16 refusal below 8.0…). The planner sets it per GPU; unset = card unknown.
+    std::optional<gpu_target> target_gpu;
     std::optional<bool> flash_attention;  ///< engines only; unset = the engine's default
     /// engines only; "lazy" or "eager" CUDA module loading (CUDA_MODULE_LOADING); unset = not
     /// stated, sized on the safe side (the estimate's notes say what was assumed)

@@ -5,6 +5,7 @@
 /// profile in its own file (src/engines/<engine>.cpp); registry.hpp lists them. Pure data.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string_view>
 
@@ -33,6 +34,9 @@ struct resolved_request {
     /// request->cuda_module_loading is "eager", or unset (not stated: sized as eager, the safe side)
     bool eager_module_loading = true;
     bool module_loading_stated = false;  ///< request->cuda_module_loading was given ("lazy" or "eager")
+    /// The card built from request->target_gpu when gpu_name is unset (gpu points to it; its name
+    /// views request->target_gpu->name); null otherwise.
+    std::shared_ptr<const gpu_model> probed_gpu;
 };
 
 /// An engine's estimator: the breakdown of a request resolved against its profile.

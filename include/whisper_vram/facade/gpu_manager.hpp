@@ -60,6 +60,14 @@ struct manager_options {
 /// manager_options from @p env (the state folder per default_state_dir()), with @p warnings.
 [[nodiscard]] manager_options manager_options_from(const environment& env, warning_sink warnings = {});
 
+/// One live or simulated GPU a plan is for, and the memory the plan may use (gpu_manager::planning_gpu()).
+struct planning_gpu_memory {
+    visible_gpu gpu;                    ///< the GPU (CUDA index, NVML record: capability, name, memory)
+    std::uint64_t available_bytes = 0;  ///< admittable (reservations counted) or free memory
+    std::uint64_t reserved_bytes = 0;   ///< whisper-vram's outstanding reservations on it (0 when ignored)
+    std::string memory_basis;           ///< "admittable" or "free"
+};
+
 /// The guide's gpu_manager.
 class gpu_manager {
 public:
@@ -124,11 +132,13 @@ public:
     [[nodiscard]] solve_result solve_min_memory(const estimate_request& request) const;
 
     /// Per-GPU recommendations for the GPUs this manager's probe sees (live or simulated, in
-    /// CUDA's numbering after manager_options::cuda_visible_devices), planned on each GPU's free memory.
+    /// CUDA's numbering after manager_options::cuda_visible_devices), each sized for its card and
+    /// planned on its admittable memory (free less whisper-vram's outstanding reservations, as
+    /// `run` admits: gpu_admittables()), or on its free memory with @p ignore_reservations.
     /// @throws gpu_unavailable_error with the probe's reason when GPU information is unavailable;
-    ///         usage_error on invalid input.
-    [[nodiscard]] recommendation_result recommend(const estimate_request& request = {},
-                                                  bool english_only = false) const;
+    ///         usage_error on invalid input; state_error when the ledger cannot be read.
+    [[nodiscard]] recommendation_result recommend(const estimate_request& request = {}, bool english_only = false,
+                                                  bool ignore_reservations = false) const;
     /// Per-GPU recommendations for catalog GPUs by name, planned on each card's memory.
     /// @throws usage_error for an unknown GPU name or invalid input.
     [[nodiscard]] recommendation_result recommend(std::span<const std::string> gpu_names,
@@ -148,9 +158,34 @@ public:
                                                            const std::vector<std::string>& gpu_ids = {},
                                                            double segment_duration = 30, int batch_size = 1,
                                                            std::string_view precision = "float16") const;
-    /// The same for any request (engine, margin, beams…).
+    /// The same for any request (engine, margin, beams…). Each GPU is sized for its own card
+    /// (request_for_gpu()) and planned on its admittable memory (free less whisper-vram's
+    /// outstanding reservations, as `run` admits), or on its free memory with @p ignore_reservations.
+    /// @throws additionally state_error when the ledger cannot be read.
     [[nodiscard]] check_result check_gpu_memory_sufficient(const estimate_request& request,
-                                                           const std::vector<std::string>& gpu_ids = {}) const;
+                                                           const std::vector<std::string>& gpu_ids = {},
+                                                           bool ignore_reservations = false) const;
+
+    /// One view of capacity: for each of @p gpus the admission figures of `run`
+    /// (admission_capacity() over the ledger's live reservations: total, used, reserved, admittable).
+    /// The same function the scheduler admits with. @throws state_error when the ledger cannot be read.
+    [[nodiscard]] std::vector<gpu_capacity> gpu_capacities(const std::vector<visible_gpu>& gpus) const;
+
+    /// The one GPU @p gpu_ids selects (empty: the only visible GPU) and the memory a plan for it may
+    /// use: admittable (free less outstanding reservations, as `run` admits) or, with
+    /// @p ignore_reservations, free. Size the request for it with request_for_gpu(request, result.gpu.device).
+    /// @throws gpu_unavailable_error when GPU information is unavailable or no GPU is visible;
+    ///         usage_error when the ids select several GPUs (or bad ids) or the GPU is not usable;
+    ///         state_error when the ledger cannot be read.
+    [[nodiscard]] planning_gpu_memory planning_gpu(const std::string& gpu_ids, bool ignore_reservations = false) const;
+
+    /// The reservation request `reserve` and `run` make for @p request on @p gpu_ids: sized for each
+    /// listed GPU's card (request_for_gpu(); reserve_request::gpu_bytes, bytes = the largest), the
+    /// GPUs whose card the engine refuses (e.g. bfloat16 below CC 8.0) left out (gpu_ids narrowed to
+    /// the others' UUIDs). Without GPU information: the request as given, sized without a card.
+    /// @throws usage_error for invalid input, bad ids, or when every listed GPU refuses the request.
+    [[nodiscard]] reserve_request sized_reserve_request(const estimate_request& request,
+                                                        const std::string& gpu_ids) const;
     // ---- end planner ----
 
     // ---- concurrency (reservations, scheduling, memory release) ----

@@ -87,6 +87,10 @@ nlohmann::ordered_json to_json(const gpu_device& gpu);
 
 /// {cuda_index, index, name, …}: to_json(gpu_device) preceded by the CUDA index (index stays NVML's).
 nlohmann::ordered_json to_json(const visible_gpu& gpu);
+/// to_json(visible_gpu) plus whisper-vram's view of it (one view of capacity, what `run` admits):
+/// ledger_reserved (GiB) / ledger_reserved_bytes: Σ outstanding reservations; admittable /
+/// admittable_bytes: what a new reservation may take now (admission_capacity()); reservations: their count.
+nlohmann::ordered_json to_json(const visible_gpu& gpu, const gpu_capacity& capacity);
 
 /// {source, gpus:[…]} (+ reason when unavailable)
 nlohmann::ordered_json to_json(const gpu_snapshot& snapshot);

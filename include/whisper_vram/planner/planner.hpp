@@ -32,6 +32,29 @@ inline constexpr std::uint64_t max_segment_limit_seconds = 86400;
 /// Largest batch a solver considers: the estimators' own limit.
 inline constexpr std::uint64_t max_batch_limit = 4096;
 
+// ---- the GPU a plan is for ---------------------------------------------------------------------
+
+/// @p request as sized for @p gpu. Engines (not the guide's formula, which does not depend on the
+/// card) get the GPU's compute capability, name and total memory (estimate_request::target_gpu),
+/// so CC-dependent choices apply (CTranslate2 runs float16 as float32 below CC 7.0, refuses
+/// bfloat16 below 8.0…). Without a reported capability the matching catalog row is used
+/// (gpu_name = gpu.catalog_name); with neither the card stays unknown. A request that names its
+/// card (gpu_name, `--gpu`) is returned unchanged: the user said what it runs on.
+[[nodiscard]] estimate_request request_for_gpu(const estimate_request& request, const gpu_device& gpu);
+
+/// What whisper-vram's reservation ledger leaves of a GPU: the figures of the admission rule
+/// (admission_capacity() in sched/scheduler.hpp), passed in by the facade so that planning and
+/// `run`'s admission count reservations with the same function.
+struct gpu_admittable {
+    std::uint64_t reserved_bytes = 0;   ///< Σ outstanding reservations on the GPU
+    std::uint64_t available_bytes = 0;  ///< admittable now: what a new reservation may take
+};
+
+/// True for engines that transcribe in batches (faster-whisper's batched pipeline, WhisperX,
+/// transformers' pipeline): their memory is flat in segment length and grows with the batch, so
+/// the batch is the knob a plan reports.
+[[nodiscard]] bool is_batched_engine(std::string_view engine) noexcept;
+
 // ---- best model ---------------------------------------------------------------------------------
 
 /// The models assign_optimal_model() tries, best first.
@@ -127,6 +150,9 @@ struct gpu_plan {
     best_model_result best;                 ///< best model at the request's segment (30 s by default)
     std::uint64_t max_segment_seconds = 0;  ///< longest segment for that model (0 when nothing fits)
     std::uint64_t max_concurrent = 0;       ///< how many tasks of that model at the request's segment fit
+    /// Batched engines (is_batched_engine()): the largest batch of that model that fits (0 when
+    /// nothing fits); none for the others.
+    std::optional<std::uint64_t> max_batch;
     std::vector<std::string> notes;
 };
 
@@ -141,12 +167,16 @@ struct gpu_recommendation {
     std::optional<unsigned> index;  ///< CUDA index for live/simulated GPUs
     std::string uuid;               ///< live/simulated GPUs only
     std::uint64_t total_bytes = 0;  ///< the card's memory
-    /// Memory planned for: the card's size for catalog GPUs, the free memory for live ones.
+    /// Memory planned for: the card's size for catalog GPUs; for live ones the admittable memory
+    /// (free less whisper-vram's outstanding reservations) or, ignoring reservations, the free memory.
     std::uint64_t memory_bytes = 0;
-    std::string state = "ok";      ///< gpu_state name; not "ok" → no plan
-    std::string reason;            ///< why there is no plan
-    std::optional<gpu_plan> plan;  ///< at the requested precision
-    std::optional<gpu_plan> int8;  ///< the same at int8; none when the engine refuses int8
+    std::optional<std::uint64_t> free_bytes;      ///< live/simulated GPUs: free memory as probed
+    std::optional<std::uint64_t> reserved_bytes;  ///< live/simulated GPUs with reservations counted
+    std::vector<std::string> notes;               ///< e.g. a precision this GPU cannot run
+    std::string state = "ok";                     ///< gpu_state name; not "ok" → no plan
+    std::string reason;                           ///< why there is no plan
+    std::optional<gpu_plan> plan;                 ///< at the requested precision
+    std::optional<gpu_plan> int8;                 ///< the same at int8; none when the engine refuses int8
 };
 
 /// Recommendations for several GPUs.
@@ -154,6 +184,8 @@ struct recommendation_result {
     std::string source;        ///< "catalog", "nvml" or "simulated"
     estimate_request request;  ///< base inputs (precision, engine, segment 30 s, batch 1)
     std::vector<gpu_recommendation> gpus;
+    /// What memory_bytes is: "card" (catalog), "admittable" (free less reservations) or "free".
+    std::string memory_basis = "card";
 };
 
 /// Recommendations for catalog GPUs by name (find_gpu_model(); forgiving names). For engines
@@ -162,11 +194,14 @@ struct recommendation_result {
 recommendation_result recommend_for_catalog(std::span<const std::string> gpu_names, const estimate_request& request,
                                             bool english_only = false);
 
-/// Recommendations for live or simulated GPUs, planned on each GPU's free memory. GPUs whose state
-/// is not ok get no plan and the reason.
-/// @throws usage_error for invalid inputs.
+/// Recommendations for live or simulated GPUs, each sized for its own card (request_for_gpu()) and
+/// planned on its admittable memory when @p admittable is given (one entry per GPU, same order),
+/// else on its free memory. GPUs whose state is not ok get no plan and the reason; a GPU whose
+/// card the engine refuses for the precision (bfloat16 below CC 8.0…) gets no plan and says why.
+/// @throws usage_error for invalid inputs; @p admittable of another size than @p gpus.
 recommendation_result recommend_for_gpus(const std::vector<visible_gpu>& gpus, probe_source source,
-                                         const estimate_request& request, bool english_only = false);
+                                         const estimate_request& request, bool english_only = false,
+                                         std::span<const gpu_admittable> admittable = {});
 
 // ---- presets ------------------------------------------------------------------------------------
 
@@ -221,10 +256,14 @@ struct check_gpu_row {
     std::string state = "ok";  ///< gpu_state name
     std::uint64_t total_bytes = 0;
     std::uint64_t free_bytes = 0;
-    std::uint64_t required_bytes = 0;   ///< recommended bytes of the request
-    std::uint64_t shortfall_bytes = 0;  ///< required − free when it does not fit, else 0
-    bool fits = false;                  ///< state ok and required ≤ free
+    std::uint64_t reserved_bytes = 0;   ///< whisper-vram's outstanding reservations (0 when not counted)
+    std::uint64_t available_bytes = 0;  ///< planned on: admittable (reservations counted) or free
+    std::uint64_t required_bytes = 0;   ///< recommended bytes of the request sized for this GPU
+    std::uint64_t shortfall_bytes = 0;  ///< required − available when it does not fit, else 0
+    bool fits = false;                  ///< state ok, the engine runs the request on it and required ≤ available
+    bool supported = true;              ///< false: the engine refuses the request on this card (reason says why)
     std::string reason;                 ///< why it does not fit
+    std::vector<std::string> notes;     ///< the estimate's notes for this card (e.g. float16 run as float32)
 };
 
 /// A change that alone makes the request fit on the tightest GPU, re-estimated.
@@ -245,17 +284,25 @@ struct check_result {
     std::vector<std::string> optimization_suggestions;  ///< the guide's list of strings
     std::vector<check_suggestion> suggestions;          ///< the same, as data
     std::vector<check_gpu_row> gpus;
-    memory_estimate required;  ///< the estimate of the request
-    std::string source;        ///< probe source: "nvml" or "simulated"
+    /// The estimate of the request on the GPU that needs the most (each GPU is sized for its card;
+    /// the request as given when no GPU accepts it).
+    memory_estimate required;
+    std::string source;  ///< probe source: "nvml" or "simulated"
+    /// "admittable" (free less whisper-vram's reservations, as `run` admits) or "free" (reservations ignored).
+    std::string memory_basis = "free";
 };
 
-/// The guide's check_gpu_memory_sufficient over given GPUs: fits when recommended ≤ free on a
-/// GPU; sufficient when every GPU fits. For an insufficient request, suggestions in the guide's
+/// The guide's check_gpu_memory_sufficient over given GPUs: fits when recommended ≤ available on a
+/// GPU (available: @p admittable's figure when given — one entry per GPU, same order — else the
+/// free memory); sufficient when every GPU fits. Each GPU is sized for its own card
+/// (request_for_gpu()); a GPU the engine refuses (bfloat16 on CC < 8.0…) does not fit, with the
+/// reason; when every GPU refuses, that usage_error is thrown. For an insufficient request, suggestions in the guide's
 /// order, each a change that alone makes it fit on the tightest usable GPU (least free memory):
 /// the longest segment that fits, the largest batch, the lowest precision needed, the best
 /// smaller model, and the memory other processes would have to free. GPUs whose state is not ok
 /// (lost, unified memory) do not fit, with the reason. @p gpus empty: not sufficient.
 /// @throws usage_error for invalid inputs.
-check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus, probe_source source);
+check_result check_memory(const estimate_request& request, const std::vector<visible_gpu>& gpus, probe_source source,
+                          std::span<const gpu_admittable> admittable = {});
 
 }  // namespace whisper_vram

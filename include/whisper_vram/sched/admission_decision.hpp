@@ -9,7 +9,9 @@
 /// ## Rules, in the order they apply
 /// 1. never_fits: bytes > the largest total memory of the usable listed GPUs. Checked first and on
 ///    every poll; the totals are those at the start of the reserve, so a request that can fit once
-///    keeps waiting even if a GPU is lost meanwhile (it may come back).
+///    keeps waiting even if a GPU is lost meanwhile (it may come back). With per-GPU sizes
+///    (gpu_bytes): when no present listed GPU's total holds its own size. Rule 3 then places by
+///    each GPU's own size (best_fit: least left over) and the reservation records that size.
 /// 2. FIFO: queue_position = the waiters in the ledger that arrived earlier (lower id; every waiter
 ///    when this request has no place yet) AND may use one of this request's GPUs. A request behind
 ///    anyone is not granted even if it fits: a later small request never jumps a waiting large one.
@@ -28,6 +30,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "whisper_vram/sched/ledger.hpp"
@@ -51,7 +55,9 @@ std::string_view to_string(admission_verdict verdict) noexcept;
 /// Everything one decision depends on (values only: copied or viewed from the loop's state).
 struct admission_input {
     std::uint64_t bytes = 0;  ///< the request (> 0)
-    std::string model;        ///< for the messages ("the task" when empty)
+    /// Per-GPU sizes by UUID (reserve_request::gpu_bytes); a GPU not listed takes @ref bytes.
+    std::vector<std::pair<std::string, std::uint64_t>> gpu_bytes;
+    std::string model;  ///< for the messages ("the task" when empty)
     placement_policy policy = placement_policy::best_fit;
     std::vector<std::string> gpu_uuids;     ///< the request's GPU set (usable listed GPUs), for FIFO overlap
     std::uint64_t largest_total_bytes = 0;  ///< the largest total of those GPUs (at the start of the reserve)
@@ -86,6 +92,9 @@ struct admission_decision {
 
 /// The reserve_status a final verdict ends with (grant → granted…); timed_out for the others.
 [[nodiscard]] reserve_status to_reserve_status(admission_verdict verdict) noexcept;
+
+/// The size of @p input's request on the GPU @p gpu_uuid: its admission_input::gpu_bytes entry, else bytes.
+[[nodiscard]] std::uint64_t request_bytes_on(const admission_input& input, std::string_view gpu_uuid) noexcept;
 
 /// True when the GPU sets @p a and @p b share a GPU (UUIDs).
 [[nodiscard]] bool gpu_sets_overlap(const std::vector<std::string>& a, const std::vector<std::string>& b);

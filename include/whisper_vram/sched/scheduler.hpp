@@ -45,6 +45,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -157,8 +158,12 @@ struct wait_progress {
 /// A request for memory.
 struct reserve_request {
     std::uint64_t bytes = 0;  ///< memory to reserve (an estimate's recommended_bytes)
-    std::string model;        ///< what it is for (shown by `tasks`)
-    std::string gpu_ids;      ///< select_gpus() ids ("0,1", UUIDs, PCI ids); empty = every visible GPU
+    /// Per-GPU sizes (GPU UUID → bytes) when the estimate depends on the card (compute capability):
+    /// a listed GPU found here is admitted, placed and reserved with its own size; one not found
+    /// with @ref bytes. Empty: @ref bytes everywhere. gpu_manager::sized_reserve_request() fills it.
+    std::vector<std::pair<std::string, std::uint64_t>> gpu_bytes;
+    std::string model;    ///< what it is for (shown by `tasks`)
+    std::string gpu_ids;  ///< select_gpus() ids ("0,1", UUIDs, PCI ids); empty = every visible GPU
     /// nullopt: wait without limit; 0: try once, no waiting (and no place in the queue).
     std::optional<std::chrono::milliseconds> timeout;
     placement_policy policy = placement_policy::best_fit;
