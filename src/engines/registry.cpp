@@ -153,11 +153,15 @@ resolved_request resolve_request(const engine_profile& engine, const estimate_re
     if (request.gpu_name) {
         in.gpu = &find_gpu_model(*request.gpu_name);
     } else if (const auto& t = request.target_gpu) {
-        in.probed_gpu = std::make_shared<const gpu_model>(gpu_model{.name = t->name,
-                                                                    .memory_bytes = t->memory_bytes,
-                                                                    .cc_major = t->cc_major,
-                                                                    .cc_minor = t->cc_minor,
-                                                                    .family = "probed"});
+        // A card that is not (or not uniquely) in the catalog: what the probe reports.
+        gpu_model card;
+        card.name = t->name;
+        card.memory_bytes = t->memory_bytes;
+        card.cc_major = t->cc_major;
+        card.cc_minor = t->cc_minor;
+        card.family = "probed";
+        card.usable_memory_source = "measured: reported by the GPU";
+        in.probed_gpu = std::make_shared<const gpu_model>(card);
         in.gpu = in.probed_gpu.get();
     }
     if (request.cuda_module_loading) {
