@@ -79,7 +79,7 @@ namespace {
 
 std::uint64_t total_bytes(const std::vector<reservation_record>& records) {
     std::uint64_t sum = 0;
-    for (const auto& r : records) sum += r.bytes;
+    for (const auto& r : records) sum = saturating_add(sum, r.bytes);
     return sum;
 }
 

@@ -1,13 +1,15 @@
 // The file-backed ledger: `ledger` in the state folder, guarded by flock on `ledger.lock`,
-// rewritten in place while the lock is held (see rewrite_in_place for why not temp + rename).
+// rewritten through `ledger.tmp` + rename while the lock is held (see ledger.hpp).
 
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/sched/ledger.hpp"
@@ -21,6 +23,8 @@ public:
     ~unique_fd() {
         if (fd_ >= 0) ::close(fd_);
     }
+    unique_fd(unique_fd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+    unique_fd& operator=(unique_fd&&) = delete;
     unique_fd(const unique_fd&) = delete;
     unique_fd& operator=(const unique_fd&) = delete;
     [[nodiscard]] int get() const noexcept { return fd_; }
@@ -32,48 +36,87 @@ private:
 // Every I/O failure on the state folder is the user's to fix (permissions, a full or read-only file
 // system, a folder swapped under us), not a bug: state_error (exit 2) with the path, errno and a way out.
 [[noreturn]] void fail(const std::string& what, const std::filesystem::path& path) {
-    throw state_error(
-        fmt::format("ledger: cannot {} '{}': {}; check that the state folder is yours and "
-                    "writable, or set WHISPER_VRAM_STATE_DIR to a folder you can write",
-                    what, path.string(), std::strerror(errno)));
+    const int err = errno;
+    if (err == ELOOP) {
+        throw state_error(
+            fmt::format("ledger: cannot {} '{}': it is a symbolic link, and whisper-vram never follows links in its "
+                        "state folder; remove the link, or set WHISPER_VRAM_STATE_DIR to a folder of your own",
+                        what, path.string()));
+    }
+    const std::string_view fix = err == ENOSPC || err == EDQUOT
+                                     ? "the ledger was left as it was; free some space on that file system, or set "
+                                       "WHISPER_VRAM_STATE_DIR to a folder on another one"
+                                     : "check that the state folder is yours and writable, or set "
+                                       "WHISPER_VRAM_STATE_DIR to a folder you can write";
+    throw state_error(fmt::format("ledger: cannot {} '{}': {}; {}", what, path.string(), std::strerror(err), fix));
 }
 
+// A ledger beyond this is not one we wrote (max_ledger_records records are ~25 MiB): left untouched.
+constexpr std::size_t max_ledger_file_bytes = std::size_t{64} << 20U;
+
 std::string read_all(int fd, const std::filesystem::path& path) {
-    std::string text;
-    char buffer[8192];
-    for (off_t offset = 0;;) {
-        const ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) fail("inspect", path);
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        fail("open", path);
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > max_ledger_file_bytes) {
+        throw state_error(fmt::format("ledger '{}' holds {} bytes, more than a ledger of {} records can; it was left "
+                                      "untouched: move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
+                                      path.string(), st.st_size, max_ledger_records));
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t done = 0;
+    for (;;) {
+        if (done == text.size()) text.resize(text.size() + 4096);  // grew meanwhile (only without the lock)
+        const ssize_t n = ::pread(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
         if (n < 0) {
             if (errno == EINTR) continue;
             fail("read", path);
         }
         if (n == 0) break;
-        text.append(buffer, static_cast<std::size_t>(n));
-        offset += n;
-        if (text.size() > (64U << 20U)) break;  // far beyond any real ledger: treated as corrupt below
+        done += static_cast<std::size_t>(n);
+        if (done > max_ledger_file_bytes) break;
     }
+    text.resize(done);
     return text;
 }
 
-// Rewrites the file in place (pwrite from offset 0, then shrink). Not temp+rename: on ext4 a rename
-// over an existing file (like a truncate to zero) triggers auto_da_alloc writeback, which made every
-// ledger access cost ~1.6 ms instead of ~50 us. In place is safe here: every reader and writer holds
-// the flock, so no one sees a half-written file; only a machine crash or a kill in mid-write can
-// leave one, and the per-line checksums and the end marker detect it and the ledger is rebuilt.
-void rewrite_in_place(int fd, const std::filesystem::path& path, const std::string& text) {
+bool write_all(int fd, std::string_view text) {
     std::size_t done = 0;
     while (done < text.size()) {
-        const ssize_t n = ::pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
         if (n < 0) {
             if (errno == EINTR) continue;
-            fail("write", path);
+            return false;
         }
         done += static_cast<std::size_t>(n);
     }
-    if (::ftruncate(fd, static_cast<off_t>(text.size())) != 0) fail("truncate", path);
+    return true;
 }
 
-void prepare_state_dir(const std::filesystem::path& dir) {
+// The file-name form of a UTC time: 20261202T013758.123Z (no ':' for other systems' sake).
+std::string file_time(std::int64_t ms) {
+    const auto iso = format_utc_iso8601(ms);  // 2026-12-02T01:37:58Z
+    std::string compact;
+    for (const char ch : iso.substr(0, iso.size() - 1)) {
+        if (ch != '-' && ch != ':') compact += ch;
+    }
+    return fmt::format("{}.{:03}Z", compact, ((ms % 1000) + 1000) % 1000);
+}
+
+bool in_group(gid_t gid) {
+    if (gid == ::getegid()) return true;
+    const int n = ::getgroups(0, nullptr);
+    if (n <= 0) return false;
+    std::vector<gid_t> groups(static_cast<std::size_t>(n));
+    const int got = ::getgroups(n, groups.data());
+    return got > 0 && std::find(groups.begin(), groups.begin() + got, gid) != groups.begin() + got;
+}
+
+// Returns the mode of the files to create: 0600 in a private folder, 0660 in a group folder.
+unsigned prepare_state_dir(const std::filesystem::path& dir) {
     std::error_code ec;
     if (!std::filesystem::exists(dir, ec)) {
         std::filesystem::create_directories(dir.parent_path(), ec);
@@ -100,50 +143,127 @@ void prepare_state_dir(const std::filesystem::path& dir) {
                         "your own",
                         dir.string()));
     }
-    if (st.st_uid != ::geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    const bool world_writable = (st.st_mode & S_IWOTH) != 0;
+    const bool group_writable = (st.st_mode & S_IWGRP) != 0;
+    // A group folder: setgid (files inherit the group), group rwx, not world-writable, our group.
+    const bool group_folder = !world_writable && (st.st_mode & S_ISGID) != 0 &&
+                              (st.st_mode & S_IRWXG) == S_IRWXG && in_group(st.st_gid);
+    if (group_folder) return 0660;
+    if (st.st_uid != ::geteuid() || world_writable || group_writable) {
         throw state_error(
             fmt::format("state folder '{}' is not owned by you or is writable by others (mode {:o}); set "
-                        "WHISPER_VRAM_STATE_DIR to a folder of your own (mode 0700)",
+                        "WHISPER_VRAM_STATE_DIR to a folder of your own (mode 0700), or, to share it with a group, "
+                        "make it group-owned, setgid and not world-writable (chgrp GROUP; chmod 2770)",
                         dir.string(), st.st_mode & 07777));
     }
+    return 0600;
 }
 
 }  // namespace
 
 file_ledger::file_ledger(std::filesystem::path state_dir, std::shared_ptr<const process_table> processes,
-                         warning_sink warnings)
+                         warning_sink warnings, file_ledger_seams seams)
     : dir_(std::move(state_dir)),
       file_(dir_ / "ledger"),
       lock_file_(dir_ / "ledger.lock"),
+      temp_file_(dir_ / "ledger.tmp"),
       processes_(processes ? std::move(processes) : std::make_shared<system_process_table>()),
       warnings_(std::move(warnings)),
-      self_(processes_->self()) {
-    prepare_state_dir(dir_);
+      seams_(std::move(seams)),
+      self_(processes_->self()),
+      host_(processes_->host()) {
+    if (!seams_.clock) seams_.clock = system_wall_clock_ms;
+    if (!seams_.write) seams_.write = write_all;
+    file_mode_ = prepare_state_dir(dir_);
+}
+
+namespace {
+
+// Opens (creating) a file of the state folder, never through a symlink, and makes sure it is a
+// regular file (a directory or a FIFO in its place is refused, not waited on).
+unique_fd open_own(const std::filesystem::path& path, int flags, unsigned mode, const char* what) {
+    unique_fd fd(::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode));
+    if (fd.get() < 0) fail(what, path);
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) fail("inspect", path);
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+        fail(what, path);
+    }
+    return fd;
+}
+
+}  // namespace
+
+void file_ledger::copy_aside(const std::string& text, const std::vector<std::string>& problems,
+                             ledger_access& access) const {
+    std::filesystem::path copy = dir_ / ("ledger.corrupt-" + file_time(seams_.clock()));
+    int fd = -1;
+    for (int n = 2; fd < 0; ++n) {
+        fd = ::open(copy.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, file_mode_);
+        if (fd < 0 && errno != EEXIST) fail("save a copy of the damaged ledger as", copy);
+        if (fd < 0) copy = dir_ / fmt::format("ledger.corrupt-{}-{}", file_time(seams_.clock()), n);
+    }
+    const unique_fd out(fd);
+    if (!seams_.write(out.get(), text)) {
+        const int err = errno;
+        ::unlink(copy.c_str());
+        errno = err;
+        fail("save a copy of the damaged ledger as", copy);
+    }
+    std::string joined;
+    for (const auto& p : problems) joined += (joined.empty() ? "" : "; ") + p;
+    access.warnings.push_back(fmt::format(
+        "ledger '{}' was corrupt ({}); a copy of it is in '{}'; rebuilt from the intact record(s) of live holders",
+        file_.string(), joined, copy.string()));
+}
+
+void file_ledger::write_back(const std::string& text) const {
+    // Temp + rename: a failed write (ENOSPC) leaves the old ledger whole.
+    {
+        const unique_fd out = open_own(temp_file_, O_WRONLY | O_CREAT | O_TRUNC, file_mode_, "create");
+        if (::fchmod(out.get(), file_mode_) != 0) fail("set the mode of", temp_file_);  // umask aside
+        if (!seams_.write(out.get(), text)) {
+            const int err = errno;
+            ::unlink(temp_file_.c_str());
+            errno = err;
+            fail("write", temp_file_);
+        }
+    }
+    if (::rename(temp_file_.c_str(), file_.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(temp_file_.c_str());
+        errno = err;
+        fail("replace", file_);
+    }
 }
 
 ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) {
     ledger_access access;
     {
-        const unique_fd lock(::open(lock_file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (lock.get() < 0) fail("open the lock file", lock_file_);
+        const unique_fd lock = open_own(lock_file_, O_RDWR | O_CREAT, file_mode_, "open the lock file");
         while (::flock(lock.get(), LOCK_EX) != 0) {
             if (errno != EINTR) fail("lock", lock_file_);
         }
-        const unique_fd file(::open(file_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (file.get() < 0) fail("open", file_);
-        std::vector<std::string> problems;
-        ledger_state state = parse_ledger(read_all(file.get(), file_), problems);
-        reap_dead(state, *processes_, access, self_);
-        if (!problems.empty()) {
-            std::string joined;
-            for (const auto& p : problems) joined += (joined.empty() ? "" : "; ") + p;
-            access.warnings.push_back(
-                fmt::format("ledger '{}' was corrupt ({}); rebuilt from {} intact record(s) of live holders",
-                            file_.string(), joined, state.reservations.size() + state.waiters.size()));
+        std::string text;
+        {
+            const unique_fd file(::open(file_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+            if (file.get() < 0 && errno != ENOENT) fail("open", file_);
+            if (file.get() >= 0) text = read_all(file.get(), file_);
         }
+        if (!looks_like_ledger(text)) {
+            throw state_error(fmt::format(
+                "'{}' is not a whisper-vram ledger (it does not start with the ledger header) and was left "
+                "untouched; move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
+                file_.string()));
+        }
+        std::vector<std::string> problems;
+        ledger_state state = parse_ledger(text, problems);
+        if (!problems.empty()) copy_aside(text, problems, access);
+        reap_dead(state, *processes_, access, self_, host_, seams_.clock());
         const bool changed = fn(state);
         if (changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty()) {
-            rewrite_in_place(file.get(), file_, serialize_ledger(state));
+            write_back(serialize_ledger(state));
         }
     }  // unlocked here
     if (warnings_) {
