@@ -22,8 +22,8 @@ std::string_view task_name(const std::string& model) {
 // and are beating (a stopped one is passed over).
 std::size_t queue_position(const admission_input& in) {
     return static_cast<std::size_t>(std::count_if(in.waiters.begin(), in.waiters.end(), [&](const waiter_record& w) {
-        return (in.waiter_id == 0 || w.id < in.waiter_id) && w.id != in.waiter_id &&
-               !waiter_stale(w, in.now_wall_ms) && gpu_sets_overlap(w.gpu_uuids, in.gpu_uuids);
+        return (in.waiter_id == 0 || w.id < in.waiter_id) && w.id != in.waiter_id && !waiter_stale(w, in.now_wall_ms) &&
+               gpu_sets_overlap(w.gpu_uuids, in.gpu_uuids);
     }));
 }
 

@@ -60,8 +60,8 @@ std::optional<nlohmann::json> open_line(std::string_view line) {
     return parsed;
 }
 
-nlohmann::ordered_json identity_fields(nlohmann::ordered_json j, const process_identity& who,
-                                       const host_identity& host, std::int64_t heartbeat_ms) {
+nlohmann::ordered_json identity_fields(nlohmann::ordered_json j, const process_identity& who, const host_identity& host,
+                                       std::int64_t heartbeat_ms) {
     j["pid"] = who.pid;
     j["start_time"] = who.start_time;
     j["pid_ns"] = host.pid_namespace;
@@ -223,9 +223,8 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
                 continue;
             }
             if (body && name == format_name) {
-                warnings.push_back(
-                    fmt::format("unsupported ledger version (this program reads versions {} to {})",
-                                oldest_format_version, format_version));
+                warnings.push_back(fmt::format("unsupported ledger version (this program reads versions {} to {})",
+                                               oldest_format_version, format_version));
                 continue;
             }
             warnings.emplace_back("the header is missing or damaged");

@@ -81,10 +81,10 @@ public:
     // The room for one more record (reservations + waiters): refused beyond max_ledger_records.
     static void check_room(const ledger_state& state) {
         if (state.reservations.size() + state.waiters.size() >= max_ledger_records) {
-            throw state_error(fmt::format(
-                "the ledger holds {} records, its limit; no more can be admitted or queued until some end "
-                "(see whisper-vram tasks; release stale ones with whisper-vram tasks release ID)",
-                state.reservations.size() + state.waiters.size()));
+            throw state_error(
+                fmt::format("the ledger holds {} records, its limit; no more can be admitted or queued until some end "
+                            "(see whisper-vram tasks; release stale ones with whisper-vram tasks release ID)",
+                            state.reservations.size() + state.waiters.size()));
         }
     }
 
@@ -341,9 +341,10 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
         throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
     }
     if (request.bytes > max_record_bytes) {
-        throw usage_error(fmt::format("reserve: the request is {} bytes, more than any GPU can hold (the limit is "
-                                      "2^50 = {} bytes); reserve an estimate's recommended_bytes",
-                                      request.bytes, max_record_bytes));
+        throw usage_error(
+            fmt::format("reserve: the request is {} bytes, more than any GPU can hold (the limit is "
+                        "2^50 = {} bytes); reserve an estimate's recommended_bytes",
+                        request.bytes, max_record_bytes));
     }
     admission_input in;
     in.started = options_.monotonic_clock();

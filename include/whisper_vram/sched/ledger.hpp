@@ -94,15 +94,15 @@ struct process_identity {
 
 /// One reservation: @p bytes of GPU memory held on one GPU by one process.
 struct reservation_record {
-    std::uint64_t id = 0;         ///< unique within the ledger (also the order of arrival)
-    std::string gpu_uuid;         ///< the GPU, by UUID ("GPU-…"): the same in every process
-    unsigned gpu_index = 0;       ///< its NVML index when reserved (informational)
-    process_identity holder;      ///< the process holding the reservation
-    std::uint32_t child_pid = 0;  ///< a worker process whose GPU usage belongs to it (run's child); 0 = none
-    std::uint64_t bytes = 0;      ///< reserved bytes (the configuration's `recommended`)
-    std::string model;            ///< what it is for, e.g. "large float16 30s batch 1"
-    std::int64_t since_ms = 0;    ///< wall clock, milliseconds since the Unix epoch
-    host_identity host;           ///< the holder's PID namespace and boot
+    std::uint64_t id = 0;           ///< unique within the ledger (also the order of arrival)
+    std::string gpu_uuid;           ///< the GPU, by UUID ("GPU-…"): the same in every process
+    unsigned gpu_index = 0;         ///< its NVML index when reserved (informational)
+    process_identity holder;        ///< the process holding the reservation
+    std::uint32_t child_pid = 0;    ///< a worker process whose GPU usage belongs to it (run's child); 0 = none
+    std::uint64_t bytes = 0;        ///< reserved bytes (the configuration's `recommended`)
+    std::string model;              ///< what it is for, e.g. "large float16 30s batch 1"
+    std::int64_t since_ms = 0;      ///< wall clock, milliseconds since the Unix epoch
+    host_identity host;             ///< the holder's PID namespace and boot
     std::int64_t heartbeat_ms = 0;  ///< the holder's last heartbeat (wall clock, ms since the epoch)
 };
 
