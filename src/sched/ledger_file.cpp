@@ -3,12 +3,12 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <stdio.h>  // renameat2
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>  // renameat2, RENAME_EXCHANGE
 #include <cstring>
 #include <vector>
 
@@ -252,6 +252,40 @@ void file_ledger::write_back(const std::string& text) const {
     }
 }
 
+namespace {
+
+std::int64_t mtime_ns(const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+std::optional<ledger_state> file_ledger::cached_state(int fd) const {
+    if (!cache_.valid) return std::nullopt;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    if (st.st_dev != cache_.dev || st.st_ino != cache_.ino || st.st_size != cache_.size ||
+        mtime_ns(st) != cache_.mtime_ns) {
+        return std::nullopt;
+    }
+    // Same file, same size and time: and the same header (every writer bumps its generation).
+    std::string head(cache_.header.size(), '\0');
+    if (::pread(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) || head != cache_.header) {
+        return std::nullopt;
+    }
+    return cache_.state;
+}
+
+void file_ledger::remember(const std::string& text, const ledger_state* state) {
+    cache_.valid = false;
+    if (state == nullptr || state->generation == 0) return;  // damaged or version 1: parse every time
+    struct stat st {};
+    if (::stat(file_.c_str(), &st) != 0) return;
+    const auto nl = text.find('\n');
+    if (nl == std::string::npos || static_cast<std::uint64_t>(st.st_size) != text.size()) return;
+    cache_ = {true, st.st_dev, st.st_ino, st.st_size, mtime_ns(st), text.substr(0, nl + 1), *state};
+}
+
 ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) {
     ledger_access access;
     {
@@ -260,24 +294,37 @@ ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) 
             if (errno != EINTR) fail("lock", lock_file_);
         }
         std::string text;
+        std::vector<std::string> problems;
+        std::optional<ledger_state> parsed;
+        const std::lock_guard cache_lock(cache_mutex_);
         {
             const unique_fd file(::open(file_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
             if (file.get() < 0 && errno != ENOENT) fail("open", file_);
-            if (file.get() >= 0) text = read_all(file.get(), file_);
+            if (file.get() >= 0) parsed = cached_state(file.get());
+            if (file.get() >= 0 && !parsed) text = read_all(file.get(), file_);
         }
-        if (!looks_like_ledger(text)) {
-            throw state_error(
-                fmt::format("'{}' is not a whisper-vram ledger (it does not start with the ledger header) and was left "
-                            "untouched; move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
-                            file_.string()));
+        if (!parsed) {
+            if (!looks_like_ledger(text)) {
+                throw state_error(fmt::format(
+                    "'{}' is not a whisper-vram ledger (it does not start with the ledger header) and was left "
+                    "untouched; move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
+                    file_.string()));
+            }
+            parsed = parse_ledger(text, problems);
+            if (!problems.empty()) {
+                copy_aside(text, problems, access);
+                // The header may be lost with its generation: restart above any earlier one.
+                parsed->generation = std::max(parsed->generation, static_cast<std::uint64_t>(seams_.clock()));
+            }
+            remember(text, problems.empty() ? &*parsed : nullptr);
         }
-        std::vector<std::string> problems;
-        ledger_state state = parse_ledger(text, problems);
-        if (!problems.empty()) copy_aside(text, problems, access);
+        ledger_state state = std::move(*parsed);
         reap_dead(state, *processes_, access, self_, host_, seams_.clock());
         const bool changed = fn(state);
         if (changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty()) {
+            state.generation = saturating_add(state.generation, 1);
             write_back(serialize_ledger(state));
+            cache_.valid = false;  // the next access reads what was written (a stat and one parse)
         }
     }  // unlocked here
     if (warnings_) {

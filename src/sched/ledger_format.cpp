@@ -177,7 +177,10 @@ std::string record_line(nlohmann::ordered_json head, const Record& r, const nloh
 
 std::string serialize_ledger(const ledger_state& state) {
     std::string out;
-    out += sealed_line({{"format", format_name}, {"version", format_version}, {"next_id", state.next_id}});
+    out += sealed_line({{"format", format_name},
+                        {"version", format_version},
+                        {"next_id", state.next_id},
+                        {"generation", state.generation}});
     const auto none = nlohmann::ordered_json::object();
     for (const auto& r : state.reservations) {
         out += record_line({{"type", "reservation"}, {"id", r.id}, {"gpu", r.gpu_uuid}, {"gpu_index", r.gpu_index}}, r,
@@ -220,6 +223,7 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
             if (body && get_to(*body, "format", name) && name == format_name && get_to(*body, "version", version) &&
                 version >= oldest_format_version && version <= format_version &&
                 get_to(*body, "next_id", header_next_id)) {
+                if (body->contains("generation")) get_to(*body, "generation", state.generation);
                 continue;
             }
             if (body && name == format_name) {

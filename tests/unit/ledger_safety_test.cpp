@@ -546,6 +546,33 @@ TEST(LedgerScale, BeyondTheRecordLimitANewRequestIsRefusedClearly) {
     EXPECT_EQ(l->read().reservations.size(), max_ledger_records);
 }
 
+TEST(LedgerScale, AReaderThatReusesItsParseStillSeesEveryOtherWriter) {
+    const auto dir = fresh_dir("cache");
+    file_ledger a{dir};
+    file_ledger b{dir};
+    const auto me = system_process_table().self();
+    const auto add = [&](file_ledger& l, std::uint64_t bytes) {
+        l.update([&](ledger_state& s) {
+            auto r = record(s.take_id(), me.pid, bytes, system_process_table().host());
+            r.holder = me;
+            s.reservations.push_back(std::move(r));
+            return true;
+        });
+    };
+    add(a, gib);
+    EXPECT_EQ(a.read().reservations.size(), 1U);
+    EXPECT_EQ(a.read().reservations.size(), 1U);  // unchanged: from a's cache
+    add(b, gib);                                  // same size of record: only the header tells
+    EXPECT_EQ(a.read().reservations.size(), 2U);
+    EXPECT_EQ(a.read().generation, 2U);
+    b.update([](ledger_state& s) {
+        s.reservations.pop_back();
+        return true;
+    });
+    EXPECT_EQ(a.read().reservations.size(), 1U);
+    std::filesystem::remove_all(dir);
+}
+
 // ---- item 11: tasks release ID ------------------------------------------------------------------------
 
 TEST(TasksRelease, ReleasesOneReservationByIdAndRefusesUnknownOnes) {

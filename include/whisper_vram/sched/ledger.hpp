@@ -9,7 +9,7 @@
 /// so a holder killed with SIGKILL frees its capacity at the next access by anyone.
 ///
 /// File format (version 2; one record per line, each line `JSON<TAB>crc32-hex8`):
-///   {"format":"whisper-vram-ledger","version":2,"next_id":N}      header
+///   {"format":"whisper-vram-ledger","version":2,"next_id":N,"generation":G}   header
 ///   {"type":"reservation","id":…,"gpu":UUID,"gpu_index":…,"pid":…,"start_time":…,"pid_ns":…,
 ///    "boot_id":…,"heartbeat_ms":…,"child_pid":…,"bytes":…,"model":…,"since_ms":…} one per reservation
 ///   {"type":"waiter","id":…,"pid":…,"start_time":…,"pid_ns":…,"boot_id":…,"heartbeat_ms":…,
@@ -124,6 +124,9 @@ struct waiter_record {
 /// The whole ledger.
 struct ledger_state {
     std::uint64_t next_id = 1;
+    /// Rewrites so far (file ledger: +1 on every write; in the header): a reader that parsed this
+    /// generation reuses its parse while the header is unchanged (0: version 1, or never written).
+    std::uint64_t generation = 0;
     std::vector<reservation_record> reservations;
     std::vector<waiter_record> waiters;
     /// A fresh id (and advances next_id).
@@ -244,6 +247,8 @@ public:
 private:
     void copy_aside(const std::string& text, const std::vector<std::string>& problems, ledger_access& access) const;
     void write_back(const std::string& text) const;
+    [[nodiscard]] std::optional<ledger_state> cached_state(int fd) const;
+    void remember(const std::string& text, const ledger_state* state);
     std::filesystem::path dir_;
     std::filesystem::path file_;
     std::filesystem::path lock_file_;
@@ -254,6 +259,20 @@ private:
     process_identity self_;
     host_identity host_;
     unsigned file_mode_ = 0600;  ///< 0660 in a group-shared folder
+    /// The last parse, reused while the file is the same (inode, size, mtime) and its header line
+    /// (with the generation) is byte for byte the same: a poll of an unchanged 10k-record ledger
+    /// does not parse it again.
+    struct parsed_cache {
+        bool valid = false;
+        std::uint64_t dev = 0;
+        std::uint64_t ino = 0;
+        std::int64_t size = 0;
+        std::int64_t mtime_ns = 0;
+        std::string header;
+        ledger_state state;
+    };
+    parsed_cache cache_;
+    std::mutex cache_mutex_;
 };
 
 /// Serialises @p state in the file format above.
