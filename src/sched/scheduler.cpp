@@ -48,6 +48,35 @@ public:
         }
         beat_cv_.notify_all();
         if (beat_thread_.joinable()) beat_thread_.join();
+        for (const int fd : idle_watches_) ::close(fd);
+    }
+
+    // An inotify descriptor watching the ledger's folder, drained (-1: none possible).
+    int borrow_watch() {
+        {
+            const std::lock_guard lock(watch_mutex_);
+            if (!idle_watches_.empty()) {
+                const int fd = idle_watches_.back();
+                idle_watches_.pop_back();
+                std::array<char, 4096> events{};
+                while (::read(fd, events.data(), events.size()) > 0) {
+                }
+                return fd;
+            }
+        }
+        const auto folder = ledger_->watch_folder();
+        if (!folder) return -1;
+        const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd >= 0 && ::inotify_add_watch(fd, folder->c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            ::close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    void return_watch(int fd) {
+        if (fd < 0) return;
+        const std::lock_guard lock(watch_mutex_);
+        idle_watches_.push_back(fd);
     }
     scheduler_core(const scheduler_core&) = delete;
     scheduler_core& operator=(const scheduler_core&) = delete;
@@ -226,6 +255,8 @@ private:
         }
     }
 
+    std::mutex watch_mutex_;
+    std::vector<int> idle_watches_;
     std::mutex beat_mutex_;
     std::condition_variable beat_cv_;
     std::size_t active_ = 0;
@@ -284,28 +315,21 @@ void fill_capacities(admission_input& in, const request_gpus& gpus, const gpu_sn
     }
 }
 
-// An inotify descriptor on the ledger's folder (renames into it and closed writes), for the life of
-// one waiting reserve; -1 when the ledger has no folder or inotify is unavailable (then: polling).
+// An inotify descriptor on the ledger's folder (renames into it and closed writes), borrowed from
+// the core's pool for one waiting reserve (closing an inotify descriptor waits for an RCU grace
+// period, milliseconds: they are kept for reuse). fd() is -1 when the ledger has no folder or
+// inotify is unavailable (then: polling).
 class ledger_watch {
 public:
-    explicit ledger_watch(const ledger& l) {
-        const auto folder = l.watch_folder();
-        if (!folder) return;
-        fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (fd_ >= 0 && ::inotify_add_watch(fd_, folder->c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-            ::close(fd_);
-            fd_ = -1;
-        }
-    }
-    ~ledger_watch() {
-        if (fd_ >= 0) ::close(fd_);
-    }
+    explicit ledger_watch(scheduler_core& core) : core_(core), fd_(core.borrow_watch()) {}
+    ~ledger_watch() { core_.return_watch(fd_); }
     ledger_watch(const ledger_watch&) = delete;
     ledger_watch& operator=(const ledger_watch&) = delete;
     [[nodiscard]] int fd() const noexcept { return fd_; }
 
 private:
-    int fd_ = -1;
+    scheduler_core& core_;
+    int fd_;
 };
 
 // Counts a waiting reserve as active for the heartbeat thread while it runs.
@@ -373,9 +397,8 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
     in.largest_total_bytes = gpus.largest_total_bytes;
 
     const leaves_queue_at_exit guard{*this, in.waiter_id};
-    std::optional<ledger_watch> watch;
+    std::optional<ledger_watch> watch;  // taken when the reserve first has to wait
     std::optional<holds_while_waiting> beating;
-    if (in.may_wait && !options_.sleeper) watch.emplace(*ledger_);  // before the first look: no lost wake-up
     std::int64_t last_beat_ms = options_.clock();
 
     for (bool first = true;; first = false) {
@@ -430,6 +453,11 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             return result;
         }
         if (!beating) beating.emplace(*this);
+        if (!watch && !options_.sleeper) {
+            // Watching from now on; a change since the look above would be missed: look again first.
+            watch.emplace(*this);
+            if (watch->fd() >= 0) continue;
+        }
         const auto now = options_.monotonic_clock();
         auto limit = std::chrono::steady_clock::duration(options_.poll_interval);
         if (in.deadline) limit = std::min(limit, *in.deadline - now);
