@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -13,6 +12,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -46,7 +46,7 @@ public:
 };
 
 std::filesystem::path fresh_dir(const std::string& name) {
-    const auto dir =
+    auto dir =
         std::filesystem::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("ledger-" + name + "-" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
