@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdio>  // renameat2, RENAME_EXCHANGE
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include "whisper_vram/core/error.hpp"
@@ -161,6 +163,20 @@ unsigned prepare_state_dir(const std::filesystem::path& dir) {
     return 0600;
 }
 
+// Every file-ledger access of this process holds this mutex (they are serialised by the flock anyway),
+// and fork() waits for it: a child forked while another thread holds the flock would inherit the
+// locked descriptor, and one that does not exec (a guardian) would hold the lock for good.
+std::mutex& access_mutex() {
+    static std::mutex m;
+    static const bool registered = [] {
+        ::pthread_atfork([] { access_mutex().lock(); }, [] { access_mutex().unlock(); },
+                         [] { access_mutex().unlock(); });
+        return true;
+    }();
+    (void)registered;
+    return m;
+}
+
 }  // namespace
 
 file_ledger::file_ledger(std::filesystem::path state_dir, std::shared_ptr<const process_table> processes,
@@ -289,6 +305,7 @@ void file_ledger::remember(const std::string& text, const ledger_state* state) {
 ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) {
     ledger_access access;
     {
+        const std::lock_guard no_fork_meanwhile(access_mutex());
         const unique_fd lock = open_own(lock_file_, O_RDWR | O_CREAT, file_mode_, "open the lock file");
         while (::flock(lock.get(), LOCK_EX) != 0) {
             if (errno != EINTR) fail("lock", lock_file_);
