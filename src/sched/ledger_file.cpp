@@ -302,7 +302,16 @@ void file_ledger::remember(const std::string& text, const ledger_state* state) {
     cache_ = {true, st.st_dev, st.st_ino, st.st_size, mtime_ns(st), text.substr(0, nl + 1), *state};
 }
 
-ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) {
+ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) { return access_locked(fn, nullptr); }
+
+ledger_state file_ledger::read_state(ledger_access* access) {
+    ledger_state out;
+    auto result = access_locked(nullptr, &out);
+    if (access != nullptr) *access = std::move(result);
+    return out;
+}
+
+ledger_access file_ledger::access_locked(const std::function<bool(ledger_state&)>& fn, ledger_state* read_out) {
     ledger_access access;
     {
         const std::lock_guard no_fork_meanwhile(access_mutex());
@@ -337,8 +346,17 @@ ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) 
         }
         ledger_state state = std::move(*parsed);
         reap_dead(state, *processes_, access, self_, host_, seams_.clock());
-        const bool changed = fn(state);
-        if (changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty()) {
+        const bool changed = fn && fn(state);
+        const bool must_write =
+            changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty();
+        if (read_out != nullptr) {
+            if (must_write) {
+                *read_out = state;
+            } else {
+                *read_out = std::move(state);  // nothing to write: no second copy of a big ledger
+            }
+        }
+        if (must_write) {
             state.generation = saturating_add(state.generation, 1);
             write_back(serialize_ledger(state));
             cache_.valid = false;  // the next access reads what was written (a stat and one parse)

@@ -381,7 +381,9 @@ std::size_t beat(ledger_state& state, const process_identity& self, const host_i
     return n;
 }
 
-ledger_state ledger::read(ledger_access* access) {
+ledger_state ledger::read(ledger_access* access) { return read_state(access); }
+
+ledger_state ledger::read_state(ledger_access* access) {
     ledger_state copy;
     auto result = update([&](ledger_state& state) {
         copy = state;

@@ -191,6 +191,10 @@ public:
     ledger_state read(ledger_access* access = nullptr);
     /// The folder whose changes announce a change of this ledger (inotify), if any.
     [[nodiscard]] virtual std::optional<std::filesystem::path> watch_folder() const { return std::nullopt; }
+
+protected:
+    /// read(): by default an update() that copies the state out.
+    virtual ledger_state read_state(ledger_access* access);
 };
 
 /// Drops reservation @p id from @p l, whoever holds it (the state folder's permissions are the trust
@@ -244,7 +248,12 @@ public:
     /// The state folder: every rewrite renames `ledger.tmp` to `ledger` in it.
     [[nodiscard]] std::optional<std::filesystem::path> watch_folder() const override { return dir_; }
 
+protected:
+    /// One locked access without a second copy of the state when nothing is to be written.
+    ledger_state read_state(ledger_access* access) override;
+
 private:
+    ledger_access access_locked(const std::function<bool(ledger_state&)>& fn, ledger_state* read_out);
     void copy_aside(const std::string& text, const std::vector<std::string>& problems, ledger_access& access) const;
     void write_back(const std::string& text) const;
     [[nodiscard]] std::optional<ledger_state> cached_state(int fd) const;
