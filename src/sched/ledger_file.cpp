@@ -349,17 +349,13 @@ ledger_access file_ledger::access_locked(const std::function<bool(ledger_state&)
         const bool changed = fn && fn(state);
         const bool must_write =
             changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty();
-        if (read_out != nullptr) {
-            if (must_write) {
-                *read_out = state;
-            } else {
-                *read_out = std::move(state);  // nothing to write: no second copy of a big ledger
-            }
-        }
         if (must_write) {
             state.generation = saturating_add(state.generation, 1);
             write_back(serialize_ledger(state));
             cache_.valid = false;  // the next access reads what was written (a stat and one parse)
+            if (read_out != nullptr) *read_out = state;
+        } else if (read_out != nullptr) {
+            *read_out = std::move(state);  // nothing to write: no second copy of a big ledger
         }
     }  // unlocked here
     if (warnings_) {
