@@ -20,18 +20,27 @@ void put_held(json& j, const std::string& model, std::uint64_t bytes, const char
     j["since_ms"] = since_ms;
 }
 
+// {pid_namespace, boot_id, heartbeat_ms}: where the holder runs (0 / "" = unknown) and its last beat.
+void put_liveness(json& j, const host_identity& host, std::int64_t heartbeat_ms) {
+    j["pid_namespace"] = host.pid_namespace;
+    j["boot_id"] = host.boot_id;
+    j["heartbeat_ms"] = heartbeat_ms;
+}
+
 }  // namespace
 
 json to_json(const reservation_record& r) {
     json j{{"id", r.id}, {"pid", r.holder.pid}, {"gpu_uuid", r.gpu_uuid}, {"gpu_index", r.gpu_index}};
     put_held(j, r.model, r.bytes, "reserved", r.since_ms);
     j["child_pid"] = r.child_pid;
+    put_liveness(j, r.host, r.heartbeat_ms);
     return j;
 }
 
 json to_json(const waiter_record& w) {
     json j{{"id", w.id}, {"pid", w.holder.pid}, {"gpus", w.gpu_uuids}};
     put_held(j, w.model, w.bytes, "needed", w.since_ms);
+    put_liveness(j, w.host, w.heartbeat_ms);
     return j;
 }
 
@@ -79,7 +88,7 @@ namespace {
 
 std::uint64_t total_bytes(const std::vector<reservation_record>& records) {
     std::uint64_t sum = 0;
-    for (const auto& r : records) sum += r.bytes;
+    for (const auto& r : records) sum = saturating_add(sum, r.bytes);
     return sum;
 }
 

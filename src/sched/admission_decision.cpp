@@ -18,10 +18,12 @@ std::string_view task_name(const std::string& model) {
     return model.empty() ? std::string_view("the task") : std::string_view(model);
 }
 
-// Rule 2: earlier waiters (lower id; all of them while we have no place) that may use one of our GPUs.
+// Rule 2: earlier waiters (lower id; all of them while we have no place) that may use one of our GPUs
+// and are beating (a stopped one is passed over).
 std::size_t queue_position(const admission_input& in) {
     return static_cast<std::size_t>(std::count_if(in.waiters.begin(), in.waiters.end(), [&](const waiter_record& w) {
-        return (in.waiter_id == 0 || w.id < in.waiter_id) && gpu_sets_overlap(w.gpu_uuids, in.gpu_uuids);
+        return (in.waiter_id == 0 || w.id < in.waiter_id) && w.id != in.waiter_id && !waiter_stale(w, in.now_wall_ms) &&
+               gpu_sets_overlap(w.gpu_uuids, in.gpu_uuids);
     }));
 }
 

@@ -10,8 +10,9 @@
 #include <array>
 #include <charconv>
 #include <ctime>
-#include <set>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "whisper_vram/core/units.hpp"
 
@@ -19,7 +20,8 @@ namespace whisper_vram {
 namespace {
 
 constexpr std::string_view format_name = "whisper-vram-ledger";
-constexpr int format_version = 1;
+constexpr int format_version = 2;
+constexpr int oldest_format_version = 1;  // no pid_ns, boot_id, heartbeat_ms
 
 // CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib's crc32().
 std::uint32_t crc32(std::string_view data) {
@@ -58,9 +60,13 @@ std::optional<nlohmann::json> open_line(std::string_view line) {
     return parsed;
 }
 
-nlohmann::ordered_json identity_fields(nlohmann::ordered_json j, const process_identity& who) {
+nlohmann::ordered_json identity_fields(nlohmann::ordered_json j, const process_identity& who, const host_identity& host,
+                                       std::int64_t heartbeat_ms) {
     j["pid"] = who.pid;
     j["start_time"] = who.start_time;
+    j["pid_ns"] = host.pid_namespace;
+    j["boot_id"] = host.boot_id;
+    j["heartbeat_ms"] = heartbeat_ms;
     return j;
 }
 
@@ -79,6 +85,17 @@ bool get_to(const nlohmann::json& j, const char* key, T& out) {
     return true;
 }
 
+// The version-2 liveness fields; absent (version 1): unknown host, heartbeat = since_ms. Present
+// but of the wrong type: the record is damaged.
+template <typename Record>
+bool get_liveness(const nlohmann::json& j, Record& r) {
+    r.heartbeat_ms = r.since_ms;
+    if (j.contains("pid_ns") && !get_to(j, "pid_ns", r.host.pid_namespace)) return false;
+    if (j.contains("boot_id") && !get_to(j, "boot_id", r.host.boot_id)) return false;
+    if (j.contains("heartbeat_ms") && !get_to(j, "heartbeat_ms", r.heartbeat_ms)) return false;
+    return true;
+}
+
 std::optional<reservation_record> to_reservation(const nlohmann::json& j) {
     reservation_record r;
     if (!get_to(j, "id", r.id) || !get_to(j, "gpu", r.gpu_uuid) || !get_to(j, "gpu_index", r.gpu_index) ||
@@ -87,7 +104,9 @@ std::optional<reservation_record> to_reservation(const nlohmann::json& j) {
         !get_to(j, "since_ms", r.since_ms)) {
         return std::nullopt;
     }
-    if (r.id == 0 || r.gpu_uuid.empty() || r.holder.pid == 0 || r.bytes == 0) return std::nullopt;
+    if (r.id == 0 || r.gpu_uuid.empty() || r.holder.pid == 0 || r.bytes == 0 || !get_liveness(j, r)) {
+        return std::nullopt;
+    }
     return r;
 }
 
@@ -103,7 +122,9 @@ std::optional<waiter_record> to_waiter(const nlohmann::json& j) {
         if (!g.is_string()) return std::nullopt;
         w.gpu_uuids.push_back(g.get<std::string>());
     }
-    if (w.id == 0 || w.holder.pid == 0 || w.gpu_uuids.empty()) return std::nullopt;
+    if (w.id == 0 || w.holder.pid == 0 || w.bytes == 0 || w.gpu_uuids.empty() || !get_liveness(j, w)) {
+        return std::nullopt;
+    }
     return w;
 }
 
@@ -143,7 +164,7 @@ namespace {
 template <typename Record>
 std::string record_line(nlohmann::ordered_json head, const Record& r, const nlohmann::ordered_json& before_bytes,
                         const nlohmann::ordered_json& after_bytes) {
-    auto j = identity_fields(std::move(head), r.holder);
+    auto j = identity_fields(std::move(head), r.holder, r.host, r.heartbeat_ms);
     for (const auto& field : before_bytes.items()) j[field.key()] = field.value();
     j["bytes"] = r.bytes;
     for (const auto& field : after_bytes.items()) j[field.key()] = field.value();
@@ -156,7 +177,10 @@ std::string record_line(nlohmann::ordered_json head, const Record& r, const nloh
 
 std::string serialize_ledger(const ledger_state& state) {
     std::string out;
-    out += sealed_line({{"format", format_name}, {"version", format_version}, {"next_id", state.next_id}});
+    out += sealed_line({{"format", format_name},
+                        {"version", format_version},
+                        {"next_id", state.next_id},
+                        {"generation", state.generation}});
     const auto none = nlohmann::ordered_json::object();
     for (const auto& r : state.reservations) {
         out += record_line({{"type", "reservation"}, {"id", r.id}, {"gpu", r.gpu_uuid}, {"gpu_index", r.gpu_index}}, r,
@@ -188,19 +212,23 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
     std::size_t records = 0;
     std::optional<std::uint64_t> end_count;
     bool after_end = false;
-    std::set<std::uint64_t> ids;
+    std::size_t oversized = 0;
+    std::unordered_set<std::uint64_t> ids;
+    ids.reserve(lines.size());
     for (std::size_t i = 0; i < lines.size(); ++i) {
         const auto body = open_line(lines[i]);
         if (i == 0) {
             std::int64_t version = 0;
             std::string name;
             if (body && get_to(*body, "format", name) && name == format_name && get_to(*body, "version", version) &&
-                version == format_version && get_to(*body, "next_id", header_next_id)) {
+                version >= oldest_format_version && version <= format_version &&
+                get_to(*body, "next_id", header_next_id)) {
+                if (body->contains("generation")) get_to(*body, "generation", state.generation);
                 continue;
             }
             if (body && name == format_name) {
-                warnings.push_back(
-                    fmt::format("unsupported ledger version (this program reads version {})", format_version));
+                warnings.push_back(fmt::format("unsupported ledger version (this program reads versions {} to {})",
+                                               oldest_format_version, format_version));
                 continue;
             }
             warnings.emplace_back("the header is missing or damaged");
@@ -223,6 +251,11 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
             continue;
         }
         std::optional<std::uint64_t> id;
+        std::uint64_t bytes = 0;
+        if ((type == "reservation" || type == "waiter") && get_to(*body, "bytes", bytes) && bytes > max_record_bytes) {
+            ++oversized;  // beyond any GPU: damage or an attack; dropped, never summed
+            continue;
+        }
         if (type == "reservation") {
             if (auto r = to_reservation(*body); r && ids.insert(r->id).second) {
                 id = r->id;
@@ -240,39 +273,121 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
         }
         ++records;
     }
+    if (oversized > 0) {
+        warnings.push_back(fmt::format("{} record(s) of more than {} bytes (2^50, beyond any GPU) dropped", oversized,
+                                       max_record_bytes));
+    }
     if (bad_lines > 0) {
         warnings.push_back(fmt::format("{} unreadable line(s) (bad checksum, not a record, or garbage)", bad_lines));
     }
     if (!end_count) {
         warnings.emplace_back("no end marker (the file is truncated)");
-    } else if (bad_lines == 0 && *end_count != records) {
+    } else if (bad_lines == 0 && *end_count != records + oversized) {
         warnings.push_back(fmt::format("the end marker counts {} records but {} were found", *end_count, records));
     }
     std::uint64_t max_id = 0;
     for (const auto id : ids) max_id = std::max(max_id, id);
-    state.next_id = std::max<std::uint64_t>({header_next_id, max_id + 1, 1});
+    state.next_id = std::max<std::uint64_t>({header_next_id, saturating_add(max_id, 1), 1});
     std::sort(state.reservations.begin(), state.reservations.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
     return state;
 }
 
+namespace {
+
+// |from − to| > limit, computed in unsigned: no signed overflow whatever a damaged record holds.
+bool farther_than(std::int64_t from, std::int64_t to, std::int64_t limit) noexcept {
+    const auto a = static_cast<std::uint64_t>(from);
+    const auto b = static_cast<std::uint64_t>(to);
+    return (from >= to ? a - b : b - a) > static_cast<std::uint64_t>(limit);
+}
+
+}  // namespace
+
+bool waiter_stale(const waiter_record& w, std::int64_t now_ms) noexcept {
+    return w.heartbeat_ms < now_ms && farther_than(now_ms, w.heartbeat_ms, waiter_stale_after_ms);
+}
+
+bool looks_like_ledger(std::string_view text) {
+    // The header's first bytes, as serialize_ledger writes them (even when the rest of the line is damaged).
+    static constexpr std::string_view header_start = R"({"format":"whisper-vram-ledger")";
+    return text.empty() || text.starts_with(header_start);
+}
+
+namespace {
+
+// Liveness judged once per pid within one reap (10k records of a few holders: a few /proc reads).
+class liveness {
+public:
+    liveness(const process_table& processes, const std::optional<process_identity>& self, const host_identity& local,
+             std::int64_t now_ms)
+        : processes_(processes), self_(self), local_(local), now_ms_(now_ms) {}
+
+    bool alive(const process_identity& who, const host_identity& host, std::int64_t heartbeat_ms) {
+        if (host.known() && host != local_) {
+            return !farther_than(now_ms_, heartbeat_ms, foreign_expiry_ms);
+        }
+        if (self_ && who == *self_) return true;
+        auto it = start_times_.find(who.pid);
+        if (it == start_times_.end()) it = start_times_.emplace(who.pid, processes_.start_time(who.pid)).first;
+        return it->second && *it->second == who.start_time;
+    }
+
+private:
+    const process_table& processes_;
+    const std::optional<process_identity>& self_;
+    const host_identity& local_;
+    std::int64_t now_ms_;
+    std::unordered_map<std::uint32_t, std::optional<std::uint64_t>> start_times_;
+};
+
+}  // namespace
+
 void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access,
-               const std::optional<process_identity>& self) {
+               const std::optional<process_identity>& self, const host_identity& local, std::int64_t now_ms) {
+    liveness judge(processes, self, local, now_ms);
     std::erase_if(state.reservations, [&](const reservation_record& r) {
-        if ((self && r.holder == *self) || processes.alive(r.holder)) return false;
-        if (r.child_pid != 0 && processes.group_alive(r.child_pid)) return false;  // the job outlives run
+        if (judge.alive(r.holder, r.host, r.heartbeat_ms)) return false;
+        // The job outlives run for a moment (its guardian kills the group). Local records only: a
+        // pgid of another PID namespace names nothing here.
+        const bool local_record = !(r.host.known() && r.host != local);
+        if (local_record && r.child_pid != 0 && processes.group_alive(r.child_pid)) return false;
         access.reaped_reservations.push_back(r);
         return true;
     });
     std::erase_if(state.waiters, [&](const waiter_record& w) {
-        if ((self && w.holder == *self) || processes.alive(w.holder)) return false;
+        if (judge.alive(w.holder, w.host, w.heartbeat_ms)) return false;
         access.reaped_waiters.push_back(w);
         return true;
     });
 }
 
-ledger_state ledger::read(ledger_access* access) {
+std::size_t beat(ledger_state& state, const process_identity& self, const host_identity& local, std::int64_t now_ms) {
+    std::size_t n = 0;
+    const auto ours = [&](const process_identity& who, const host_identity& host) {
+        return who == self && (host == local || !host.known());
+    };
+    for (auto& r : state.reservations) {
+        if (ours(r.holder, r.host)) {
+            r.heartbeat_ms = now_ms;
+            r.host = local;
+            ++n;
+        }
+    }
+    for (auto& w : state.waiters) {
+        if (ours(w.holder, w.host)) {
+            w.heartbeat_ms = now_ms;
+            w.host = local;
+            ++n;
+        }
+    }
+    return n;
+}
+
+ledger_state ledger::read(ledger_access* access) { return read_state(access); }
+
+ledger_state ledger::read_state(ledger_access* access) {
     ledger_state copy;
     auto result = update([&](ledger_state& state) {
         copy = state;
@@ -280,6 +395,19 @@ ledger_state ledger::read(ledger_access* access) {
     });
     if (access != nullptr) *access = std::move(result);
     return copy;
+}
+
+std::optional<reservation_record> release_reservation(ledger& l, std::uint64_t id) {
+    std::optional<reservation_record> dropped;
+    l.update([&](ledger_state& state) {
+        const auto it = std::find_if(state.reservations.begin(), state.reservations.end(),
+                                     [&](const reservation_record& r) { return r.id == id; });
+        if (it == state.reservations.end()) return false;
+        dropped = *it;
+        state.reservations.erase(it);
+        return true;
+    });
+    return dropped;
 }
 
 std::string format_utc_iso8601(std::int64_t since_ms) {

@@ -2,6 +2,7 @@
 // ledger (a mutex) and the default state folder. The format is in ledger_format.cpp.
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
 #include <chrono>
@@ -55,6 +56,20 @@ bool system_process_table::group_alive(std::uint32_t pgid) const {
     return false;
 }
 
+host_identity system_process_table::host() const {
+    // Read once per process: neither changes while it runs (setns of the pid namespace applies to
+    // children only).
+    static const host_identity identity = [] {
+        host_identity h;
+        struct stat st {};
+        if (::stat("/proc/self/ns/pid", &st) == 0) h.pid_namespace = st.st_ino;
+        std::ifstream in("/proc/sys/kernel/random/boot_id");
+        std::getline(in, h.boot_id);
+        return h;
+    }();
+    return identity;
+}
+
 std::int64_t system_wall_clock_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -62,14 +77,16 @@ std::int64_t system_wall_clock_ms() {
 
 // ---- memory ledger --------------------------------------------------------------------------------
 
-memory_ledger::memory_ledger(std::shared_ptr<const process_table> processes)
+memory_ledger::memory_ledger(std::shared_ptr<const process_table> processes, wall_clock clock)
     : processes_(processes ? std::move(processes) : std::make_shared<system_process_table>()),
-      self_(processes_->self()) {}
+      clock_(clock ? std::move(clock) : wall_clock(system_wall_clock_ms)),
+      self_(processes_->self()),
+      host_(processes_->host()) {}
 
 ledger_access memory_ledger::update(const std::function<bool(ledger_state&)>& fn) {
     const std::lock_guard lock(mutex_);
     ledger_access access;
-    reap_dead(state_, *processes_, access, self_);
+    reap_dead(state_, *processes_, access, self_, host_, clock_());
     ledger_state working = state_;  // fn sees a copy: an exception leaves the ledger unchanged
     if (fn(working)) state_ = std::move(working);
     return access;

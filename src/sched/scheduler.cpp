@@ -10,6 +10,11 @@
 #include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "core/text.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -33,6 +38,83 @@ public:
             options_.poll_interval = std::chrono::milliseconds(1);
         }
         self_ = options_.processes->self();
+        host_ = options_.processes->host();
+    }
+
+    ~scheduler_core() {
+        {
+            const std::lock_guard lock(beat_mutex_);
+            stop_ = true;
+        }
+        beat_cv_.notify_all();
+        if (beat_thread_.joinable()) beat_thread_.join();
+        for (const int fd : idle_watches_) ::close(fd);
+    }
+
+    // An inotify descriptor watching the ledger's folder, drained (-1: none possible).
+    int borrow_watch() {
+        {
+            const std::lock_guard lock(watch_mutex_);
+            if (!idle_watches_.empty()) {
+                const int fd = idle_watches_.back();
+                idle_watches_.pop_back();
+                std::array<char, 4096> events{};
+                while (::read(fd, events.data(), events.size()) > 0) {
+                }
+                return fd;
+            }
+        }
+        const auto folder = ledger_->watch_folder();
+        if (!folder) return -1;
+        const int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd >= 0 && ::inotify_add_watch(fd, folder->c_str(), IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            ::close(fd);
+            return -1;
+        }
+        return fd;
+    }
+    void return_watch(int fd) {
+        if (fd < 0) return;
+        const std::lock_guard lock(watch_mutex_);
+        idle_watches_.push_back(fd);
+    }
+    scheduler_core(const scheduler_core&) = delete;
+    scheduler_core& operator=(const scheduler_core&) = delete;
+
+    // A lease or a waiting reserve of this process starts (hold) or ends (unhold): the heartbeat
+    // thread beats while any is active.
+    void hold() {
+        if (options_.heartbeat_interval <= std::chrono::milliseconds(0)) return;
+        {
+            const std::lock_guard lock(beat_mutex_);
+            ++active_;
+            if (!beat_thread_.joinable()) beat_thread_ = std::thread([this] { beat_loop(); });
+        }
+        beat_cv_.notify_all();
+    }
+    void unhold() {
+        if (options_.heartbeat_interval <= std::chrono::milliseconds(0)) return;
+        const std::lock_guard lock(beat_mutex_);
+        if (active_ > 0) --active_;
+    }
+
+    std::size_t beat_now() {
+        std::size_t n = 0;
+        ledger_->update([&](ledger_state& state) {
+            n = beat(state, self_, host_, options_.clock());
+            return n > 0;
+        });
+        return n;
+    }
+
+    // The room for one more record (reservations + waiters): refused beyond max_ledger_records.
+    static void check_room(const ledger_state& state) {
+        if (state.reservations.size() + state.waiters.size() >= max_ledger_records) {
+            throw state_error(
+                fmt::format("the ledger holds {} records, its limit; no more can be admitted or queued until some end "
+                            "(see whisper-vram tasks; release stale ones with whisper-vram tasks release ID)",
+                            state.reservations.size() + state.waiters.size()));
+        }
     }
 
     gpu_snapshot snapshot() {
@@ -58,6 +140,7 @@ public:
     }
 
     void release(std::uint64_t id) {
+        unhold();
         ledger_->update([&](ledger_state& state) {
             return std::erase_if(state.reservations, [&](const reservation_record& r) { return r.id == id; }) > 0;
         });
@@ -85,7 +168,9 @@ public:
                                              [&](const waiter_record& w) { return w.id == in.waiter_id; })) {
             return false;
         }
-        state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, options_.clock()});
+        check_room(state);
+        const auto now = options_.clock();
+        state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, now, host_, now});
         std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
         state.next_id = std::max(state.next_id, in.waiter_id + 1);
         return true;
@@ -96,12 +181,15 @@ public:
     bool apply(const admission_decision& d, admission_input& in, ledger_state& state,
                std::optional<lease_info>& granted) const {
         if (d.verdict == admission_verdict::enqueue) {
+            check_room(state);
             in.waiter_id = state.take_id();
-            state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, options_.clock()});
+            const auto now = options_.clock();
+            state.waiters.push_back({in.waiter_id, self_, in.bytes, in.gpu_uuids, in.model, now, host_, now});
             return true;
         }
         if (d.verdict != admission_verdict::grant) return false;
         const auto& cap = in.gpus[*d.gpu];
+        if (in.waiter_id == 0) check_room(state);  // a waiter's grant replaces its record
         reservation_record r;
         r.id = in.waiter_id != 0 ? in.waiter_id : state.take_id();
         r.gpu_uuid = cap.gpu_uuid;
@@ -110,6 +198,8 @@ public:
         r.bytes = request_bytes_on(in, cap.gpu_uuid);
         r.model = in.model;
         r.since_ms = options_.clock();
+        r.host = host_;
+        r.heartbeat_ms = r.since_ms;
         state.reservations.push_back(r);
         std::erase_if(state.waiters, [&](const waiter_record& w) { return w.id == r.id; });
         granted =
@@ -119,21 +209,60 @@ public:
 
     // Waits up to @p limit: through the injected sleeper when there is one, else until this
     // scheduler changes the queue or the capacity (a release or a grant in this process) or the limit passes.
-    void wait(std::uint64_t seen_generation, std::chrono::steady_clock::duration limit) {
+    // With @p watch (an inotify descriptor on the ledger's folder, see ledger_watch) the wait also
+    // ends when any process rewrites the ledger.
+    void wait(std::uint64_t seen_generation, std::chrono::steady_clock::duration limit, int watch) {
+        const auto ms = std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(limit));
         if (options_.sleeper) {
-            options_.sleeper(
-                std::max(std::chrono::milliseconds(0), std::chrono::ceil<std::chrono::milliseconds>(limit)));
+            options_.sleeper(ms);
             return;
         }
-        wait_for_change(seen_generation, limit);
+        if (watch < 0) {
+            wait_for_change(seen_generation, limit);
+            return;
+        }
+        // The inotify descriptor sees this process's writes too (a release by another thread).
+        pollfd p{watch, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(std::min<std::int64_t>(ms.count(), 60'000))) > 0) {
+            std::array<char, 4096> events{};
+            while (::read(watch, events.data(), events.size()) > 0) {
+            }
+        }
     }
 
     std::shared_ptr<gpu_probe> probe_;
     std::shared_ptr<ledger> ledger_;
     scheduler_options options_;
     process_identity self_;
+    host_identity host_;
 
 private:
+    void beat_loop() {
+        std::unique_lock lock(beat_mutex_);
+        while (!stop_) {
+            if (active_ == 0) {
+                beat_cv_.wait(lock, [&] { return stop_ || active_ > 0; });
+                continue;
+            }
+            if (beat_cv_.wait_for(lock, options_.heartbeat_interval, [&] { return stop_; })) break;
+            if (active_ == 0) continue;
+            lock.unlock();
+            try {
+                beat_now();
+            } catch (...) {  // a ledger that cannot be written now: the next beat tries again
+            }
+            lock.lock();
+        }
+    }
+
+    std::mutex watch_mutex_;
+    std::vector<int> idle_watches_;
+    std::mutex beat_mutex_;
+    std::condition_variable beat_cv_;
+    std::size_t active_ = 0;
+    bool stop_ = false;
+    std::thread beat_thread_;
+
     std::mutex probe_mutex_;
     std::mutex wake_mutex_;
     std::condition_variable wake_;
@@ -186,6 +315,32 @@ void fill_capacities(admission_input& in, const request_gpus& gpus, const gpu_sn
     }
 }
 
+// An inotify descriptor on the ledger's folder (renames into it and closed writes), borrowed from
+// the core's pool for one waiting reserve (closing an inotify descriptor waits for an RCU grace
+// period, milliseconds: they are kept for reuse). fd() is -1 when the ledger has no folder or
+// inotify is unavailable (then: polling).
+class ledger_watch {
+public:
+    explicit ledger_watch(scheduler_core& core) : core_(core), fd_(core.borrow_watch()) {}
+    ~ledger_watch() { core_.return_watch(fd_); }
+    ledger_watch(const ledger_watch&) = delete;
+    ledger_watch& operator=(const ledger_watch&) = delete;
+    [[nodiscard]] int fd() const noexcept { return fd_; }
+
+private:
+    scheduler_core& core_;
+    int fd_;
+};
+
+// Counts a waiting reserve as active for the heartbeat thread while it runs.
+struct holds_while_waiting {
+    scheduler_core& core;
+    explicit holds_while_waiting(scheduler_core& c) : core(c) { core.hold(); }
+    ~holds_while_waiting() { core.unhold(); }
+    holds_while_waiting(const holds_while_waiting&) = delete;
+    holds_while_waiting& operator=(const holds_while_waiting&) = delete;
+};
+
 // Leaves the queue however the wait ends (a grant excepted: the grant removes the waiter itself,
 // and sets the id to 0). A failure to write is ignored: the record is reaped when this process exits.
 struct leaves_queue_at_exit {
@@ -208,6 +363,12 @@ struct leaves_queue_at_exit {
 reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& self, const reserve_request& request) {
     if (request.bytes == 0) {
         throw usage_error("reserve: the request is 0 bytes; reserve an estimate's recommended_bytes (> 0)");
+    }
+    if (request.bytes > max_record_bytes) {
+        throw usage_error(
+            fmt::format("reserve: the request is {} bytes, more than any GPU can hold (the limit is "
+                        "2^50 = {} bytes); reserve an estimate's recommended_bytes",
+                        request.bytes, max_record_bytes));
     }
     admission_input in;
     in.started = options_.monotonic_clock();
@@ -237,6 +398,9 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
     in.largest_total_bytes = gpus.largest_total_bytes;
 
     const leaves_queue_at_exit guard{*this, in.waiter_id};
+    std::optional<ledger_watch> watch;  // taken when the reserve first has to wait
+    std::optional<holds_while_waiting> beating;
+    std::int64_t last_beat_ms = options_.clock();
 
     for (bool first = true;; first = false) {
         if (!first) snap = snapshot();
@@ -244,19 +408,35 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
         // Asked outside the ledger lock: the caller's callback may take its time.
         in.cancelled = request.cancelled && request.cancelled();
         in.now = options_.monotonic_clock();
+        in.now_wall_ms = options_.clock();
+        // A waiter beats on its polls, every heartbeat interval (a stopped one goes stale).
+        const auto interval = options_.heartbeat_interval > std::chrono::milliseconds(0)
+                                  ? options_.heartbeat_interval.count()
+                                  : heartbeat_interval_ms;
+        const bool beat_due = in.waiter_id != 0 && in.now_wall_ms - last_beat_ms >= interval;
         admission_decision d;
         std::optional<lease_info> granted;
         ledger_->update([&](ledger_state& state) {
-            const bool rejoined = rejoin_queue(state, in);
+            bool rejoined = rejoin_queue(state, in);
+            if (beat_due) {
+                for (auto& w : state.waiters) {
+                    if (w.id == in.waiter_id) {
+                        w.heartbeat_ms = in.now_wall_ms;
+                        rejoined = true;
+                    }
+                }
+            }
             fill_capacities(in, gpus, snap, state.reservations);
             in.waiters = state.waiters;
             d = decide(in);
             in.waiters = {};  // the view ends with the lock
             return apply(d, in, state, granted) || rejoined;
         });
+        if (beat_due) last_beat_ms = in.now_wall_ms;
         result.last = d.progress;
         result.waited = d.progress.waited;
         if (d.verdict == admission_verdict::grant) {
+            hold();            // the lease's heartbeat (released by lease::release)
             in.waiter_id = 0;  // the grant consumed the waiter record
             notify();          // the queue moved: the next waiter may go now
             result.status = reserve_status::granted;
@@ -273,10 +453,16 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
             result.message = d.message;
             return result;
         }
+        if (!beating) beating.emplace(*this);
+        if (!watch && !options_.sleeper) {
+            // Watching from now on; a change since the look above would be missed: look again first.
+            watch.emplace(*this);
+            if (watch->fd() >= 0) continue;
+        }
         const auto now = options_.monotonic_clock();
         auto limit = std::chrono::steady_clock::duration(options_.poll_interval);
         if (in.deadline) limit = std::min(limit, *in.deadline - now);
-        wait(gen, limit);
+        wait(gen, limit, watch ? watch->fd() : -1);
     }
 }
 
@@ -373,6 +559,8 @@ reservations_release scheduler::release_all_reservations(bool force) {
     core_->notify();
     return report;
 }
+
+std::size_t scheduler::beat_now() { return core_->beat_now(); }
 
 ledger& scheduler::reservation_ledger() const noexcept { return *core_->ledger_; }
 

@@ -36,17 +36,18 @@ gpu_capacity admission_capacity(const gpu_device& gpu, const std::vector<reserva
         if (gpu.processes_known) {
             for (const auto& p : gpu.processes) {
                 if (p.used_bytes && (p.pid == r.holder.pid || (r.child_pid != 0 && p.pid == r.child_pid))) {
-                    seen += *p.used_bytes;
+                    seen = saturating_add(seen, *p.used_bytes);
                 }
             }
         }
-        c.reserved_bytes += r.bytes;
-        c.seen_managed_bytes += std::min(seen, r.bytes);
-        c.counted_managed_bytes += std::max(seen, r.bytes);
+        // Saturating sums: two records of 2^63 bytes add up to "everything", never to 0.
+        c.reserved_bytes = saturating_add(c.reserved_bytes, r.bytes);
+        c.seen_managed_bytes = saturating_add(c.seen_managed_bytes, std::min(seen, r.bytes));
+        c.counted_managed_bytes = saturating_add(c.counted_managed_bytes, std::max(seen, r.bytes));
     }
     c.unmanaged_used_bytes = used > c.seen_managed_bytes ? used - c.seen_managed_bytes : 0;
     // available = total − unmanaged − Σ reserved = free + Σ min(seen, reserved) − Σ reserved (≥ 0).
-    const std::uint64_t occupied = c.unmanaged_used_bytes + c.reserved_bytes;
+    const std::uint64_t occupied = saturating_add(c.unmanaged_used_bytes, c.reserved_bytes);
     c.available_bytes = c.usable && occupied < c.total_bytes ? c.total_bytes - occupied : 0;
     return c;
 }
@@ -97,7 +98,7 @@ std::string_view to_string(reserve_status status) noexcept {
 
 std::uint64_t reservations_release::dropped_bytes() const noexcept {
     std::uint64_t sum = 0;
-    for (const auto& r : dropped) sum += r.bytes;
+    for (const auto& r : dropped) sum = saturating_add(sum, r.bytes);
     return sum;
 }
 

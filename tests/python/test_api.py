@@ -212,7 +212,9 @@ class Warnings(unittest.TestCase):
         import tempfile
         state = tempfile.mkdtemp(prefix="whisper-vram-py-")
         with open(os.path.join(state, "ledger"), "w", encoding="utf-8") as f:
-            f.write("not a ledger\n")
+            # Our header with a damaged checksum and a damaged body: repaired (a file without the
+            # header is not ours and would be refused instead).
+            f.write('{"format":"whisper-vram-ledger","version":2,"next_id":1}\tdeadbeef\nnot a ledger\n')
         old = os.environ.get("WHISPER_VRAM_STATE_DIR")
         os.environ["WHISPER_VRAM_STATE_DIR"] = state
         try:

@@ -201,11 +201,15 @@ TEST_F(CliRun, CorruptLedgerIsRebuiltWithAWarning) {
     EXPECT_EQ(j["tasks"][0]["model"], "kept");
     result = run_cli("tasks --json", env());  // repaired: no second warning
     EXPECT_EQ(result.err, "");
-    // Pure garbage: recovered as an empty ledger; run works on it.
+    // Not a ledger at all (no ledger header): not ours, refused with exit 2 and left untouched (issue 12).
     std::ofstream(state_ / "ledger", std::ios::trunc) << "\xff\xfe not a ledger\n";
     result = run_cli("run --model tiny -- true", env());
-    EXPECT_EQ(result.status, 0);
-    EXPECT_NE(result.err.find("corrupt"), std::string::npos) << result.err;
+    EXPECT_EQ(result.status, 2);
+    EXPECT_NE(result.err.find("is not a whisper-vram ledger"), std::string::npos) << result.err;
+    std::ifstream in(state_ / "ledger");
+    std::string first;
+    std::getline(in, first);
+    EXPECT_EQ(first, "\xff\xfe not a ledger");
 }
 
 TEST_F(CliRun, ExitStatusesAndSignalForwarding) {

@@ -59,6 +59,26 @@ TEST(AdmissionDecision, GrantsTheHeadThatFits) {
     EXPECT_EQ(decide(in).verdict, admission_verdict::grant);
 }
 
+TEST(AdmissionDecision, AStaleWaiterIsPassedOverAndCountsAgainOnceItBeats) {
+    auto in = request(10 * gib);
+    in.now_wall_ms = 1'000'000;
+    std::vector<waiter_record> queue{waiter(5, {"GPU-0"}), waiter(6, {"GPU-0"})};
+    queue[0].heartbeat_ms = in.now_wall_ms - waiter_stale_after_ms - 1;  // stopped: silent for 10.001 s
+    queue[1].heartbeat_ms = in.now_wall_ms - waiter_stale_after_ms;      // exactly 10 s: still fresh
+    in.waiters = queue;
+    in.waiter_id = 9;
+    auto d = decide(in);
+    EXPECT_EQ(d.verdict, admission_verdict::keep_waiting);
+    EXPECT_EQ(d.progress.queue_position, 1U);       // only waiter 6 counts
+    queue[1].heartbeat_ms = queue[0].heartbeat_ms;  // both stopped: the head of the live queue goes
+    d = decide(in);
+    EXPECT_EQ(d.verdict, admission_verdict::grant);
+    queue[0].heartbeat_ms = in.now_wall_ms;  // waiter 5 beats again: it is ahead once more
+    d = decide(in);
+    EXPECT_EQ(d.verdict, admission_verdict::keep_waiting);
+    EXPECT_EQ(d.progress.queue_position, 1U);
+}
+
 TEST(AdmissionDecision, NotFittingEnqueuesThenKeepsWaiting) {
     auto in = request(4 * gib);
     auto d = decide(in);

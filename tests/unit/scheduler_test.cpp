@@ -192,7 +192,7 @@ ledger_state sample_state() {
     s.next_id = 7;
     s.reservations = {held(3, "GPU-a", 10, 5 * gib, 11), held(5, "GPU-b", 12, 9 * gib)};
     s.reservations[0].model = "large float16 30s batch 1 \"quoted\"\ttab";
-    s.waiters.push_back({6, {13, 1013}, 2 * gib, {"GPU-a", "GPU-b"}, "small", 1234});
+    s.waiters.push_back({6, {13, 1013}, 2 * gib, {"GPU-a", "GPU-b"}, "small", 1234, {}, 1234});
     return s;
 }
 

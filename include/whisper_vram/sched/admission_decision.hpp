@@ -15,7 +15,9 @@
 /// 2. FIFO: queue_position = the waiters in the ledger that arrived earlier (lower id; every waiter
 ///    when this request has no place yet) AND may use one of this request's GPUs. A request behind
 ///    anyone is not granted even if it fits: a later small request never jumps a waiting large one.
-///    Disjoint GPU sets do not block each other.
+///    Disjoint GPU sets do not block each other. A waiter whose heartbeat is stale at now_wall_ms
+///    (waiter_stale(): silent for more than waiter_stale_after_ms — stopped by Ctrl-Z, docker pause or
+///    a debugger) is passed over: it does not count, and keeps its place for when it beats again.
 /// 3. grant: queue_position = 0 and choose_gpu() (best_fit / most_free, ties to the lower NVML
 ///    index; see scheduler.hpp) finds a GPU that admits the request. A grant wins over a
 ///    cancellation or a deadline seen in the same poll: the memory is there, the caller gets it.
@@ -66,6 +68,7 @@ struct admission_input {
     /// CUDA index of each entry of @ref gpus (same size and order); used in the grant message.
     std::vector<unsigned> cuda_indices;
     std::span<const waiter_record> waiters;         ///< the ledger's queue (any order)
+    std::int64_t now_wall_ms = 0;                   ///< wall clock of this poll: judges waiters' heartbeats
     std::uint64_t waiter_id = 0;                    ///< this request's place in it; 0 = none yet
     bool may_wait = true;                           ///< false for timeout 0
     bool cancelled = false;                         ///< what reserve_request::cancelled returned for this poll

@@ -8,21 +8,40 @@
 /// of dead holders (no such process, a zombie, or another start time) are reaped on every access,
 /// so a holder killed with SIGKILL frees its capacity at the next access by anyone.
 ///
-/// File format (version 1; one record per line, each line `JSON<TAB>crc32-hex8`):
-///   {"format":"whisper-vram-ledger","version":1,"next_id":N}      header
-///   {"type":"reservation","id":…,"gpu":UUID,"gpu_index":…,"pid":…,"start_time":…,"child_pid":…,
-///    "bytes":…,"model":…,"since_ms":…}                            one per reservation
-///   {"type":"waiter","id":…,"pid":…,"start_time":…,"bytes":…,"gpus":[UUID…],"model":…,"since_ms":…}
+/// File format (version 2; one record per line, each line `JSON<TAB>crc32-hex8`):
+///   {"format":"whisper-vram-ledger","version":2,"next_id":N,"generation":G}   header
+///   {"type":"reservation","id":…,"gpu":UUID,"gpu_index":…,"pid":…,"start_time":…,"pid_ns":…,
+///    "boot_id":…,"heartbeat_ms":…,"child_pid":…,"bytes":…,"model":…,"since_ms":…} one per reservation
+///   {"type":"waiter","id":…,"pid":…,"start_time":…,"pid_ns":…,"boot_id":…,"heartbeat_ms":…,
+///    "bytes":…,"gpus":[UUID…],"model":…,"since_ms":…}
 ///   {"type":"end","records":K}                                    trailer: K lines above it
-/// A bad header, a line whose checksum does not match, garbage, a missing trailer (truncation) or
-/// a record count that disagrees is "corrupt": the ledger is rebuilt from the records that still
-/// parse with a good checksum and whose holders are alive (possibly none), a warning is emitted,
-/// and the rebuilt file is written back. It is never trusted blindly and never crashes a reader.
-/// Every access holds `flock` on a separate `ledger.lock` file while it reads, reaps and rewrites the
-/// ledger in place (pwrite + ftruncate: a rename over the file costs a forced writeback on ext4), so
-/// no reader ever sees a half-written file; a machine crash or a kill in mid-write can leave one,
-/// which the checksums and the end marker detect (then rebuilt). No fsync: after a machine crash
-/// every holder is dead anyway.
+/// Version 1 (no pid_ns, boot_id, heartbeat_ms) still parses: such a record counts as local (judged
+/// by /proc) and its heartbeat is its since_ms. Every write is version 2.
+///
+/// ## Liveness: /proc for local records, heartbeats for foreign ones
+/// A record names the PID namespace (inode of /proc/self/ns/pid) and boot (boot_id) of its holder.
+/// When both match ours (or are unknown: version 1) the holder is judged by the local /proc (dead or
+/// another start time → reaped at once). Otherwise its pid means nothing here: it is judged by its
+/// heartbeat, which every holder and waiter refreshes every @ref heartbeat_interval_ms; a foreign
+/// record silent for more than @ref foreign_expiry_ms is reaped. A waiter whose heartbeat is older
+/// than @ref waiter_stale_after_ms (stopped: Ctrl-Z, docker pause, a debugger) keeps its record but is
+/// passed over by the FIFO until it beats again (see admission_decision.hpp).
+///
+/// ## Never touching what is not ours
+/// The ledger and its lock are opened with O_NOFOLLOW (a symlink is refused, never followed). A
+/// non-empty `ledger` that does not start with the ledger header is not ours: refused (state_error),
+/// never rewritten. A ledger with our header and a damaged body is copied aside to
+/// `ledger.corrupt-<UTC time>` before it is rebuilt, and the warning names the copy.
+///
+/// ## Writes
+/// Every access holds `flock` on `ledger.lock` while it reads, reaps and rewrites. A rewrite goes to
+/// `ledger.tmp` (0600, or 0660 in a shared folder) and is renamed over `ledger`: a failed write (a full
+/// disk, ENOSPC; a quota) leaves the old ledger as it was, and a kill in mid-write leaves at worst a
+/// stale `ledger.tmp`. No fsync: after a machine crash every holder is dead anyway.
+///
+/// ## Limits
+/// A record of more than @ref max_record_bytes is refused (at parse: dropped with a warning; at
+/// reserve: usage_error); sums of bytes saturate; a ledger holds at most @ref max_ledger_records records.
 
 #include <chrono>
 #include <cstdint>
@@ -32,6 +51,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -39,6 +59,31 @@
 #include "whisper_vram/core/warning_sink.hpp"
 
 namespace whisper_vram {
+
+/// How often holders and waiters refresh their heartbeat (milliseconds).
+inline constexpr std::int64_t heartbeat_interval_ms = 2'000;
+/// A waiter whose heartbeat is older than this is passed over in the FIFO (not dropped).
+inline constexpr std::int64_t waiter_stale_after_ms = 10'000;
+/// A record of another PID namespace or boot whose heartbeat is older than this is reaped.
+inline constexpr std::int64_t foreign_expiry_ms = 60'000;
+/// The largest reservation a record may hold: 2^50 bytes (1 PiB), hundreds of times the largest GPU
+/// of the catalog (192 GB). Anything above is damage or an attack, never a real request.
+inline constexpr std::uint64_t max_record_bytes = std::uint64_t{1} << 50U;
+/// The most records (reservations + waiters) a ledger holds; a new one beyond is refused.
+inline constexpr std::size_t max_ledger_records = 65'536;
+
+/// a + b, or UINT64_MAX when that overflows (sums of bytes never wrap).
+[[nodiscard]] constexpr std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) noexcept {
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/// Where a process runs: its PID namespace and the boot. Both empty/0 = unknown (a version-1 record).
+struct host_identity {
+    std::uint64_t pid_namespace = 0;  ///< inode of /proc/self/ns/pid
+    std::string boot_id;              ///< /proc/sys/kernel/random/boot_id
+    [[nodiscard]] bool known() const noexcept { return pid_namespace != 0 || !boot_id.empty(); }
+    friend bool operator==(const host_identity&, const host_identity&) = default;
+};
 
 /// A process as the ledger names it: pid plus its start time, so a reused pid is another process.
 struct process_identity {
@@ -55,11 +100,13 @@ struct reservation_record {
     process_identity holder;  ///< the process holding the reservation
     /// A worker process whose GPU usage belongs to it (run's child); 0 = none. `run`'s child leads
     /// its own process group (pgid = child_pid): the record stays live while that group has a
-    /// member, even after the holder died (reap_dead, process_table::group_alive).
+    /// member, even after the holder died (reap_dead, process_table::group_alive; local records only).
     std::uint32_t child_pid = 0;
-    std::uint64_t bytes = 0;    ///< reserved bytes (the configuration's `recommended`)
-    std::string model;          ///< what it is for, e.g. "large float16 30s batch 1"
-    std::int64_t since_ms = 0;  ///< wall clock, milliseconds since the Unix epoch
+    std::uint64_t bytes = 0;        ///< reserved bytes (the configuration's `recommended`)
+    std::string model;              ///< what it is for, e.g. "large float16 30s batch 1"
+    std::int64_t since_ms = 0;      ///< wall clock, milliseconds since the Unix epoch
+    host_identity host;             ///< the holder's PID namespace and boot
+    std::int64_t heartbeat_ms = 0;  ///< the holder's last heartbeat (wall clock, ms since the epoch)
 };
 
 /// A request waiting for memory (FIFO: lower id = earlier).
@@ -70,11 +117,19 @@ struct waiter_record {
     std::vector<std::string> gpu_uuids;  ///< the GPUs it may be placed on
     std::string model;
     std::int64_t since_ms = 0;
+    host_identity host;             ///< the waiter's PID namespace and boot
+    std::int64_t heartbeat_ms = 0;  ///< its last heartbeat (wall clock)
 };
+
+/// True when waiter @p w has not beaten for more than waiter_stale_after_ms at @p now_ms (stopped).
+[[nodiscard]] bool waiter_stale(const waiter_record& w, std::int64_t now_ms) noexcept;
 
 /// The whole ledger.
 struct ledger_state {
     std::uint64_t next_id = 1;
+    /// Rewrites so far (file ledger: +1 on every write; in the header): a reader that parsed this
+    /// generation reuses its parse while the header is unchanged (0: version 1, or never written).
+    std::uint64_t generation = 0;
     std::vector<reservation_record> reservations;
     std::vector<waiter_record> waiters;
     /// A fresh id (and advances next_id).
@@ -104,6 +159,8 @@ public:
         (void)pgid;
         return false;
     }
+    /// This process's PID namespace and boot (default: unknown, every record counts as local).
+    [[nodiscard]] virtual host_identity host() const { return {}; }
     /// True when @p who is alive and is the same process (same start time).
     [[nodiscard]] bool alive(const process_identity& who) const {
         const auto t = start_time(who.pid);
@@ -118,6 +175,8 @@ public:
     [[nodiscard]] process_identity self() const override;
     /// kill(-pgid, 0): succeeds (or EPERM) while the group has a member.
     [[nodiscard]] bool group_alive(std::uint32_t pgid) const override;
+    /// Inode of /proc/self/ns/pid and /proc/sys/kernel/random/boot_id (read once).
+    [[nodiscard]] host_identity host() const override;
 };
 
 /// Parses the text of /proc/PID/stat: the start time (field 22), nullopt when the text is
@@ -143,54 +202,126 @@ public:
     virtual ledger_access update(const std::function<bool(ledger_state&)>& fn) = 0;
     /// Reads the state (reaping, repairing) without changing it otherwise.
     ledger_state read(ledger_access* access = nullptr);
+    /// The folder whose changes announce a change of this ledger (inotify), if any.
+    [[nodiscard]] virtual std::optional<std::filesystem::path> watch_folder() const { return std::nullopt; }
+
+protected:
+    /// read(): by default an update() that copies the state out.
+    virtual ledger_state read_state(ledger_access* access);
 };
+
+/// Drops reservation @p id from @p l, whoever holds it (the state folder's permissions are the trust
+/// boundary: whoever may write the folder may drop any record). Returns it; nullopt when no
+/// reservation has that id.
+std::optional<reservation_record> release_reservation(ledger& l, std::uint64_t id);
 
 /// A ledger in memory, for the threads of one program.
 class memory_ledger final : public ledger {
 public:
-    explicit memory_ledger(std::shared_ptr<const process_table> processes = nullptr);
+    /// @p clock judges heartbeats (default system_wall_clock_ms).
+    explicit memory_ledger(std::shared_ptr<const process_table> processes = nullptr, wall_clock clock = nullptr);
     ledger_access update(const std::function<bool(ledger_state&)>& fn) override;
 
 private:
     std::mutex mutex_;
     ledger_state state_;
     std::shared_ptr<const process_table> processes_;
+    wall_clock clock_;
     process_identity self_;
+    host_identity host_;
+};
+
+/// Seams of a file_ledger, for tests (all optional).
+struct file_ledger_seams {
+    wall_clock clock;  ///< judges heartbeats and names corrupt copies; default system_wall_clock_ms
+    /// Writes all of @p text to @p fd; returns false with errno set on failure (default: write()).
+    /// Tests inject ENOSPC here.
+    std::function<bool(int fd, std::string_view text)> write;
 };
 
 /// The ledger file `ledger` (and lock `ledger.lock`) in a state folder, shared by processes.
 class file_ledger final : public ledger {
 public:
     /// Creates @p state_dir (mode 0700) when missing.
-    /// @throws state_error when @p state_dir cannot be created, or exists but is not a directory
-    ///         owned by this user or is writable by others (the message names the path and says to
-    ///         set WHISPER_VRAM_STATE_DIR).
+    ///
+    /// Trust model: everyone who can write the folder can change every reservation in it. Accepted:
+    /// a folder owned by this user and writable by nobody else (0700), or a folder shared by a group:
+    /// setgid, group-writable, not world-writable (mode 2770), owned by this user or by root or
+    /// another member, whose group this process is a member of; files are then created 0660.
+    /// @throws state_error when @p state_dir cannot be created, or exists but is not a directory,
+    ///         or is world-writable, or is group-writable without setgid, or belongs to another user
+    ///         without being a group folder as above (the message names the path and says to set
+    ///         WHISPER_VRAM_STATE_DIR).
     explicit file_ledger(std::filesystem::path state_dir, std::shared_ptr<const process_table> processes = nullptr,
-                         warning_sink warnings = nullptr);
+                         warning_sink warnings = nullptr, file_ledger_seams seams = {});
     ledger_access update(const std::function<bool(ledger_state&)>& fn) override;
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_; }
+    /// The state folder.
+    [[nodiscard]] const std::filesystem::path& folder() const noexcept { return dir_; }
+    /// The state folder: every rewrite renames `ledger.tmp` to `ledger` in it.
+    [[nodiscard]] std::optional<std::filesystem::path> watch_folder() const override { return dir_; }
+
+protected:
+    /// One locked access without a second copy of the state when nothing is to be written.
+    ledger_state read_state(ledger_access* access) override;
 
 private:
+    ledger_access access_locked(const std::function<bool(ledger_state&)>& fn, ledger_state* read_out);
+    void copy_aside(const std::string& text, const std::vector<std::string>& problems, ledger_access& access) const;
+    void write_back(const std::string& text) const;
+    [[nodiscard]] std::optional<ledger_state> cached_state(int fd) const;
+    void remember(const std::string& text, const ledger_state* state);
     std::filesystem::path dir_;
     std::filesystem::path file_;
     std::filesystem::path lock_file_;
+    std::filesystem::path temp_file_;
     std::shared_ptr<const process_table> processes_;
     warning_sink warnings_;
+    file_ledger_seams seams_;
     process_identity self_;
+    host_identity host_;
+    unsigned file_mode_ = 0600;  ///< 0660 in a group-shared folder
+    /// The last parse, reused while the file is the same (inode, size, mtime) and its header line
+    /// (with the generation) is byte for byte the same: a poll of an unchanged 10k-record ledger
+    /// does not parse it again.
+    struct parsed_cache {
+        bool valid = false;
+        std::uint64_t dev = 0;
+        std::uint64_t ino = 0;
+        std::int64_t size = 0;
+        std::int64_t mtime_ns = 0;
+        std::string header;
+        ledger_state state;
+    };
+    parsed_cache cache_;
+    std::mutex cache_mutex_;
 };
 
 /// Serialises @p state in the file format above.
 std::string serialize_ledger(const ledger_state& state);
 
-/// Parses ledger text. Never throws: corrupt content yields the records that parse with a good
-/// checksum and a warning per problem in @p warnings (empty text = empty ledger, no warning).
+/// Parses ledger text (version 1 or 2). Never throws: corrupt content yields the records that parse
+/// with a good checksum and a warning per problem in @p warnings (empty text = empty ledger, no
+/// warning). Records of 0 or more than max_record_bytes bytes are dropped with a warning. Linear in
+/// the text (ids are checked with a hash set).
 ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warnings);
 
-/// Drops reservations and waiters whose holders are not alive; returns them in @p access. A
-/// reservation whose holder is dead but whose child_pid process group still has a member is kept.
-/// Records of @p self (when given: the calling process, alive by definition) are not looked up.
+/// True when @p text starts like a ledger header line (`{"format":"whisper-vram-ledger"`, any version,
+/// even with a damaged checksum): the file is ours, and may be rebuilt when its body is damaged.
+/// Empty text is ours too (a new ledger).
+[[nodiscard]] bool looks_like_ledger(std::string_view text);
+
+/// Drops reservations and waiters whose holders are gone; returns them in @p access. A record of
+/// @p local (same PID namespace and boot, or unknown) is judged by @p processes (each pid looked up
+/// once per call); another one by its heartbeat: reaped when older than foreign_expiry_ms at
+/// @p now_ms (or more than that in the future). A local reservation whose holder is dead but whose
+/// child_pid process group still has a member is kept. Records of @p self on @p local are not looked up.
 void reap_dead(ledger_state& state, const process_table& processes, ledger_access& access,
-               const std::optional<process_identity>& self = std::nullopt);
+               const std::optional<process_identity>& self = std::nullopt, const host_identity& local = {},
+               std::int64_t now_ms = 0);
+
+/// Sets heartbeat_ms = @p now_ms on every record of @p self on @p local; returns how many.
+std::size_t beat(ledger_state& state, const process_identity& self, const host_identity& local, std::int64_t now_ms);
 
 /// The state folder: @p state_dir_env (WHISPER_VRAM_STATE_DIR) when set and non-empty, else
 /// $XDG_RUNTIME_DIR/whisper-vram when XDG_RUNTIME_DIR is set, else /tmp/whisper-vram-UID.

@@ -205,9 +205,14 @@ struct scheduler_options {
     std::function<std::chrono::steady_clock::time_point()> monotonic_clock;
     /// Called with how long to wait between polls (≤ poll_interval, ≤ the time left). Default (empty):
     /// the real wait, which also ends early when this scheduler grants or releases (another thread's
-    /// release wakes the waiters at once). An injected sleeper is called instead: it should advance
-    /// the fake clock.
+    /// release wakes the waiters at once) and, for a file ledger, when any process rewrites the
+    /// ledger (inotify on the state folder; the poll stays as the fallback). An injected sleeper is
+    /// called instead: it should advance the fake clock.
     std::function<void(std::chrono::milliseconds)> sleeper;
+    /// How often a background thread refreshes the heartbeat of this process's reservations while a
+    /// lease is held, and a waiting reserve refreshes its waiter's (see ledger.hpp). 0: no thread (a
+    /// waiting reserve still beats on its polls); tests drive beats with beat_now().
+    std::chrono::milliseconds heartbeat_interval{heartbeat_interval_ms};
 };
 
 /// Result of release_all_reservations().
@@ -247,6 +252,8 @@ public:
     /// Drops every reservation in the ledger; when holders are alive and !force, drops none
     /// (refused = true) and lists them.
     reservations_release release_all_reservations(bool force);
+    /// Refreshes the heartbeat of every record of this process now; returns how many.
+    std::size_t beat_now();
     /// The ledger in use.
     [[nodiscard]] ledger& reservation_ledger() const noexcept;
 
