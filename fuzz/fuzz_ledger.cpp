@@ -16,22 +16,6 @@
 namespace whisper_vram::fuzz {
 namespace {
 
-// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib's crc32() and the ledger's.
-std::uint32_t crc32(std::string_view data) {
-    static const auto table = [] {
-        std::array<std::uint32_t, 256> t{};
-        for (std::uint32_t i = 0; i < 256; ++i) {
-            std::uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1U) != 0 ? 0xEDB88320U ^ (c >> 1U) : c >> 1U;
-            t[i] = c;
-        }
-        return t;
-    }();
-    std::uint32_t c = 0xFFFFFFFFU;
-    for (const char ch : data) c = table[(c ^ static_cast<unsigned char>(ch)) & 0xFFU] ^ (c >> 8U);
-    return c ^ 0xFFFFFFFFU;
-}
-
 // Every line of @p text followed by TAB and its checksum, as the ledger writes them.
 std::string sealed(std::string_view text) {
     std::string out;
@@ -39,7 +23,7 @@ std::string sealed(std::string_view text) {
     while (start < text.size()) {
         const auto nl = text.find('\n', start);
         const auto line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
-        out += fmt::format("{}\t{:08x}\n", line, crc32(line));
+        out += fmt::format("{}\t{:08x}\n", line, ledger_line_checksum(line));
         if (nl == std::string_view::npos) break;
         start = nl + 1;
     }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "commands.hpp"
+#include "planner_cli.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/precision.hpp"
 #include "whisper_vram/core/units.hpp"
@@ -48,18 +49,6 @@ void apply_preset(calc_options& o) {
     o.estimate.batch = std::to_string(preset.batch_size);
     o.estimate.batch_given = true;  // the preset's batch, not an engine's default
     o.estimate.precision = std::string(preset.precision);
-}
-
-std::vector<std::string> precision_list(const calc_options& o) {
-    if (o.estimate.precision == "all") {
-        // The guide's four columns, or every precision the chosen engine supports.
-        const std::string engine = effective_engine(o.estimate);
-        if (!is_guide_engine(engine)) return engine_precisions(canonical_engine(engine));
-        std::vector<std::string> names;
-        for (const auto p : guide_precisions()) names.emplace_back(to_string(p));
-        return names;
-    }
-    return split_list(o.estimate.precision, "--precision");
 }
 
 void print_single(std::ostream& out, const memory_estimate& e) {
@@ -157,18 +146,17 @@ void print_sweep(std::ostream& out, const std::vector<memory_estimate>& estimate
 
 exit_status run_calc(calc_options o, const context& c) {
     apply_preset(o);
-    const auto segments = split_list(o.estimate.segment, "--segment");
-    const auto precisions = precision_list(o);
+    // --precision × --segment × --batch, each a value or a list; with --precision all, what the
+    // engine or the card cannot run is marked and the sweep goes on (planner_cli.hpp).
+    estimate_options options = o.estimate;
+    if (options.precision == "all") options.engine = effective_engine(o.estimate);
+    const auto points =
+        run_sweep(options, sweep_requests(options, o.model), [](const estimate_request& r) { return estimate(r); });
     std::vector<memory_estimate> estimates;
-    for (const auto& precision : precisions) {
-        for (const auto& segment : segments) {
-            estimate_options single = o.estimate;
-            single.segment = segment;
-            single.precision = precision;
-            estimates.push_back(estimate(to_request(single, o.model)));
-        }
+    for (const auto& p : points) {
+        if (p.result) estimates.push_back(*p.result);
     }
-    const bool sweep = estimates.size() > 1;
+    const bool sweep = points.size() > 1;
     std::optional<preset_evaluation> preset;
     if (o.preset) preset = evaluate_preset(find_preset(*o.preset));
     if (o.json) {
@@ -178,11 +166,24 @@ exit_status run_calc(calc_options o, const context& c) {
             print_json(c.out, j);
         } else {
             nlohmann::ordered_json array = nlohmann::ordered_json::array();
-            for (const auto& e : estimates) array.push_back(to_json(e));
+            for (const auto& p : points) {
+                if (p.result) {
+                    array.push_back(to_json(*p.result));
+                } else {
+                    array.push_back({{"model", p.request.model},
+                                     {"precision", p.request.precision},
+                                     {"segment_duration", p.request.segment_seconds},
+                                     {"batch_size", p.request.batch_size},
+                                     {"unsupported", p.unsupported}});
+                }
+            }
             print_json(c.out, array);
         }
     } else if (sweep) {
         print_sweep(c.out, estimates);
+        for (const auto& p : points) {
+            if (!p.result) c.out << fmt::format("note: {}\n", p.unsupported);
+        }
     } else {
         print_single(c.out, estimates.front());
         if (preset) {

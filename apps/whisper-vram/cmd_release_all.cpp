@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "commands.hpp"
+#include "whisper_vram/core/text_escape.hpp"
 #include "whisper_vram/core/units.hpp"
 
 namespace whisper_vram::cli {
@@ -25,7 +26,7 @@ exit_status run_release_all(const release_all_options& o, const context& c) {
     const auto list = [&c](const std::vector<reservation_record>& records) {
         text_table table({"pid", "gpu", "model", "GiB", "since (UTC)"});
         for (const auto& r : records) {
-            table.add_row({std::to_string(r.holder.pid), std::to_string(r.gpu_index), r.model,
+            table.add_row({std::to_string(r.holder.pid), std::to_string(r.gpu_index), escape_for_terminal(r.model),
                            gib2(bytes_to_gib(r.bytes)), format_utc_iso8601(r.since_ms)});
         }
         c.out << table.render();

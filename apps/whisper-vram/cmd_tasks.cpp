@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "commands.hpp"
+#include "whisper_vram/core/text_escape.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 
@@ -47,7 +48,7 @@ exit_status run_release(const tasks_options& o, const context& c) {
     }
     c.out << fmt::format("released reservation {} ({} on GPU {}, pid {}, {})\n", dropped->id,
                          gib2(bytes_to_gib(dropped->bytes)) + " GiB", dropped->gpu_index, dropped->holder.pid,
-                         dropped->model);
+                         escape_for_terminal(dropped->model));
     return exit_status::ok;
 }
 
@@ -69,9 +70,9 @@ exit_status run_tasks(const tasks_options& o, const context& c) {
     } else {
         text_table table({"id", "pid", "gpu", "uuid", "model", "GiB", "since (UTC)", "child"});
         for (const auto& r : state.reservations) {
-            table.add_row({std::to_string(r.id), std::to_string(r.holder.pid), std::to_string(r.gpu_index), r.gpu_uuid,
-                           r.model, gib2(bytes_to_gib(r.bytes)), format_utc_iso8601(r.since_ms),
-                           r.child_pid != 0 ? std::to_string(r.child_pid) : "-"});
+            table.add_row({std::to_string(r.id), std::to_string(r.holder.pid), std::to_string(r.gpu_index),
+                           escape_for_terminal(r.gpu_uuid), escape_for_terminal(r.model), gib2(bytes_to_gib(r.bytes)),
+                           format_utc_iso8601(r.since_ms), r.child_pid != 0 ? std::to_string(r.child_pid) : "-"});
         }
         c.out << table.render();
     }
@@ -80,8 +81,8 @@ exit_status run_tasks(const tasks_options& o, const context& c) {
         text_table table({"pid", "model", "GiB", "since (UTC)", "gpus"});
         for (const auto& w : state.waiters) {
             std::string gpus;
-            for (const auto& g : w.gpu_uuids) gpus += (gpus.empty() ? "" : ",") + g;
-            table.add_row({std::to_string(w.holder.pid), w.model, gib2(bytes_to_gib(w.bytes)),
+            for (const auto& g : w.gpu_uuids) gpus += (gpus.empty() ? "" : ",") + escape_for_terminal(g);
+            table.add_row({std::to_string(w.holder.pid), escape_for_terminal(w.model), gib2(bytes_to_gib(w.bytes)),
                            format_utc_iso8601(w.since_ms), gpus});
         }
         c.out << table.render();

@@ -10,6 +10,7 @@
 #include <array>
 #include <charconv>
 #include <ctime>
+#include <limits>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -38,6 +39,12 @@ std::uint32_t crc32(std::string_view data) {
     for (const char ch : data) c = table[(c ^ static_cast<unsigned char>(ch)) & 0xFFU] ^ (c >> 8U);
     return c ^ 0xFFFFFFFFU;
 }
+
+}  // namespace
+
+std::uint32_t ledger_line_checksum(std::string_view body) noexcept { return crc32(body); }
+
+namespace {
 
 std::string sealed_line(const nlohmann::ordered_json& j) {
     // One line: dump() without indent escapes control characters; invalid UTF-8 is replaced, not thrown.
@@ -76,12 +83,24 @@ bool get_to(const nlohmann::json& j, const char* key, T& out) {
     if (it == j.end()) return false;
     if constexpr (std::is_same_v<T, std::string>) {
         if (!it->is_string()) return false;
+        out = it->get<T>();
     } else if constexpr (std::is_unsigned_v<T>) {
-        if (!it->is_number_unsigned()) return false;
+        // In range for T, never narrowed: "pid":4294967297 is not pid 1.
+        if (!it->is_number_unsigned() || it->get<std::uint64_t>() > std::numeric_limits<T>::max()) return false;
+        out = static_cast<T>(it->get<std::uint64_t>());
     } else {
         if (!it->is_number_integer()) return false;
+        if (it->is_number_unsigned()) {
+            if (it->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<T>::max())) return false;
+            out = static_cast<T>(it->get<std::uint64_t>());
+        } else {
+            const auto v = it->get<std::int64_t>();
+            if constexpr (sizeof(T) < sizeof(std::int64_t)) {
+                if (v < std::numeric_limits<T>::min() || v > std::numeric_limits<T>::max()) return false;
+            }
+            out = static_cast<T>(v);
+        }
     }
-    out = it->get<T>();
     return true;
 }
 
@@ -257,12 +276,12 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
             continue;
         }
         if (type == "reservation") {
-            if (auto r = to_reservation(*body); r && ids.insert(r->id).second) {
+            if (auto r = to_reservation(*body); r && r->id <= max_record_id && ids.insert(r->id).second) {
                 id = r->id;
                 state.reservations.push_back(std::move(*r));
             }
         } else if (type == "waiter") {
-            if (auto w = to_waiter(*body); w && ids.insert(w->id).second) {
+            if (auto w = to_waiter(*body); w && w->id <= max_record_id && ids.insert(w->id).second) {
                 id = w->id;
                 state.waiters.push_back(std::move(*w));
             }
@@ -287,7 +306,12 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
     }
     std::uint64_t max_id = 0;
     for (const auto id : ids) max_id = std::max(max_id, id);
-    state.next_id = std::max<std::uint64_t>({header_next_id, saturating_add(max_id, 1), 1});
+    if (header_next_id > max_record_id + 1) {
+        warnings.push_back(fmt::format("the header's next_id {} is beyond {} (damage): ids continue after the records",
+                                       header_next_id, max_record_id + 1));
+        header_next_id = 0;
+    }
+    state.next_id = std::max<std::uint64_t>({header_next_id, max_id + 1, 1});  // max_id <= max_record_id
     std::sort(state.reservations.begin(), state.reservations.end(),
               [](const auto& a, const auto& b) { return a.id < b.id; });
     std::sort(state.waiters.begin(), state.waiters.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
@@ -307,6 +331,14 @@ bool farther_than(std::int64_t from, std::int64_t to, std::int64_t limit) noexce
 
 bool waiter_stale(const waiter_record& w, std::int64_t now_ms) noexcept {
     return w.heartbeat_ms < now_ms && farther_than(now_ms, w.heartbeat_ms, waiter_stale_after_ms);
+}
+
+std::uint64_t ledger_state::take_id() {
+    if (next_id == 0 || next_id > max_record_id) {
+        throw state_error(fmt::format("the ledger's next id {} is beyond {}: the ledger is damaged; move it aside",
+                                      next_id, max_record_id));
+    }
+    return next_id++;
 }
 
 bool looks_like_ledger(std::string_view text) {

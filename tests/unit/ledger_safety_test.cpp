@@ -2,6 +2,7 @@
 // ours, corrupt ledgers copied aside, overflowing and oversized records, foreign PID namespaces and
 // stopped waiters (heartbeats), I/O errors (directories, links, permissions, a full disk), group
 // folders, the record limit and `tasks release ID`.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -204,6 +206,66 @@ TEST(LedgerArithmetic, TwoRecordsOf2Pow63DoNotSumToZero) {
     EXPECT_EQ(report.dropped_bytes(), UINT64_MAX);
     EXPECT_EQ(saturating_add(UINT64_MAX - 1, 1), UINT64_MAX);
     EXPECT_EQ(saturating_add(UINT64_MAX - 1, 2), UINT64_MAX);
+}
+
+// Found by fuzz_ledger (fuzz/regressions/ledger/next-id-max): a header next_id of 2^64-1 made
+// take_id() hand out 2^64-1 and wrap to 0, an id the parser refuses: a live record lost.
+TEST(LedgerArithmetic, ANextIdNearTwoPow64NeverWrapsIds) {
+    ledger_state s;
+    s.next_id = std::numeric_limits<std::uint64_t>::max();
+    std::vector<std::string> warnings;
+    auto back = parse_ledger(serialize_ledger(s), warnings);
+    ASSERT_EQ(warnings.size(), 1U);
+    EXPECT_NE(warnings[0].find("next_id 18446744073709551615 is beyond 4611686018427387905"), std::string::npos)
+        << warnings[0];
+    EXPECT_EQ(back.take_id(), 1U);
+    EXPECT_EQ(back.take_id(), 2U);
+    // At the bound itself: the last id is handed out, then a state error (never 0, never a reuse).
+    ledger_state edge;
+    edge.next_id = max_record_id;
+    EXPECT_EQ(edge.take_id(), max_record_id);
+    EXPECT_THROW((void)edge.take_id(), state_error);
+}
+
+// Found by fuzz_ledger (fuzz/regressions/ledger/next-id-collision): a record with id 2^64-1 made
+// max_id + 1 wrap, so next_id named an id in use.
+TEST(LedgerArithmetic, ARecordIdBeyondTheBoundIsDroppedAndIdsStayUnique) {
+    ledger_state s;
+    s.next_id = 5;
+    s.reservations = {record(4, 10, 1024), record(std::numeric_limits<std::uint64_t>::max(), 11, 1024)};
+    std::vector<std::string> warnings;
+    auto back = parse_ledger(serialize_ledger(s), warnings);
+    ASSERT_EQ(back.reservations.size(), 1U);
+    EXPECT_EQ(back.reservations[0].id, 4U);
+    EXPECT_EQ(back.take_id(), 5U);
+    EXPECT_FALSE(warnings.empty());
+}
+
+// "pid":4294967297 used to be narrowed to pid 1 (init: always alive, never reaped); 2^32 as a
+// gpu_index to 0. Out-of-range numbers make the record unreadable instead.
+TEST(LedgerArithmetic, NumbersBeyondTheirFieldAreRefusedNotNarrowed) {
+    ledger_state s;
+    s.next_id = 3;
+    s.reservations = {record(1, 7, 1024), record(2, 8, 1024)};
+    const std::string text = serialize_ledger(s);
+    // Rewrite the second record by hand, with a valid checksum, as a damaged or hostile file could.
+    std::string out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        std::string body = line.substr(0, line.rfind('\t'));
+        if (body.find(R"("id":2,)") != std::string::npos) {
+            const auto at = body.find(R"("pid":8,)");
+            ASSERT_NE(at, std::string::npos) << body;
+            body.replace(at, 8, R"("pid":4294967304,)");
+        }
+        out += fmt::format("{}\t{:08x}\n", body, ledger_line_checksum(body));
+    }
+    std::vector<std::string> warnings;
+    const auto back = parse_ledger(out, warnings);
+    ASSERT_EQ(back.reservations.size(), 1U);
+    EXPECT_EQ(back.reservations[0].holder.pid, 7U);
+    ASSERT_FALSE(warnings.empty());
+    EXPECT_NE(warnings[0].find("1 unreadable line"), std::string::npos) << warnings[0];
 }
 
 TEST(LedgerArithmetic, TheLimitIs2Pow50BytesAtParseAndAtReserve) {

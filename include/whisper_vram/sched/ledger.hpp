@@ -56,6 +56,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/warning_sink.hpp"
 
 namespace whisper_vram {
@@ -69,6 +70,10 @@ inline constexpr std::int64_t foreign_expiry_ms = 60'000;
 /// The largest reservation a record may hold: 2^50 bytes (1 PiB), hundreds of times the largest GPU
 /// of the catalog (192 GB). Anything above is damage or an attack, never a real request.
 inline constexpr std::uint64_t max_record_bytes = std::uint64_t{1} << 50U;
+
+/// The largest record id: a record with a larger id, or a header whose next_id is beyond it + 1,
+/// is damage (no ledger hands out 2^62 ids); dropped / reset at parse, so ids never wrap.
+inline constexpr std::uint64_t max_record_id = std::uint64_t{1} << 62U;
 /// The most records (reservations + waiters) a ledger holds; a new one beyond is refused.
 inline constexpr std::size_t max_ledger_records = 65'536;
 
@@ -132,8 +137,9 @@ struct ledger_state {
     std::uint64_t generation = 0;
     std::vector<reservation_record> reservations;
     std::vector<waiter_record> waiters;
-    /// A fresh id (and advances next_id).
-    std::uint64_t take_id() { return next_id++; }
+    /// A fresh id (and advances next_id). @throws state_error when next_id is beyond max_record_id
+    /// (parse_ledger never yields such a state; a hand-built one could).
+    std::uint64_t take_id();
 };
 
 /// What one ledger access found besides the state.
@@ -296,6 +302,10 @@ private:
     parsed_cache cache_;
     std::mutex cache_mutex_;
 };
+
+/// The checksum a ledger line carries after its TAB: CRC-32 (IEEE 802.3, as zlib's crc32()) of
+/// the line's JSON body. Public for tools and tests that write ledger lines by hand.
+[[nodiscard]] std::uint32_t ledger_line_checksum(std::string_view body) noexcept;
 
 /// Serialises @p state in the file format above.
 std::string serialize_ledger(const ledger_state& state);
