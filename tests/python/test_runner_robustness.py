@@ -48,8 +48,10 @@ class ReserveWakesForSignals(PrivateEnvironment):
         woke = time.monotonic()
         thread.join()
         self.assertLess(woke - started, 5)
-        # The scheduler polls every 100 ms (scheduler_options::poll_interval) and asks between polls.
-        self.assertLess(woke - sent[0], 0.25)
+        # The scheduler asks between polls, every 50 ms (scheduler_options::poll_interval): woken
+        # long before the 30 s timeout. (How promptly is measured, not asserted: tests assert no
+        # timings; bench/ctrl_c_latency.py reports it.)
+        self.assertLess(woke - sent[0], 2.0)
         # Nothing was reserved by the interrupted call, and it left the queue: once the held lease is
         # released a large is admitted at once (a stale waiter ahead would block it).
         held.release()
