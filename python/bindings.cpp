@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "whisper_vram/core/error.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/engines/registry.hpp"
@@ -207,6 +208,16 @@ estimate_request request_from(const py::dict& o, const request_defaults& d = {})
 /// Memory in GiB (the guide's unit) → bytes, rounded down.
 std::uint64_t memory_from(const py::handle& value) {
     return gib_to_bytes_floor(number_from(value, "available memory", "must be a number of GiB >= 0", nullptr));
+}
+
+/// The memory a planning method plans on: @p available (GiB or a size) when given, else the
+/// usable memory of the catalog card the request names (gpu=), as the CLI's --gpu does.
+std::uint64_t memory_or_card(const py::handle& available, const estimate_request& request) {
+    if (!available.is_none()) return memory_from(available);
+    if (request.gpu_name) return planning_memory_bytes(find_gpu_model(*request.gpu_name));
+    throw usage_error(
+        "available_memory is None: give the memory in GiB (e.g. 8), or gpu= a card to plan on its usable memory "
+        "(e.g. gpu=\"T4\")");
 }
 
 /// GPU ids from Python (ints or strings; None = every visible GPU) → the strings select_gpus takes.
@@ -405,15 +416,16 @@ PYBIND11_MODULE(_core, m) {
              [](const manager& self, const py::object& available, const py::dict& options,
                 const py::object& english_only_flag) {
                  const bool english_only = flag_from(english_only_flag, "english_only");
+                 const estimate_request request = self.request(options);
                  return to_python(to_json(
-                     self.get().assign_optimal_model(memory_from(available), self.request(options), english_only)));
+                     self.get().assign_optimal_model(memory_or_card(available, request), request, english_only)));
              })
         .def(
             "solve",
             [](const manager& self, const std::string& quantity, const py::dict& options, const py::object& available) {
                 const estimate_request request = self.request(options);
                 if (quantity == "min_memory") return to_python(to_json(self.get().solve_min_memory(request)));
-                const std::uint64_t bytes = memory_from(available);
+                const std::uint64_t bytes = memory_or_card(available, request);
                 if (quantity == "max_segment") return to_python(to_json(self.get().solve_max_segment(request, bytes)));
                 if (quantity == "max_batch") return to_python(to_json(self.get().solve_max_batch(request, bytes)));
                 if (quantity == "max_concurrent") {

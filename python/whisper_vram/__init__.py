@@ -176,7 +176,7 @@ class GpuManager:
 
     # ---- planning -----------------------------------------------------------------------------
 
-    def assign_optimal_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
+    def assign_optimal_model(self, available_memory: Optional[float] = None, segment_duration: float = 30, batch_size: int = 1,
                              precision: str = "float16", *, engine: Optional[str] = None, english_only: bool = False,
                              margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
                              flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
@@ -192,7 +192,7 @@ class GpuManager:
                                flash_attention=flash_attention, cuda_module_loading=cuda_module_loading,
                                language=language, align=align, diarize=diarize, staged=staged)["model"]
 
-    def best_model(self, available_memory: float, segment_duration: float = 30, batch_size: int = 1,
+    def best_model(self, available_memory: Optional[float] = None, segment_duration: float = 30, batch_size: int = 1,
                    precision: str = "float16", *, engine: Optional[str] = None, english_only: bool = False,
                    margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
                    flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
@@ -205,20 +205,22 @@ class GpuManager:
         options.update(segment_duration=segment_duration, batch_size=batch_size, precision=precision)
         return self._native().best_model(available_memory, options, english_only)
 
-    def solve_max_segment(self, model_name: str, available_memory: float, batch_size: int = 1,
+    def solve_max_segment(self, model_name: str, available_memory: Optional[float] = None, batch_size: int = 1,
                           precision: str = "float16", *, engine: Optional[str] = None,
                           margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
                           flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
                           language: Optional[str] = None, align: Optional[bool] = None,
                           diarize: bool = False, staged: bool = False) -> SolveResult:
         """Longest segment (whole seconds) whose recommended memory fits in ``available_memory``
-        GiB: ``{'value', 'fits', ...inputs...}``; ``fits`` False (value 0) when even 1 s does not."""
+        GiB: ``{'value', 'fits', ...inputs...}``; ``fits`` False (value 0) when even 1 s does not.
+        ``available_memory`` None plans on the usable memory of the card ``gpu`` names (the CLI's
+        ``--gpu``), as in every planning method."""
         options = _engine_options(engine, margin, beam_size, gpu, flash_attention, cuda_module_loading, language,
                                   align, diarize, staged)
         options.update(model_name=model_name, batch_size=batch_size, precision=precision)
         return self._native().solve("max_segment", options, available_memory)
 
-    def solve_max_batch(self, model_name: str, available_memory: float, segment_duration: float = 30,
+    def solve_max_batch(self, model_name: str, available_memory: Optional[float] = None, segment_duration: float = 30,
                         precision: str = "float16", *, engine: Optional[str] = None,
                         margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
                         flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,
@@ -230,7 +232,7 @@ class GpuManager:
         options.update(model_name=model_name, segment_duration=segment_duration, precision=precision)
         return self._native().solve("max_batch", options, available_memory)
 
-    def solve_max_concurrent(self, model_name: str, available_memory: float, segment_duration: float = 30,
+    def solve_max_concurrent(self, model_name: str, available_memory: Optional[float] = None, segment_duration: float = 30,
                              batch_size: int = 1, precision: str = "float16", *, engine: Optional[str] = None,
                              margin: float = 0.2, beam_size: Optional[int] = None, gpu: Optional[str] = None,
                              flash_attention: Optional[bool] = None, cuda_module_loading: Optional[str] = None,

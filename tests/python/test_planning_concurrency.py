@@ -174,6 +174,17 @@ class Concurrency(PrivateStateDir):
 class PlanningPerGpu(PrivateStateDir):
     """Every plan sized for its GPU; planning on admittable memory; keyword parity with the CLI."""
 
+    def test_solvers_and_best_model_plan_on_the_named_card(self):
+        # available_memory None + gpu="T4": the card's usable 15360 MiB, as the CLI's --gpu (issue 11).
+        on_card = gpu_manager.solve_max_batch("large-v3", engine="faster-whisper", gpu="T4")
+        by_memory = gpu_manager.solve_max_batch("large-v3", 15360 / 1024, engine="faster-whisper", gpu="T4")
+        self.assertEqual(on_card["value"], by_memory["value"])
+        self.assertGreater(on_card["value"], 1)
+        self.assertEqual(gpu_manager.best_model(engine="faster-whisper", gpu="T4")["model"],
+                         gpu_manager.best_model(15.0, engine="faster-whisper", gpu="T4")["model"])
+        with self.assertRaisesRegex(ValueError, "available_memory is None"):
+            gpu_manager.solve_max_segment("medium")
+
     def test_check_sizes_for_the_simulated_card(self):
         # CTranslate2 runs float16 as float32 on a GTX 1070 (CC 6.1): large-v3 needs calc --gpu's 9.85 GiB.
         card = gpu_manager.calculate_memory_usage("large-v3", engine="faster-whisper", gpu="GTX 1070")
