@@ -197,9 +197,10 @@ struct reserve_result {
 /// Options of a scheduler; read from the environment by the edges, not here.
 struct scheduler_options {
     std::optional<std::string> cuda_visible_devices;  ///< how index ids are read (see visible_gpus())
-    std::chrono::milliseconds poll_interval{50};  ///< re-check period while waiting (also bounds how late `cancelled` is seen: Ctrl-C)
-    std::shared_ptr<const process_table> processes;   ///< default: system_process_table
-    wall_clock clock;                                 ///< default: system_wall_clock_ms
+    std::chrono::milliseconds poll_interval{
+        50};  ///< re-check period while waiting (also bounds how late `cancelled` is seen: Ctrl-C)
+    std::shared_ptr<const process_table> processes;  ///< default: system_process_table
+    wall_clock clock;                                ///< default: system_wall_clock_ms
     /// The clock timeouts and `waited` are measured on; default: std::chrono::steady_clock::now.
     /// Tests inject a fake one (with @ref sleeper) so FIFO and timeout tests wait no real time.
     std::function<std::chrono::steady_clock::time_point()> monotonic_clock;
