@@ -27,19 +27,7 @@ exit_status run_best_model_sweep(const best_model_options& o, const context& c, 
     bool any_fits = false;
     for (const auto& p : points) any_fits = any_fits || (p.result && p.result->fits);
     if (o.json) {
-        nlohmann::ordered_json array = nlohmann::ordered_json::array();
-        for (const auto& p : points) {
-            if (p.result) {
-                array.push_back(to_json(*p.result));
-            } else {
-                array.push_back({{"precision", p.request.precision},
-                                 {"segment_duration", p.request.segment_seconds},
-                                 {"batch_size", p.request.batch_size},
-                                 {"fits", false},
-                                 {"unsupported", p.unsupported}});
-            }
-        }
-        print_json(c.out, array);
+        print_json(c.out, sweep_json(points, false, "fits"));
         return fit_status(any_fits);
     }
     c.out << fmt::format("memory {} | engine {}: sweep of {} configuration(s)\n", format_gib(memory),

@@ -165,19 +165,7 @@ exit_status run_calc(calc_options o, const context& c) {
             if (preset) j["preset"] = to_json(*preset);
             print_json(c.out, j);
         } else {
-            nlohmann::ordered_json array = nlohmann::ordered_json::array();
-            for (const auto& p : points) {
-                if (p.result) {
-                    array.push_back(to_json(*p.result));
-                } else {
-                    array.push_back({{"model", p.request.model},
-                                     {"precision", p.request.precision},
-                                     {"segment_duration", p.request.segment_seconds},
-                                     {"batch_size", p.request.batch_size},
-                                     {"unsupported", p.unsupported}});
-                }
-            }
-            print_json(c.out, array);
+            print_json(c.out, sweep_json(points, true, ""));
         }
     } else if (sweep) {
         print_sweep(c.out, estimates);

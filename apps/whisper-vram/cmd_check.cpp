@@ -39,20 +39,7 @@ exit_status run_check_sweep(const check_options& o, const context& c, const std:
     bool all_fit = true;
     for (const auto& p : points) all_fit = all_fit && (!p.result || p.result->sufficient);
     if (o.json) {
-        nlohmann::ordered_json array = nlohmann::ordered_json::array();
-        for (const auto& p : points) {
-            if (p.result) {
-                array.push_back(to_json(*p.result));
-            } else {
-                array.push_back({{"model", p.request.model},
-                                 {"precision", p.request.precision},
-                                 {"segment_duration", p.request.segment_seconds},
-                                 {"batch_size", p.request.batch_size},
-                                 {"sufficient", false},
-                                 {"unsupported", p.unsupported}});
-            }
-        }
-        print_json(c.out, array);
+        print_json(c.out, sweep_json(points, true, "sufficient"));
         return fit_status(all_fit);
     }
     text_table table({"precision", "segment s", "batch", "GPU", "name", "available GiB", "required GiB", "fits"});

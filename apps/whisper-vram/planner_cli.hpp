@@ -17,6 +17,7 @@
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/engines/registry.hpp"
+#include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
 
 namespace whisper_vram::cli {
@@ -172,6 +173,30 @@ auto run_sweep(const estimate_options& o, const std::vector<estimate_request>& r
     }
     if (!any && first) throw usage_error(*first);
     return points;
+}
+
+/// The sweep as a JSON array: each point's to_json(), or, for a point the card cannot run, its
+/// inputs (the model when @p with_model), @p verdict_key: false when not empty ("sufficient",
+/// "fits"; calc has none) and "unsupported": why.
+template <class Result>
+nlohmann::ordered_json sweep_json(const std::vector<sweep_point<Result>>& points, bool with_model,
+                                  const std::string& verdict_key) {
+    nlohmann::ordered_json array = nlohmann::ordered_json::array();
+    for (const auto& p : points) {
+        if (p.result) {
+            array.push_back(to_json(*p.result));
+            continue;
+        }
+        nlohmann::ordered_json j;
+        if (with_model) j["model"] = p.request.model;
+        j["precision"] = p.request.precision;
+        j["segment_duration"] = p.request.segment_seconds;
+        j["batch_size"] = p.request.batch_size;
+        if (!verdict_key.empty()) j[verdict_key] = false;
+        j["unsupported"] = p.unsupported;
+        array.push_back(std::move(j));
+    }
+    return array;
 }
 
 }  // namespace whisper_vram::cli

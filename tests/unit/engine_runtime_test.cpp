@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "support/estimate_parts.hpp"
 #include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
@@ -13,6 +14,9 @@
 namespace whisper_vram {
 namespace {
 
+using test::component;
+using test::find_component;
+using test::has_note;
 using test::usage_message_of;
 
 estimate_request engine_request(const std::string& engine, const std::string& model) {
@@ -20,26 +24,6 @@ estimate_request engine_request(const std::string& engine, const std::string& mo
     r.engine = engine;
     r.model = model;
     return r;
-}
-
-const memory_component* find_component(const memory_estimate& e, const std::string& key) {
-    for (const auto& c : e.breakdown) {
-        if (c.key == key) return &c;
-    }
-    return nullptr;
-}
-
-std::uint64_t component(const memory_estimate& e, const std::string& key) {
-    const auto* c = find_component(e, key);
-    if (c == nullptr) ADD_FAILURE() << "no component " << key;
-    return c == nullptr ? 0 : c->bytes;
-}
-
-bool has_note(const memory_estimate& e, const std::string& text) {
-    for (const auto& n : e.notes) {
-        if (n.find(text) != std::string::npos) return true;
-    }
-    return false;
 }
 
 memory_estimate with_loading(const std::string& engine, const std::string& model,

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "support/estimate_parts.hpp"
 #include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
@@ -14,6 +15,8 @@
 namespace whisper_vram {
 namespace {
 
+using test::component;
+
 estimate_request engine_request(const std::string& engine, const std::string& model,
                                 const std::string& precision = "float16") {
     estimate_request r;
@@ -21,14 +24,6 @@ estimate_request engine_request(const std::string& engine, const std::string& mo
     r.model = model;
     r.precision = precision;
     return r;
-}
-
-std::uint64_t component(const memory_estimate& e, const std::string& key) {
-    for (const auto& c : e.breakdown) {
-        if (c.key == key) return c.bytes;
-    }
-    ADD_FAILURE() << "no component " << key;
-    return 0;
 }
 
 std::string usage_message(const estimate_request& r) {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "support/cli_in_process.hpp"
+#include "support/estimate_parts.hpp"
 #include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
@@ -18,6 +19,7 @@
 namespace whisper_vram {
 namespace {
 
+using test::has_note;
 using test::usage_message_of;
 
 struct id_row {
@@ -187,11 +189,6 @@ std::uint64_t weights_of(const memory_estimate& e) {
     const auto it = std::find_if(e.breakdown.begin(), e.breakdown.end(),
                                  [](const memory_component& c) { return c.key == "weights"; });
     return it == e.breakdown.end() ? 0 : it->bytes;
-}
-
-bool has_note(const memory_estimate& e, const std::string& text) {
-    return std::any_of(e.notes.begin(), e.notes.end(),
-                       [&](const std::string& n) { return n.find(text) != std::string::npos; });
 }
 
 // whisper.cpp takes the precision a ggml file name gives when the request left the default, says so,

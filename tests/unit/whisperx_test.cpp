@@ -5,6 +5,7 @@
 #include <string>
 
 #include "support/cli_in_process.hpp"
+#include "support/estimate_parts.hpp"
 #include "support/usage_message.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
@@ -13,6 +14,8 @@
 namespace whisper_vram {
 namespace {
 
+using test::component;
+using test::find_component;
 using test::usage_message_of;
 
 estimate_request whisperx(const std::string& model = "large-v2") {
@@ -21,19 +24,6 @@ estimate_request whisperx(const std::string& model = "large-v2") {
     r.model = model;
     r.batch_size = 16;
     return r;
-}
-
-const memory_component* find_component(const memory_estimate& e, const std::string& key) {
-    for (const auto& c : e.breakdown) {
-        if (c.key == key) return &c;
-    }
-    return nullptr;
-}
-
-std::uint64_t component(const memory_estimate& e, const std::string& key) {
-    const auto* c = find_component(e, key);
-    if (c == nullptr) ADD_FAILURE() << "no component " << key;
-    return c == nullptr ? 0 : c->bytes;
 }
 
 // wav2vec2 feature-encoder activations of a 30 s segment: 2 × 512 × 95,999 × 4 B.
