@@ -38,14 +38,19 @@ PY
 echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs)"
 jobs=$(nproc)
 tidy_status=0
+tidy_start=$SECONDS
 printf '%s\n' "${units[@]}" |
   xargs -P "$jobs" -n 4 clang-tidy -p "$build_dir" --quiet --warnings-as-errors='*' >"$build_dir/clang-tidy.log" 2>&1 ||
   tidy_status=$?
 if ((tidy_status != 0)); then
   # Say why whatever it was: the warnings, or (a crash, a missing file) the end of the log.
+  # On stdout and stderr both: a CI summary that keeps only one of them still says why.
   findings=$(grep -E 'warning:|error:' "$build_dir/clang-tidy.log" | sort -u | head -60 || true)
-  if [[ -n $findings ]]; then echo "$findings" >&2; else tail -30 "$build_dir/clang-tidy.log" >&2; fi
-  echo "lint: clang-tidy failed with status $tidy_status (full log: $build_dir/clang-tidy.log)" >&2
+  if [[ -z $findings ]]; then findings=$(tail -30 "$build_dir/clang-tidy.log"); fi
+  report="$findings
+lint: clang-tidy failed with status $tidy_status after $((SECONDS - tidy_start)) s (full log: $build_dir/clang-tidy.log)"
+  echo "$report"
+  echo "$report" >&2
   exit 1
 fi
-echo "lint: clang-tidy: 0 warnings"
+echo "lint: clang-tidy: 0 warnings ($((SECONDS - tidy_start)) s)"
