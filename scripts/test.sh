@@ -2,9 +2,11 @@
 # Builds and runs every test: the release build with all tests (unit, CLI, fake NVML, installed
 # package, core purity, Python, pip install), the crash-consistency stress test, the fuzzers (scripts/fuzz.sh,
 # FUZZ_SECONDS each), the lint (scripts/lint.sh), then the ASan+UBSan build of the tests, then the TSan build of the
-# concurrency tests. Expects the packages of scripts/setup.sh.
+# concurrency tests. Expects the packages of scripts/setup.sh --tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Tests that need a tool from `setup.sh --tests` (Chromium, Prometheus, Slurm, node) fail instead of skipping.
+export WHISPER_VRAM_REQUIRE_TEST_TOOLS=1
 
 echo "== default build + tests"
 cmake --workflow --preset default
