@@ -34,6 +34,9 @@ environment read_environment() {
     env.calibration = variable("WHISPER_VRAM_CALIBRATION");
     env.cuda_module_loading = variable("CUDA_MODULE_LOADING");
     env.uid = static_cast<unsigned>(::getuid());
+    // Kubernetes, in a pod (k8s advertise).
+    env.kubernetes_service_host = variable("KUBERNETES_SERVICE_HOST");
+    env.kubernetes_service_port = variable("KUBERNETES_SERVICE_PORT");
     return env;
 }
 

@@ -31,6 +31,11 @@ struct environment {
     std::optional<std::string> calibration;           ///< WHISPER_VRAM_CALIBRATION: measured-run records
     std::optional<std::string> cuda_module_loading;   ///< CUDA_MODULE_LOADING: lazy/eager kernel loading
     unsigned uid = 0;                                 ///< the real user id (default state folder name)
+
+    // Kubernetes, in a pod (`k8s advertise` without --server: https://HOST:PORT, the service account's
+    // token and CA under /var/run/secrets/kubernetes.io/serviceaccount).
+    std::optional<std::string> kubernetes_service_host;  ///< KUBERNETES_SERVICE_HOST: the API service address
+    std::optional<std::string> kubernetes_service_port;  ///< KUBERNETES_SERVICE_PORT: its port
 };
 
 /// Reads every variable above from the process environment, now. The only function that does.

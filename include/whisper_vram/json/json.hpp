@@ -23,7 +23,9 @@
 #include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
+#include "whisper_vram/planner/kubernetes.hpp"
 #include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/planner/ray.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
@@ -180,5 +182,23 @@ nlohmann::ordered_json to_json(const concurrent_task_check& check);
 ///  gpus[{index, uuid, name, free_before, free_after, freed, *_bytes}][, gpu_info_unavailable_reason],
 ///  cannot_free[…]}
 nlohmann::ordered_json to_json(const release_report& report);
+
+// ---- clusters: Kubernetes, Ray (cluster_json.cpp) ------------------------------------------------------
+
+/// k8s resources --json: {flavor, recommended, requested, recommended_bytes, requested_bytes,
+///  resources{limits{NAME: N…}}|null, resource_claim_template{apiVersion, kind, metadata, spec}|null, notes[…]}
+nlohmann::ordered_json to_json(const k8s_resources& resources);
+
+/// k8s advertise --json's capacity: {resource, value (the quantity string), total_mib, largest_gpu_mib,
+///  gpus[{index, name, total, total_bytes, mib, counted, reason}]}
+nlohmann::ordered_json to_json(const k8s_node_capacity& capacity);
+
+/// ray resources --json: {granule, granule_bytes, key, total_granules, resources{KEY: N, KEY_i: N…},
+///  gpus[{index, name, total, total_bytes, granules, counted, reason}]}
+nlohmann::ordered_json to_json(const ray_node_resources& resources);
+
+/// ray request --json: {fits, num_gpus, num_gpus_units, resources{KEY: N}, options, recommended, gpu_memory,
+///  granule, recommended_bytes, gpu_memory_bytes, granule_bytes, key, granules}
+nlohmann::ordered_json to_json(const ray_task_request& request);
 
 }  // namespace whisper_vram
