@@ -97,8 +97,9 @@ std::vector<std::string> flavor_notes(k8s_flavor flavor, std::uint64_t recommend
                                       std::string_view unit) {
     const auto& facts = k8s_flavor_info(flavor);
     std::vector<std::string> notes{std::string(facts.enforcement)};
-    notes.push_back(fmt::format("recommended {} bytes ({:.2f} GiB) rounded up to whole {}: {} bytes requested",
-                                recommended, bytes_to_gib(recommended), unit, requested));
+    const std::uint64_t unit_bytes = unit == "GiB" ? bytes_per_gib : bytes_per_mib;
+    notes.push_back(fmt::format("recommended {} bytes rounded up to whole {}: {} {} = {} bytes requested", recommended,
+                                unit, requested / unit_bytes, unit, requested));
     if (flavor == k8s_flavor::extended) {
         notes.emplace_back(
             "an extended resource is one number per node: a node whose total is enough may have no single GPU "

@@ -85,7 +85,7 @@ TEST(K8sResources, ExactYamlForHami) {
                         "    nvidia.com/gpumem: 5121\n");
     ASSERT_EQ(r.notes.size(), 3U);
     EXPECT_EQ(r.notes[1],
-              "recommended 5368709121 bytes (5.00 GiB) rounded up to whole MiB: 5369757696 bytes requested");
+              "recommended 5368709121 bytes rounded up to whole MiB: 5121 MiB = 5369757696 bytes requested");
     EXPECT_NE(r.notes[0].find("HAMi-core"), std::string::npos);
     EXPECT_EQ(r.notes[2].rfind("source: ", 0), 0U);
 }

@@ -83,8 +83,9 @@ TEST(RayCli, ResourcesGolden) {
     EXPECT_EQ(j["resources"]["gpu_memory_gib_1"], 24);
     EXPECT_EQ(j["granule_bytes"], gib);
     EXPECT_EQ(cli("ray resources").status, 3);  // no GPU information
-    test::expect_usage_errors({{"ray resources --simulate 8GiB --granule 1000B", "--granule 1000 bytes is not a whole number of MiB"},
-                               {"ray resources --simulate 8GiB --granule 1.5MiB", "--granule"}});
+    test::expect_usage_errors(
+        {{"ray resources --simulate 8GiB --granule 1000B", "--granule 1000 bytes is not a whole number of MiB"},
+         {"ray resources --simulate 8GiB --granule 1.5MiB", "--granule"}});
 }
 
 TEST(RayCli, RequestGolden) {
