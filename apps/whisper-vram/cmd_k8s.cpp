@@ -393,11 +393,11 @@ void setup_k8s(CLI::App& app, command_action& action) {
                         "attempts, capacity} per advertisement");
     add_footer(*advertise,
                "Capacity: each usable GPU's memory.total rounded down to whole MiB, summed (CUDA_VISIBLE_DEVICES\n"
-               "applies); kubelet copies it to allocatable. Retries 409/429/5xx and connection failures (--attempts,\n"
-               "0.5 s doubling, Retry-After honoured up to 8 s); 401/403/404 and TLS failures exit 2 with the server's "
-               "message. With --interval a\n"
-               "failed round is a warning and the next round tries again. The node total cannot say whether one\n"
-               "GPU has enough: see docs/cluster.md. DaemonSet: packaging/kubernetes/daemonset.yaml.",
+               "applies); kubelet copies it to allocatable. Retries 409/429/5xx and connection failures\n"
+               "(--attempts, 0.5 s doubling, Retry-After honoured up to 8 s); 401/403/404 and TLS failures exit 2\n"
+               "with the server's message. With --interval a failed round is a warning and the next round tries\n"
+               "again; SIGTERM ends it (exit 0). The node total cannot say whether one GPU has enough: see\n"
+               "docs/cluster.md. DaemonSet: packaging/kubernetes/daemonset.yaml.",
                {"whisper-vram k8s advertise --node gpu-1 --dry-run --simulate \"A100 80GB,A100 80GB\"",
                 "whisper-vram k8s advertise --node gpu-1 --server https://10.96.0.1 --token-file t --ca-file ca.crt",
                 "whisper-vram k8s advertise --node \"$NODE_NAME\" --interval 60"});
