@@ -24,6 +24,7 @@
 #include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
 #include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
@@ -180,5 +181,14 @@ nlohmann::ordered_json to_json(const concurrent_task_check& check);
 ///  gpus[{index, uuid, name, free_before, free_after, freed, *_bytes}][, gpu_info_unavailable_reason],
 ///  cannot_free[…]}
 nlohmann::ordered_json to_json(const release_report& report);
+
+// ---- Slurm (slurm_json.cpp) ----
+/// {node, granule, granule_bytes, total_shards, gpus: [{index, name, device_file, usable, headroom, …, shards}],
+/// gres_conf, slurm_conf}
+nlohmann::ordered_json to_json(const gres_plan& plan);
+/// {node, groups: [{type, gpus, shards, per_gpu}]}
+nlohmann::ordered_json to_json(const node_shards& node);
+/// {fits, node, type, best_gpu_shards, assumed_even, unequal, reason}
+nlohmann::ordered_json to_json(const shard_check& check);
 
 }  // namespace whisper_vram
