@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include <limits.h>
 #include <sys/wait.h>
 #include <array>
+#include <climits>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -94,11 +94,10 @@ exit_status run_gres_conf(const gres_conf_options& o, const context& c) {
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in)
+    if (!in) {
         throw usage_error(
-            fmt::format("--check '{}' cannot be read: give a gres.conf or saved `scontrol show node` "
-                        "output",
-                        path));
+            fmt::format("--check '{}' cannot be read: give a gres.conf or saved `scontrol show node` output", path));
+    }
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
@@ -172,7 +171,10 @@ exit_status run_request(const request_options& o, const context& c) {
         c.out << fmt::format("shards: ceil({} / {}) = {} (granule {}; {} reserved for the job)\n", e.recommended_bytes,
                              granule, shards, format_gib(granule), format_gib(shards * granule));
         c.out << fmt::format("#SBATCH {}\n", option);
-        c.out << fmt::format("srun {} whisper-vram run --model {} -- COMMAND...\n", option, e.request.model);
+        c.out << fmt::format(
+            "srun {} COMMAND...   (inside the job: whisper-vram run --model {} with the same "
+            "estimate options -- COMMAND...)\n",
+            option, e.request.model);
         if (check) c.out << fmt::format("check ({}): {}\n", source, check->reason);
     }
     if (check && !check->fits) {

@@ -2,6 +2,7 @@
 // slurm.conf text, the gres.conf and `scontrol show node` parsers (on output captured from a real
 // Slurm 22.05, tests/slurm/data/), the per-GPU check, the in-job cap (scheduler and facade), and the
 // `whisper-vram slurm` CLI in-process (exit 0 fits / 1 does not fit / 2 usage).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -25,8 +26,8 @@ constexpr std::uint64_t gib = std::uint64_t{1} << 30;
 constexpr std::uint64_t mib = std::uint64_t{1} << 20;
 
 std::string read_data(const std::string& name) {
-    // The same lookup as measurements_test.cpp: tests/unit/ → tests/slurm/data/.
-    const auto path = std::filesystem::path(__FILE__).parent_path().parent_path() / "slurm" / "data" / name;
+    // tests/slurm/data/ (tests/slurm/CMakeLists.txt defines the absolute path).
+    const auto path = std::filesystem::path(WHISPER_VRAM_SLURM_DATA_DIR) / name;
     std::ifstream in(path);
     EXPECT_TRUE(in.good()) << path;
     std::ostringstream text;
@@ -105,6 +106,14 @@ TEST(SlurmGresConf, TextForTwoGpus) {
     EXPECT_EQ(nodes[0].groups[0].gpus, 2U);
     EXPECT_EQ(nodes[0].groups[0].shards, 156U);
     EXPECT_EQ(nodes[0].groups[0].per_gpu, (std::vector<std::uint64_t>{78, 78}));
+    EXPECT_EQ(gres.find("WARNING"), std::string::npos) << gres;  // equal GPUs: no warning
+    // Unequal GPUs: 12 and 24 shards, and the warning about Slurm 22.05's even spread.
+    const std::string unequal = gres_conf_text(plan_gres("n", {{0, "a", 12 * gib, 0}, {1, "b", 24 * gib, 0}}, gib));
+    EXPECT_NE(unequal.find("# WARNING: unequal shard counts (12 to 24)"), std::string::npos) << unequal;
+    const shard_check c = check_shards(parse_gres_conf(unequal), 20);
+    EXPECT_TRUE(c.fits);
+    EXPECT_TRUE(c.unequal);
+    EXPECT_NE(c.reason.find("spreads a node's shards evenly"), std::string::npos) << c.reason;
     EXPECT_THROW((void)plan_gres("", {{0, "x", gib, 0}}, gib), usage_error);
     EXPECT_THROW((void)plan_gres("n1", {}, gib), usage_error);
     EXPECT_THROW((void)plan_gres("n1", {{0, "x", gib - 1, 0}}, gib), usage_error);  // no whole shard
