@@ -36,7 +36,7 @@ std::string read_data(const std::string& name) {
 }
 
 std::filesystem::path temp_file(const std::string& name, const std::string& text) {
-    const auto path = std::filesystem::temp_directory_path() / (fmt::format("wv-slurm-{}-{}", ::getpid(), name));
+    auto path = std::filesystem::temp_directory_path() / (fmt::format("wv-slurm-{}-{}", ::getpid(), name));
     std::ofstream(path) << text;
     return path;
 }
