@@ -8,6 +8,7 @@
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/engines/registry.hpp"
+#include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
@@ -104,7 +105,8 @@ void add_simulate_option(CLI::App& command, std::optional<std::string>& simulate
                        "simulated GPUs instead of NVML, e.g. \"RTX 3090,8GiB:used=1GiB\" (env WHISPER_VRAM_SIMULATE)");
 }
 
-gpu_manager make_manager(const context& c, const std::optional<std::string>& simulate, ledger_use ledger) {
+gpu_manager make_manager(const context& c, const std::optional<std::string>& simulate, ledger_use ledger,
+                         std::uint64_t shard_granule_bytes) {
     probe_options options = probe_options_from(c.env);
     if (simulate) options.simulate = *simulate;
     // A bad spec from the environment must say where it came from: no flag on the command line shows it.
@@ -120,6 +122,10 @@ gpu_manager make_manager(const context& c, const std::optional<std::string>& sim
     if (ledger == ledger_use::state_folder) {
         scheduler_options scheduling;
         scheduling.cuda_visible_devices = c.env.cuda_visible_devices;
+        if (const auto cap = job_cap_from_slurm(c.env.slurm_job_id, c.env.slurm_shards_on_node, shard_granule_bytes)) {
+            scheduling.job_cap_bytes = cap->bytes;
+            scheduling.job_cap_source = cap->source;
+        }
         auto file = std::make_shared<file_ledger>(state_dir(c.env), nullptr, warnings_to(c));
         manager.use_scheduler(std::make_shared<scheduler>(probe, std::move(file), std::move(scheduling)));
     }

@@ -120,8 +120,11 @@ enum class ledger_use {
 /// With ledger_use::state_folder its scheduler uses the ledger in state_dir(c.env), honours
 /// CUDA_VISIBLE_DEVICES from c.env and writes the ledger's warnings to c.err.
 /// @throws usage_error for a bad spec (naming the variable when it came from the environment).
+/// Inside a Slurm job with shards (SLURM_JOB_ID, SLURM_SHARDS_ON_NODE) reservations are capped at
+/// the job's shards × @p shard_granule_bytes (`run --shard-granule`).
 gpu_manager make_manager(const context& c, const std::optional<std::string>& simulate,
-                         ledger_use ledger = ledger_use::none);
+                         ledger_use ledger = ledger_use::none,
+                         std::uint64_t shard_granule_bytes = std::uint64_t{1} << 30);
 
 /// The ledger folder: WHISPER_VRAM_STATE_DIR, else $XDG_RUNTIME_DIR/whisper-vram, else /tmp/whisper-vram-$UID.
 std::filesystem::path state_dir(const environment& env);

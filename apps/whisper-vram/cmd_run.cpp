@@ -41,6 +41,7 @@
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/facade/run_outcome.hpp"
 #include "whisper_vram/json/json.hpp"
+#include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
 namespace whisper_vram::cli {
@@ -77,6 +78,7 @@ struct run_options {
     std::optional<std::string> simulate;
     std::optional<std::string> json_out;
     std::optional<std::string> json_fd;
+    std::string shard_granule = "1GiB";  // Slurm shard size: the in-job cap is SLURM_SHARDS_ON_NODE x this
     std::vector<std::string> command;
 };
 
@@ -308,7 +310,8 @@ exit_status run_job(const run_options& o, const context& c) {
     const auto grace = o.kill_grace ? parse_seconds(*o.kill_grace, "--kill-grace") : std::chrono::milliseconds(5000);
     const auto policy = parse_placement_policy(o.policy);
     const json_sink json(o.json_out, o.json_fd);
-    auto manager = make_manager(c, o.simulate, ledger_use::state_folder);
+    auto manager =
+        make_manager(c, o.simulate, ledger_use::state_folder, parse_shard_granule(o.shard_granule, "--shard-granule"));
     // Sized for each listed GPU's card (compute capability): gpu_manager::sized_reserve_request.
     reserve_request request = manager.sized_reserve_request(job, o.gpus.value_or(""));
     request.timeout = timeout;
@@ -471,6 +474,9 @@ void setup_run(CLI::App& app, command_action& action) {
     command->add_option("--json-out", options->json_out,
                         "write the placement and outcome as JSON to PATH (stdout is the job's)");
     command->add_option("--json-fd", options->json_fd, "write the placement and outcome as JSON to file descriptor N");
+    command->add_option("--shard-granule", options->shard_granule,
+                        "inside a Slurm job: GPU memory per shard (default 1GiB); reservations are capped at "
+                        "SLURM_SHARDS_ON_NODE x this");
     add_simulate_option(*command, options->simulate);
     command->add_option("command", options->command, "the job: COMMAND [ARGS...], after --");
     add_footer(*command,

@@ -33,6 +33,8 @@ environment read_environment() {
     env.engine = variable("WHISPER_VRAM_ENGINE");
     env.calibration = variable("WHISPER_VRAM_CALIBRATION");
     env.cuda_module_loading = variable("CUDA_MODULE_LOADING");
+    env.slurm_job_id = variable("SLURM_JOB_ID");
+    env.slurm_shards_on_node = variable("SLURM_SHARDS_ON_NODE");
     env.uid = static_cast<unsigned>(::getuid());
     // Kubernetes, in a pod (k8s advertise).
     env.kubernetes_service_host = variable("KUBERNETES_SERVICE_HOST");

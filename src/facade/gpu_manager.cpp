@@ -38,6 +38,8 @@ manager_options manager_options_from(const environment& env, warning_sink warnin
         options.state_dir_error = e.what();
     }
     options.warnings = std::move(warnings);
+    options.slurm_job_id = env.slurm_job_id;
+    options.slurm_shards_on_node = env.slurm_shards_on_node;
     return options;
 }
 

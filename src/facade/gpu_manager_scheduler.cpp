@@ -11,6 +11,7 @@
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
+#include "whisper_vram/planner/slurm.hpp"
 
 namespace whisper_vram {
 namespace detail {
@@ -41,6 +42,11 @@ scheduler& gpu_manager::get_scheduler() const {
         if (!options_.state_dir_error.empty()) throw usage_error(options_.state_dir_error);
         scheduler_options options;
         options.cuda_visible_devices = options_.cuda_visible_devices;
+        if (const auto cap = job_cap_from_slurm(options_.slurm_job_id, options_.slurm_shards_on_node,
+                                                options_.shard_granule_bytes)) {
+            options.job_cap_bytes = cap->bytes;
+            options.job_cap_source = cap->source;
+        }
         const auto state_dir =
             options_.state_dir.empty() ? default_state_dir(std::nullopt, std::nullopt, ::getuid()) : options_.state_dir;
         auto ledger = std::make_shared<file_ledger>(state_dir, nullptr, options_.warnings);

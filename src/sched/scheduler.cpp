@@ -381,6 +381,20 @@ reserve_result scheduler_core::reserve(const std::shared_ptr<scheduler_core>& se
     reserve_result result;
     result.requested_bytes = request.bytes;
     result.last.needed_bytes = request.bytes;
+    if (options_.job_cap_bytes) {
+        // Per-GPU sizes: the smallest one decides (it may be the GPU the job gets).
+        std::uint64_t smallest = request.bytes;
+        for (const auto& [uuid, bytes] : request.gpu_bytes) smallest = std::min(smallest, bytes);
+        if (smallest > *options_.job_cap_bytes) {
+            result.status = reserve_status::never_fits;
+            result.message = fmt::format(
+                "{} needs {}, more than {} allow ({}): ask the job for more shards (whisper-vram slurm request)",
+                request.model.empty() ? std::string("the request") : request.model, format_gib(smallest),
+                options_.job_cap_source.empty() ? std::string("the job's cap") : options_.job_cap_source,
+                format_gib(*options_.job_cap_bytes));
+            return result;
+        }
+    }
 
     gpu_snapshot snap = snapshot();
     if (!snap.available()) {

@@ -30,6 +30,8 @@ struct environment {
     std::optional<std::string> engine;                ///< WHISPER_VRAM_ENGINE: the user's default engine
     std::optional<std::string> calibration;           ///< WHISPER_VRAM_CALIBRATION: measured-run records
     std::optional<std::string> cuda_module_loading;   ///< CUDA_MODULE_LOADING: lazy/eager kernel loading
+    std::optional<std::string> slurm_job_id;          ///< SLURM_JOB_ID: set inside a Slurm job
+    std::optional<std::string> slurm_shards_on_node;  ///< SLURM_SHARDS_ON_NODE: the job's shards (shard GRES)
     unsigned uid = 0;                                 ///< the real user id (default state folder name)
 
     // Kubernetes, in a pod (`k8s advertise` without --server: https://HOST:PORT, the service account's

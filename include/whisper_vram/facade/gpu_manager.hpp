@@ -48,6 +48,14 @@ struct manager_options {
     std::string state_dir_error;
     /// Receives the library's warnings (a repaired ledger…); empty = dropped.
     warning_sink warnings;
+    /// SLURM_JOB_ID and SLURM_SHARDS_ON_NODE: inside a Slurm job with shards, every reservation is
+    /// capped at the job's shards × @ref shard_granule_bytes (planner/slurm.hpp job_cap_from_slurm();
+    /// scheduler_options::job_cap_bytes). A bad SLURM_SHARDS_ON_NODE: reserving throws usage_error.
+    std::optional<std::string> slurm_job_id;
+    std::optional<std::string> slurm_shards_on_node;
+    /// GPU memory per Slurm shard, as the cluster's gres.conf was written (`whisper-vram slurm gres-conf
+    /// --granule`); the environment does not say it: `run --shard-granule`, Python `shard_granule`.
+    std::uint64_t shard_granule_bytes = std::uint64_t{1} << 30;
 };
 
 /// probe_options from @p env: WHISPER_VRAM_SIMULATE and WHISPER_VRAM_NVML_LIBRARY (empty = unset).

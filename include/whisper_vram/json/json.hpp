@@ -26,6 +26,7 @@
 #include "whisper_vram/planner/kubernetes.hpp"
 #include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/planner/ray.hpp"
+#include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
@@ -200,5 +201,13 @@ nlohmann::ordered_json to_json(const ray_node_resources& resources);
 /// ray request --json: {fits, num_gpus, num_gpus_units, resources{KEY: N}, options, recommended, gpu_memory,
 ///  granule, recommended_bytes, gpu_memory_bytes, granule_bytes, key, granules}
 nlohmann::ordered_json to_json(const ray_task_request& request);
+// ---- Slurm (slurm_json.cpp) ----
+/// {node, granule, granule_bytes, total_shards, gpus: [{index, name, device_file, usable, headroom, …, shards}],
+/// gres_conf, slurm_conf}
+nlohmann::ordered_json to_json(const gres_plan& plan);
+/// {node, groups: [{type, gpus, shards, per_gpu}]}
+nlohmann::ordered_json to_json(const node_shards& node);
+/// {fits, node, type, best_gpu_shards, assumed_even, unequal, reason}
+nlohmann::ordered_json to_json(const shard_check& check);
 
 }  // namespace whisper_vram

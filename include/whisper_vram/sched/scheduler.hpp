@@ -214,6 +214,12 @@ struct scheduler_options {
     /// lease is held, and a waiting reserve refreshes its waiter's (see ledger.hpp). 0: no thread (a
     /// waiting reserve still beats on its polls); tests drive beats with beat_now().
     std::chrono::milliseconds heartbeat_interval{heartbeat_interval_ms};
+    /// The most one reservation may take, whatever the GPU has free: inside a Slurm job, its shards
+    /// (SLURM_SHARDS_ON_NODE × granule, planner/slurm.hpp slurm_job_cap_bytes()). A larger request
+    /// ends at once with status never_fits and a message naming @ref job_cap_source. nullopt: no cap.
+    std::optional<std::uint64_t> job_cap_bytes;
+    /// Where the cap comes from, for the message, e.g. "this Slurm job's shards (SLURM_SHARDS_ON_NODE=10 x 1 GiB)".
+    std::string job_cap_source;
 };
 
 /// Result of release_all_reservations().
