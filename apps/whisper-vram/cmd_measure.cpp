@@ -138,6 +138,7 @@ exit_status run_measure(const measure_options& o, const context& c) {
     } else {
         record_inputs in;
         in.estimate = &*declared;
+        in.cuda_module_loading = job->cuda_module_loading;
         in.gpu = used;
         in.duration = ran.ran;
         in.exit_status = to_int(ran.status);
@@ -184,10 +185,10 @@ exit_status run_measure(const measure_options& o, const context& c) {
         }
         if (declared) {
             c.out << fmt::format(
-                "estimate: {} {} {} batch {} on engine {}: total {} (recommended {} with margin); "
+                "estimate ({}, {}, batch {}, engine {}): total {} (recommended {} with the margin); "
                 "error = (estimate - peak) / peak\n",
-                declared->request.model, declared->request.precision, declared->request.engine,
-                declared->request.batch_size, declared->request.engine, format_gib(declared->total_required_bytes),
+                declared->request.model, declared->request.precision, declared->request.batch_size,
+                declared->request.engine, format_gib(declared->total_required_bytes),
                 format_gib(declared->recommended_bytes));
         }
         if (recorded) c.out << "recorded in " << escape_for_terminal(*recorded) << '\n';

@@ -239,6 +239,7 @@ exit_status run_job(const run_options& o, const context& c) {
     if (o.record && measured != nullptr) {
         record_inputs in;
         in.estimate = &declared;
+        in.cuda_module_loading = job.cuda_module_loading;
         in.gpu = measured;
         in.duration = ran.ran;
         in.exit_status = to_int(ran.status);

@@ -492,7 +492,7 @@ void append_record(const std::string& path, const record_inputs& in) {
         g.method == peak_method::process_tree ? peak_method_kind::process_tree : peak_method_kind::device_delta;
     if (g.capability) r.compute_capability = fmt::format("{}.{}", g.capability->major, g.capability->minor);
     if (!g.uuid.empty()) r.gpu_uuid = g.uuid;
-    r.cuda_module_loading = e.request.cuda_module_loading;
+    r.cuda_module_loading = in.cuda_module_loading;
     r.baseline_bytes = g.baseline_bytes;
     r.duration_s = static_cast<double>(in.duration.count()) / 1000.0;
     if (in.exit_status && *in.exit_status >= 0 && *in.exit_status <= 255) r.exit_status = in.exit_status;

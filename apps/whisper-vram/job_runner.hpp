@@ -87,6 +87,9 @@ std::string history_path(const std::optional<std::string>& out, const environmen
 /// What a record is made of: the configuration, the GPU's measurement, the job's end.
 struct record_inputs {
     const memory_estimate* estimate = nullptr;  ///< the declared configuration's estimate
+    /// CUDA_MODULE_LOADING as declared (--cuda-module-loading or the environment); not the
+    /// estimate's assumption when unset
+    std::optional<std::string> cuda_module_loading;
     const gpu_measurement* gpu = nullptr;
     std::chrono::milliseconds duration{0};
     std::optional<int> exit_status;  ///< the job's, when it ran

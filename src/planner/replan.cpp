@@ -68,6 +68,12 @@ oom_advice replan_after_oom(const estimate_request& request, const oom_situation
             "scaled by it (corrected_bytes)",
             format_gib(*situation.peak_bytes), format_gib(advice.failed.total_required_bytes), *advice.correction));
     }
+    if (!advice.correction && advice.failed.recommended_bytes <= situation.available_bytes) {
+        advice.notes.push_back(fmt::format(
+            "the estimate says this configuration fits ({} recommended, {} available): it is low for this job, so "
+            "the figures below are optimistic; measure the job (whisper-vram measure) and calibrate the estimates",
+            format_gib(advice.failed.recommended_bytes), format_gib(situation.available_bytes)));
+    }
     const auto add = [&](std::string change, const estimate_request& config, std::uint64_t available,
                          const std::string& what) {
         memory_estimate e;
@@ -128,7 +134,8 @@ oom_advice replan_after_oom(const estimate_request& request, const oom_situation
             fmt::format("no other whisper-vram job beside it (now {}, {} reserved)", situation.other_jobs,
                         format_gib(situation.other_jobs_bytes)));
     } else {
-        advice.notes.push_back("no other whisper-vram job holds memory on this GPU: fewer concurrent jobs cannot help");
+        advice.notes.emplace_back(
+            "no other whisper-vram job holds memory on this GPU: fewer concurrent jobs cannot help");
     }
     return advice;
 }
