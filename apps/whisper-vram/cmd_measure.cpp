@@ -91,6 +91,7 @@ exit_status run_measure(const measure_options& o, const context& c) {
     }
     const auto selected = select_gpus(visible_gpus(snapshot, c.env.cuda_visible_devices), o.gpus.value_or(""));
     std::vector<unsigned> indices;
+    indices.reserve(selected.size());
     for (const auto& g : selected) indices.push_back(g.device.index);
 
     install_forwarding_handlers();

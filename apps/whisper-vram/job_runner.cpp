@@ -58,7 +58,14 @@ void on_signal(int sig) {
     if (group > 0) ::kill(-group, sig);
 }
 
-constexpr double max_seconds = 366.0 * 86400;  // a year and a day: beyond it, a typo
+constexpr double max_seconds = 366.0 * 86400;
+
+// Reservations deliberately never released (a job member that outlived SIGKILL): reachable here
+// until the process exits, and never destroyed (a lease's destructor would release it).
+std::vector<lease*>& kept_leases() {
+    static auto* kept = new std::vector<lease*>();  // NOLINT(cppcoreguidelines-owning-memory)
+    return *kept;
+}  // a year and a day: beyond it, a typo
 
 // One status line on stderr while waiting: rewritten in place on a terminal (at most 4 times a
 // second), plain lines otherwise (the first at once, then at most one every 10 s).
@@ -169,7 +176,7 @@ int wait_leader(pid_t child, const terminal_handoff& terminal) {
     }
 }
 
-constexpr std::size_t tail_bytes = 16 * 1024;
+constexpr std::size_t tail_bytes = std::size_t{16} * 1024;
 constexpr std::size_t tail_lines = 64;
 
 // Copies the job's stderr (the read end of its pipe) to run's stderr as it arrives, byte for
@@ -194,7 +201,7 @@ public:
     std::string finish() {
         drain();
         if (thread_.joinable()) thread_.join();
-        const std::string t = tail_.size() > tail_bytes ? tail_.substr(tail_.size() - tail_bytes) : tail_;
+        std::string t = tail_.size() > tail_bytes ? tail_.substr(tail_.size() - tail_bytes) : tail_;
         std::size_t lines = 0;
         for (std::size_t i = t.size(); i-- > 0;) {
             if (t[i] == '\n' && i + 1 < t.size() && ++lines == tail_lines) return t.substr(i + 1);
@@ -402,7 +409,7 @@ job_result run_in_group(const job_spec& spec, const context& c) {
     } else if (spec.held != nullptr) {
         // A member the kernel has not removed after SIGKILL (uninterruptible sleep): keep the
         // reservation (the ledger keeps it while the group lives) and let the guardian keep trying.
-        [[maybe_unused]] auto* kept = new lease(std::move(*spec.held));  // NOLINT(cppcoreguidelines-owning-memory)
+        kept_leases().push_back(new lease(std::move(*spec.held)));  // NOLINT(cppcoreguidelines-owning-memory)
     }
     if (got == static_cast<int>(sizeof exec_errno)) {
         result.end = run_end::cannot_execute;
