@@ -10,63 +10,37 @@
 // name another GPU) and whatever CUDA_VISIBLE_DEVICES run itself was started with (an index would be
 // relative to it). Inside the child the GPU is then cuda:0.
 //
-// No orphans (process_group.hpp): the job leads a process group of its own; SIGINT, SIGTERM,
-// SIGHUP and SIGQUIT sent to run are forwarded to that group; when run's terminal is its
-// foreground, the job's group gets the terminal (Ctrl-C, Ctrl-Z reach the job as in a shell). A
-// guardian forked before the job ends the group when run dies by any signal, SIGKILL included.
-// When the job's leader exits, what is left of its group is ended too (SIGTERM, --kill-grace,
-// SIGKILL) before the reservation is released. The order after fork: the group is recorded in
-// the ledger (child_pid = pgid) and the guardian told, and only then does the job exec (it waits
-// on a pipe), so the reservation outlives every process of the job.
+// The job runs as job_runner.hpp says (process group, guardian, forwarded signals, its stderr
+// passed through while a tail is kept). While it runs, a sampler reads the GPU's per-process memory
+// (memory_sampler.hpp): when the job's peak exceeded its reservation, run warns (stderr and the
+// JSON outcome); with --record it appends a record to the measurement history. When the job fails
+// and its stderr's tail shows a CUDA out-of-memory error, run prints re-plan advice (replan.hpp).
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
-#include <array>
+
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <cmath>
-#include <csignal>
 #include <cstring>
 #include <iostream>
 
 #include "commands.hpp"
-#include "process_group.hpp"
+#include "job_runner.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/text_escape.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/facade/run_outcome.hpp"
+#include "whisper_vram/gpu/memory_sampler.hpp"
 #include "whisper_vram/json/json.hpp"
+#include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/planner/replan.hpp"
 #include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
 namespace whisper_vram::cli {
 namespace {
-
-volatile std::sig_atomic_t g_signal = 0;  // last forwarded signal received
-volatile pid_t g_group = 0;               // the job's process group, 0 before fork
-
-constexpr std::array forwarded_signals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-
-// Forwards a signal to the job's group. The job is not in run's process group, so a signal the
-// terminal sends to run's group does not reach it twice.
-void on_signal(int sig) {
-    g_signal = sig;
-    const pid_t group = g_group;
-    if (group > 0) ::kill(-group, sig);
-}
-
-void install_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_signal;
-    sa.sa_flags = 0;  // no SA_RESTART: waitpid returns EINTR and re-checks
-    sigemptyset(&sa.sa_mask);
-    for (const int sig : forwarded_signals) ::sigaction(sig, &sa, nullptr);
-}
 
 struct run_options {
     std::string model;
@@ -79,39 +53,10 @@ struct run_options {
     std::optional<std::string> json_out;
     std::optional<std::string> json_fd;
     std::string shard_granule = "1GiB";  // Slurm shard size: the in-job cap is SLURM_SHARDS_ON_NODE x this
+    bool record = false;
+    std::optional<std::string> out;
     std::vector<std::string> command;
 };
-
-constexpr double max_seconds = 366.0 * 86400;  // a year and a day: beyond it, a typo
-
-// Decimal seconds only: digits, at most one '.', digits ("10", "0.5", "2."); no sign, exponent,
-// hex (strtod would read "0x10" as 16), inf or nan.
-std::chrono::milliseconds parse_seconds(const std::string& text, std::string_view option) {
-    bool digit = false;
-    bool dot = false;
-    bool ok = !text.empty();
-    for (const char ch : text) {
-        if (ch >= '0' && ch <= '9') {
-            digit = true;
-        } else if (ch == '.' && !dot) {
-            dot = true;
-        } else {
-            ok = false;
-        }
-    }
-    double seconds = 0;
-    if (ok && digit) {
-        const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-        ok = ec == std::errc{} && ptr == text.data() + text.size() && seconds <= max_seconds;
-    } else {
-        ok = false;
-    }
-    if (!ok) {
-        throw usage_error(fmt::format("{} '{}' is invalid: decimal seconds from 0 to {:.0f}, e.g. 600 or 0.5", option,
-                                      escape_for_terminal(text), max_seconds));
-    }
-    return std::chrono::milliseconds(static_cast<std::int64_t>(std::ceil(seconds * 1000.0)));
-}
 
 std::optional<std::chrono::milliseconds> parse_timeout(const std::optional<std::string>& text) {
     if (!text) return std::nullopt;
@@ -186,115 +131,37 @@ private:
     std::string path_;
 };
 
-// One status line on stderr while waiting: rewritten in place on a terminal (at most 4 times a
-// second), plain lines otherwise (the first at once, then at most one every 10 s).
-class status_line {
-public:
-    // Rewritten in place only when it goes to the process's own stderr and that is a terminal.
-    explicit status_line(std::ostream& err) : err_(err), tty_(&err == &std::cerr && ::isatty(STDERR_FILENO) == 1) {}
-    void show(const wait_progress& p, const std::string& model) {
-        const auto now = std::chrono::steady_clock::now();
-        const auto gap = tty_ ? std::chrono::milliseconds(250) : std::chrono::milliseconds(10000);
-        if (shown_ && now - last_ < gap) return;
-        last_ = now;
-        shown_ = true;
-        const std::string line = fmt::format(
-            "whisper-vram run: waiting {:.0f} s for {} ({}): {} available on GPU {}{}",
-            static_cast<double>(p.waited.count()) / 1000.0, format_gib(p.needed_bytes), escape_for_terminal(model),
-            format_gib(p.best_available_bytes), p.best_gpu_index,
-            p.queue_position > 0 ? fmt::format(", {} request(s) ahead in the queue", p.queue_position) : std::string());
-        if (tty_) {
-            err_ << '\r' << line << "\033[K" << std::flush;
-        } else {
-            err_ << line << '\n' << std::flush;
+// The advice after an out-of-memory failure, printed and kept in the outcome.
+void advise(run_outcome& outcome, const estimate_request& job, const lease_info& info, const std::string& message,
+            gpu_manager& manager, scheduler& sched, const context& c) {
+    oom_situation situation;
+    situation.gpu_index = info.gpu_index;
+    situation.gpu_name = info.gpu_name;
+    estimate_request sized = job;
+    for (const auto& cap : sched.capacities()) {
+        if (cap.gpu_index != info.gpu_index) continue;
+        situation.available_bytes = cap.available_bytes;
+        situation.other_jobs = static_cast<unsigned>(cap.reservation_count);
+        situation.other_jobs_bytes = cap.reserved_bytes;
+    }
+    for (const auto& d : manager.get_gpu_memory_info().gpus) {
+        if (d.index == info.gpu_index) sized = request_for_gpu(job, d);
+    }
+    if (outcome.measurement) {
+        for (const auto& g : outcome.measurement->gpus) {
+            if (g.index == info.gpu_index && g.peak_bytes > 0) situation.peak_bytes = g.peak_bytes;
         }
     }
-    void finish() {
-        if (shown_ && tty_) err_ << "\r\033[K" << std::flush;
-    }
-
-private:
-    std::ostream& err_;
-    bool tty_;
-    bool shown_ = false;
-    std::chrono::steady_clock::time_point last_{};
-};
-
-// 128 + N: ended by signal N (as the shell reports it).
-exit_status signal_status(int sig) { return static_cast<exit_status>(to_int(exit_status::signal_base) + sig); }
-
-// The terminal, when run has it as its foreground: the job's group gets it while it runs.
-class terminal_handoff {
-public:
-    terminal_handoff() : fd_(::isatty(STDIN_FILENO) == 1 ? STDIN_FILENO : -1) {
-        if (fd_ >= 0 && ::tcgetpgrp(fd_) != ::getpgrp()) fd_ = -1;  // run is in the background: keep out
-    }
-    [[nodiscard]] bool active() const noexcept { return fd_ >= 0; }
-    // Gives the terminal to @p pgid (SIGTTOU blocked by the caller or here).
-    void give(pid_t pgid) const noexcept {
-        if (fd_ >= 0) with_ttou_blocked([&] { ::tcsetpgrp(fd_, pgid); });
-    }
-    void take_back() const noexcept { give(::getpgrp()); }
-
-private:
-    template <typename F>
-    static void with_ttou_blocked(F&& f) noexcept {
-        sigset_t ttou;
-        sigset_t previous;
-        sigemptyset(&ttou);
-        sigaddset(&ttou, SIGTTOU);
-        ::sigprocmask(SIG_BLOCK, &ttou, &previous);
-        f();
-        ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    }
-    int fd_;
-};
-
-int read_full(int fd, void* data, std::size_t size) {
-    ssize_t got = 0;
-    do {
-        got = ::read(fd, data, size);
-    } while (got < 0 && errno == EINTR);
-    return static_cast<int>(got);
-}
-
-// The job's side of the fork (async-signal-safe calls only, up to exec).
-[[noreturn]] void exec_job(char* const* argv, const sigset_t& previous, int go_fd, int error_fd, int guardian_fd,
-                           bool take_terminal, pid_t parent) {
-    ::close(guardian_fd);  // only run holds it: its death must reach the guardian
-    ::setpgid(0, 0);
-    if (take_terminal) ::tcsetpgrp(STDIN_FILENO, ::getpid());  // SIGTTOU is still blocked here
-    for (const int sig : forwarded_signals) ::signal(sig, SIG_DFL);
-    // If run dies (even by SIGKILL) the guardian ends the group; the leader hears it at once too.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    // Wait until run recorded the group in the ledger and told the guardian: EOF = run is gone.
-    char go = 0;
-    if (read_full(go_fd, &go, 1) != 1 || ::getppid() != parent) ::_exit(to_int(signal_status(SIGTERM)));
-    ::close(go_fd);
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    ::execvp(argv[0], argv);
-    const int saved = errno;
-    [[maybe_unused]] const auto n = ::write(error_fd, &saved, sizeof saved);
-    ::_exit(to_int(exit_status::cannot_execute));
-}
-
-// Waits for the job's leader; follows it when it stops (Ctrl-Z) while it has the terminal.
-int wait_leader(pid_t child, const terminal_handoff& terminal) {
-    int raw = 0;
-    for (;;) {
-        const pid_t got = ::waitpid(child, &raw, WUNTRACED);
-        if (got == child && WIFSTOPPED(raw)) {
-            if (terminal.active()) {  // as a shell does: stop too, and resume the job when resumed
-                terminal.take_back();
-                ::kill(::getpid(), SIGSTOP);
-                terminal.give(child);
-                ::kill(-child, SIGCONT);
-            }
-            continue;
-        }
-        if (got == child) return raw;
-        if (errno != EINTR) return 1 << 8;
-    }
+    oom_advice advice = replan_after_oom(sized, situation, message);
+    c.err << fmt::format("whisper-vram run: the job ran out of GPU memory on GPU {} ({}): {}\n", info.gpu_index,
+                         escape_for_terminal(info.gpu_name), escape_for_terminal(advice.message));
+    c.err << fmt::format(
+        "whisper-vram run: re-plan ({} recommended was reserved; {} admittable there now), each "
+        "change alone:\n",
+        format_gib(info.bytes), format_gib(situation.available_bytes));
+    for (const auto& s : advice.suggestions) c.err << "  - " << s.text << '\n';
+    for (const auto& n : advice.notes) c.err << "  note: " << n << '\n';
+    outcome.advice = std::move(advice);
 }
 
 exit_status run_job(const run_options& o, const context& c) {
@@ -304,12 +171,14 @@ exit_status run_job(const run_options& o, const context& c) {
     // --gpus '' is an error as it is for check (split_list: "has an empty item"), not "every GPU".
     // (The scheduler reads a blank id list as every GPU; other empty items it refuses itself.)
     if (o.gpus && o.gpus->find_first_not_of(" \t") == std::string::npos) (void)split_list(*o.gpus, "--gpus");
+    if (o.out && !o.record) throw usage_error("run: --out FILE is the history of --record; give --record too");
     const estimate_request job = to_request(o.estimate, o.model);
-    (void)estimate(job);  // a bad configuration is reported before anything else
+    const memory_estimate declared = estimate(job);  // a bad configuration is reported before anything else
     const auto timeout = parse_timeout(o.timeout);
     const auto grace = o.kill_grace ? parse_seconds(*o.kill_grace, "--kill-grace") : std::chrono::milliseconds(5000);
     const auto policy = parse_placement_policy(o.policy);
     const json_sink json(o.json_out, o.json_fd);
+    const std::string history = o.record ? history_path(o.out, c.env) : std::string();
     auto manager =
         make_manager(c, o.simulate, ledger_use::state_folder, parse_shard_granule(o.shard_granule, "--shard-granule"));
     // Sized for each listed GPU's card (compute capability): gpu_manager::sized_reserve_request.
@@ -327,139 +196,74 @@ exit_status run_job(const run_options& o, const context& c) {
         return status;
     };
 
-    install_handlers();
-    status_line status(c.err);
-    request.on_wait = [&](const wait_progress& p) { status.show(p, request.model); };
-    request.cancelled = [] { return g_signal != 0; };
-    auto result = sched.reserve(request);
-    status.finish();
+    install_forwarding_handlers();
+    auto result = wait_for_reservation(sched, request, c.err);
     outcome.reservation_status = result.status;
     outcome.reservation_message = result.message;
     outcome.waited = result.waited;
-    switch (result.status) {
-        case reserve_status::granted:
-            break;
-        case reserve_status::never_fits:
-            c.err << "whisper-vram run: " << escape_for_terminal(result.message) << '\n';
-            return finish(exit_status::does_not_fit);
-        case reserve_status::gpu_unavailable:
-            c.err << "whisper-vram run: " << escape_for_terminal(result.message) << '\n';
-            return finish(exit_status::gpu_unavailable);
-        case reserve_status::timed_out:
-            c.err << "whisper-vram run: " << escape_for_terminal(result.message) << '\n';
-            return finish(exit_status::timeout);
-        case reserve_status::cancelled:
-            c.err << "whisper-vram run: interrupted while waiting; nothing was started\n";
-            return finish(signal_status(static_cast<int>(g_signal)));
-    }
+    if (result.status != reserve_status::granted) return finish(refused_reservation(result, c.err, "run"));
     lease held = std::move(result.granted_lease);
-    const auto& info = held.info();
+    const lease_info info = held.info();
     outcome.placement = info;
 
-    std::vector<char*> argv;
-    for (const auto& arg : o.command) argv.push_back(const_cast<char*>(arg.c_str()));
-    argv.push_back(nullptr);
-    // The job's environment, prepared before fork (setenv is not async-signal-safe).
-    ::setenv("CUDA_VISIBLE_DEVICES", info.gpu_uuid.c_str(), 1);
-    ::setenv("WHISPER_VRAM_GPU", info.gpu_uuid.c_str(), 1);
-    ::setenv("WHISPER_VRAM_GPU_INDEX", std::to_string(info.gpu_index).c_str(), 1);
-    ::setenv("WHISPER_VRAM_RESERVED_BYTES", std::to_string(info.bytes).c_str(), 1);
-
-    // Orphans of the job (its children whose parent exits) become run's children, so run can reap
-    // them while it ends the group.
-    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    job_guardian guardian(grace);
-    const terminal_handoff terminal;
-
-    int error_pipe[2];
-    int go_pipe[2];
-    if (::pipe2(error_pipe, O_CLOEXEC) != 0) throw error(fmt::format("run: pipe: {}", std::strerror(errno)));
-    if (::pipe2(go_pipe, O_CLOEXEC) != 0) throw error(fmt::format("run: pipe: {}", std::strerror(errno)));
-    sigset_t block;
-    sigset_t previous;
-    sigemptyset(&block);
-    for (const int sig : forwarded_signals) sigaddset(&block, sig);
-    sigaddset(&block, SIGTTOU);
-    ::sigprocmask(SIG_BLOCK, &block, &previous);  // no forwarding before g_group is set
-    const pid_t parent = ::getpid();
-    const auto started = std::chrono::steady_clock::now();
-    const pid_t child = ::fork();
-    if (child < 0) {
-        const int saved = errno;
-        ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-        throw error(fmt::format("run: fork: {}", std::strerror(saved)));
-    }
-    if (child == 0) {
-        ::close(error_pipe[0]);
-        ::close(go_pipe[1]);
-        exec_job(argv.data(), previous, go_pipe[0], error_pipe[1], guardian.write_fd(), terminal.active(), parent);
-    }
-    ::setpgid(child, child);  // both sides: whichever runs first, the group exists before exec
-    if (terminal.active()) ::tcsetpgrp(STDIN_FILENO, child);
-    g_group = child;
-    outcome.pid = static_cast<std::uint32_t>(child);
-    guardian.watch(child);
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    if (g_signal != 0) ::kill(-child, g_signal);  // arrived between the grant and the fork
-    ::close(error_pipe[1]);
-    ::close(go_pipe[0]);
-    try {
-        held.attach_child(static_cast<std::uint32_t>(child));  // the ledger: live while the group lives
-    } catch (const std::exception& ex) {                       // the guardian still ends the group if run dies
-        c.err << "whisper-vram run: warning: " << ex.what() << '\n';
-    }
-    const char go = 'g';
-    [[maybe_unused]] const auto sent = ::write(go_pipe[1], &go, 1);
-    ::close(go_pipe[1]);
-    int exec_errno = 0;
-    const int got = read_full(error_pipe[0], &exec_errno, sizeof exec_errno);
-    ::close(error_pipe[0]);
-
-    const int raw = wait_leader(child, terminal);
-    // What is left of the group (a backgrounded `sleep &`): ended before the reservation goes.
-    if (process_group_alive(child)) {
-        outcome.survivors_killed = true;
-        if (!end_process_group(child, grace)) {
-            c.err << fmt::format(
-                "whisper-vram run: warning: process group {} did not end after SIGKILL; "
-                "its reservation stays until it does\n",
-                child);
-        }
-    }
-    terminal.take_back();
-    g_group = 0;
-    outcome.ran = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    if (!process_group_alive(child)) {
-        guardian.disarm();
-        held.release();
-    } else {
-        // A member the kernel has not removed after SIGKILL (uninterruptible sleep): keep the
-        // reservation (the ledger keeps it while the group lives) and let the guardian keep trying.
-        [[maybe_unused]] auto* kept = new lease(std::move(held));  // NOLINT(cppcoreguidelines-owning-memory)
-    }
-    if (got == static_cast<int>(sizeof exec_errno)) {
-        outcome.end = run_end::cannot_execute;
-        outcome.exec_error = std::strerror(exec_errno);
-        c.err << fmt::format("whisper-vram run: cannot execute '{}': {}\n", escape_for_terminal(o.command.front()),
-                             outcome.exec_error);
+    memory_sampler sampler(manager.probe(), {info.gpu_index}, default_sample_interval);
+    job_spec spec;
+    spec.command = o.command;
+    spec.grace = grace;
+    spec.held = &held;
+    spec.environment = {{"CUDA_VISIBLE_DEVICES", info.gpu_uuid},
+                        {"WHISPER_VRAM_GPU", info.gpu_uuid},
+                        {"WHISPER_VRAM_GPU_INDEX", std::to_string(info.gpu_index)},
+                        {"WHISPER_VRAM_RESERVED_BYTES", std::to_string(info.bytes)}};
+    const std::string started_at = rfc3339_now();
+    (void)sampler.take_baseline();
+    spec.on_started = [&](pid_t pgid) { sampler.start(pgid); };
+    spec.on_leader_exited = [&] { outcome.measurement = sampler.stop(); };
+    const job_result ran = run_in_group(spec, c);
+    if (!outcome.measurement) outcome.measurement = sampler.stop();
+    record_job(outcome, ran);
+    if (ran.end == run_end::cannot_execute) {
+        outcome.exec_error = ran.exec_error;
         return finish(exit_status::cannot_execute);
     }
-    if (WIFEXITED(raw)) {
-        outcome.end = run_end::exited;
-        outcome.exit_code = WEXITSTATUS(raw);
-        return finish(static_cast<exit_status>(WEXITSTATUS(raw)));
+    const gpu_measurement* measured = nullptr;
+    for (const auto& g : outcome.measurement->gpus) {
+        if (g.index == info.gpu_index) measured = &g;
     }
-    if (WIFSIGNALED(raw)) {
-        outcome.end = run_end::signaled;
-        outcome.term_signal = WTERMSIG(raw);
-        return finish(signal_status(WTERMSIG(raw)));
+    if (measured != nullptr && measured->peak_bytes > info.bytes) {
+        outcome.peak_over_reservation = true;
+        const std::string warning = fmt::format(
+            "the job's peak {} ({}) on GPU {} exceeded its reservation {}: the estimate is low for this job "
+            "(an out-of-memory or an over-committed GPU is next)",
+            format_gib(measured->peak_bytes), to_string(measured->method), info.gpu_index, format_gib(info.bytes));
+        c.err << "whisper-vram run: warning: " << warning << '\n';
+        outcome.warnings.push_back(warning);
     }
-    outcome.end = run_end::exited;
-    return finish(exit_status::does_not_fit);  // neither: a generic failure (1)
+    if (o.record && measured != nullptr) {
+        record_inputs in;
+        in.estimate = &declared;
+        in.cuda_module_loading = job.cuda_module_loading;
+        in.gpu = measured;
+        in.duration = ran.ran;
+        in.exit_status = to_int(ran.status);
+        in.time = started_at;
+        try {
+            append_record(history, in);
+        } catch (const std::exception& ex) {  // the job has run: its status stands
+            const std::string warning = fmt::format("no record written: {}", ex.what());
+            c.err << "whisper-vram run: warning: " << warning << '\n';
+            outcome.warnings.push_back(warning);
+        }
+    }
+    if (ran.status != exit_status::ok) {
+        if (const auto message = find_out_of_memory_message(ran.stderr_tail)) {
+            advise(outcome, job, info, *message, manager, sched, c);
+        }
+    }
+    return finish(ran.status);
 }
 
 }  // namespace
-
 void setup_run(CLI::App& app, command_action& action) {
     const auto [command, options] = add_command(
         app, action, "run", "wait until a job's GPU memory can be reserved, then run the job on that GPU", run_job);
@@ -477,6 +281,10 @@ void setup_run(CLI::App& app, command_action& action) {
     command->add_option("--shard-granule", options->shard_granule,
                         "inside a Slurm job: GPU memory per shard (default 1GiB); reservations are capped at "
                         "SLURM_SHARDS_ON_NODE x this");
+    command->add_flag("--record", options->record,
+                      "append a record of the job's measured peak to the measurement history "
+                      "(measurements.jsonl in the state folder, or --out)");
+    command->add_option("--out", options->out, "with --record: the JSON-lines history to append to");
     add_simulate_option(*command, options->simulate);
     command->add_option("command", options->command, "the job: COMMAND [ARGS...], after --");
     add_footer(*command,
@@ -486,10 +294,15 @@ void setup_run(CLI::App& app, command_action& action) {
                "2 usage error; 3 GPU information unavailable. Reservations live in WHISPER_VRAM_STATE_DIR.\n"
                "The job runs in a process group of its own: signals to run reach the whole group, and when run\n"
                "dies (any signal, SIGKILL included) or the job's leader exits, the group is ended (SIGTERM,\n"
-               "--kill-grace, SIGKILL) before the reservation is released.",
+               "--kill-grace, SIGKILL) before the reservation is released.\n"
+               "The job's stderr is a pipe that run copies unchanged to its own stderr (so the job's isatty(2)\n"
+               "is false), keeping the last lines: when the job fails with a CUDA out-of-memory error, run prints\n"
+               "re-plan advice (each change alone, re-estimated for that GPU). run samples the job's GPU memory\n"
+               "(NVML, every 50 ms) and warns when its peak exceeded the reservation.",
                {"whisper-vram run --model large --precision float16 -- python transcribe.py a.wav",
                 "whisper-vram run --model medium --gpus 0,1 --timeout 600 --policy most-free -- ./job.sh",
-                "whisper-vram run --model small --json-out run.json -- ./job.sh"});
+                "whisper-vram run --model small --json-out run.json -- ./job.sh",
+                "whisper-vram run --model small --record -- ./job.sh"});
 }
 
 }  // namespace whisper_vram::cli

@@ -127,4 +127,30 @@ json to_json(const cuda_debug_info& info) {
     return j;
 }
 
+json to_json(const gpu_measurement& g) {
+    json j{{"index", g.index}, {"name", g.name}, {"uuid", g.uuid}};
+    j["compute_capability"] =
+        g.capability ? json(fmt::format("{}.{}", g.capability->major, g.capability->minor)) : json(nullptr);
+    j["total_bytes"] = g.total_bytes;
+    put_bytes(j, "baseline", g.baseline_bytes);
+    put_bytes(j, "peak", g.peak_bytes);
+    j["peak_method"] = std::string(to_string(g.method));
+    j["peak_at_seconds"] = static_cast<double>(g.peak_at.count()) / 1000.0;
+    j["process_tree_peak_bytes"] = g.process_tree_peak_bytes;
+    j["device_delta_peak_bytes"] = g.device_delta_peak_bytes;
+    j["lost_at_seconds"] = g.lost_at ? json(static_cast<double>(g.lost_at->count()) / 1000.0) : json(nullptr);
+    j["notes"] = g.notes;
+    return j;
+}
+
+json to_json(const measurement_report& r) {
+    json j{{"interval_ms", r.interval.count()},
+           {"duration_seconds", static_cast<double>(r.duration.count()) / 1000.0},
+           {"samples", r.samples},
+           {"misses", r.misses},
+           {"sampler_cpu_seconds", static_cast<double>(r.sampler_cpu.count()) / 1e9}};
+    j["gpus"] = to_json_array(r.gpus);
+    return j;
+}
+
 }  // namespace whisper_vram

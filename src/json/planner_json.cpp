@@ -166,4 +166,38 @@ json to_json(const check_result& r) {
     return j;
 }
 
+json to_json(const replan_suggestion& s) {
+    json j;
+    j["change"] = s.change;
+    j["config"] = {{"model", s.config.model},
+                   {"engine", s.config.engine},
+                   {"segment_duration", s.config.segment_seconds},
+                   {"batch_size", s.config.batch_size},
+                   {"precision", s.config.precision}};
+    put_bytes(j, "recommended", s.recommended_bytes);
+    j["corrected_bytes"] = s.corrected_bytes ? json(*s.corrected_bytes) : json(nullptr);
+    j["available_bytes"] = s.available_bytes;
+    j["fits"] = s.fits;
+    j["text"] = s.text;
+    return j;
+}
+
+json to_json(const oom_advice& a) {
+    json j{{"message", a.message}, {"gpu_index", a.situation.gpu_index}, {"gpu_name", a.situation.gpu_name}};
+    put_bytes(j, "available", a.situation.available_bytes);
+    j["other_jobs"] = a.situation.other_jobs;
+    j["other_jobs_bytes"] = a.situation.other_jobs_bytes;
+    j["peak_bytes"] = a.situation.peak_bytes ? json(*a.situation.peak_bytes) : json(nullptr);
+    j["failed"] = {{"model", a.failed.request.model},
+                   {"engine", a.failed.request.engine},
+                   {"batch_size", a.failed.request.batch_size},
+                   {"precision", a.failed.request.precision},
+                   {"total_required_bytes", a.failed.total_required_bytes},
+                   {"recommended_bytes", a.failed.recommended_bytes}};
+    j["correction"] = a.correction ? json(*a.correction) : json(nullptr);
+    j["suggestions"] = to_json_array(a.suggestions);
+    j["notes"] = a.notes;
+    return j;
+}
+
 }  // namespace whisper_vram

@@ -36,6 +36,10 @@ json to_json(const run_outcome& o) {
     j["exec_error"] = o.exec_error;
     j["survivors_killed"] = o.survivors_killed;
     j["ran_seconds"] = static_cast<double>(o.ran.count()) / 1000.0;
+    j["measurement"] = o.measurement ? to_json(*o.measurement) : json(nullptr);
+    j["peak_over_reservation"] = o.peak_over_reservation;
+    j["warnings"] = o.warnings;
+    j["oom_advice"] = o.advice ? to_json(*o.advice) : json(nullptr);
     return j;
 }
 

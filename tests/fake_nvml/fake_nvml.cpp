@@ -9,6 +9,14 @@
 //       util=37,12;cc=8.6;memory=ok|not_supported;lost=1;handle=4;mig=on|off|unsupported
 //   process gpu=0;pid=1234|self;used=B|na
 //   mig gpu=0;slot=0;uuid=MIG-…;total=B;used=B;free=B
+//   set live_dir=/path   (and gpu …;processes=not_supported: the process list answers NOT_SUPPORTED)
+//
+// The live timeline (for `measure`/`run` sampling tests): the fake cannot know a job's pids in
+// advance, so the scripted job writes its own usage, and the fake re-reads live_dir at every query:
+//   <live_dir>/<pid>     lines "GPU BYTES": process <pid> uses BYTES on GPU (listed while it lives;
+//                        write a temporary dot-file and rename it, so a query never sees half a line)
+//   <live_dir>/lost-<N>  exists: GPU N answers NVML_ERROR_GPU_IS_LOST from then on
+// A GPU's used memory is its scenario `used` plus the live usage of living processes on it.
 //
 // Variants (compile definitions): FAKE_NVML_LEGACY drops every _v2/_v3 symbol, nvmlInitWithFlags,
 // the detail list and nvmlErrorString (a pre-R319-style library: the probe must fall back);
@@ -16,7 +24,11 @@
 // FAKE_NVML_R535_43 exports _v3 with the 32-byte element of 535.43.02-535.86 and the
 // confidential-computing marker, but neither _v2 nor the detail list.
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -96,7 +108,9 @@ struct fake_gpu {
     unsigned long long total = 0, used = 0, free = 0, reserved = 0;
     unsigned util_gpu = 0, util_memory = 0;
     int cc_major = 8, cc_minor = 6;
-    bool memory_supported = true, lost = false;
+    bool memory_supported = true, lost = false, processes_supported = true;
+    unsigned long long base_used = 0;          // the scenario's used (live usage comes on top)
+    std::vector<fake_process> base_processes;  // the scenario's processes
     nvmlReturn_t handle_result = ok;
     int mig = -1;  // -1 unsupported, 0 off, 1 on
     std::vector<fake_mig> migs;
@@ -108,6 +122,7 @@ struct scenario {
     std::string driver_version = "550.127.08", nvml_version = "12.550.127.08";
     int cuda_version = 12040;
     bool processes_insufficient_first = false;
+    std::string live_dir;
     std::vector<fake_gpu> gpus;
 };
 
@@ -161,6 +176,7 @@ void load_scenario() {
             s.driver_version = get("driver_version", s.driver_version);
             s.nvml_version = get("nvml_version", s.nvml_version);
             s.processes_insufficient_first = get("processes_insufficient_first", "0") == "1";
+            s.live_dir = get("live_dir", "");
         } else if (what == "gpu") {
             fake_gpu g;
             g.name = get("name", "NVIDIA Fake GPU");
@@ -178,9 +194,11 @@ void load_scenario() {
             g.cc_minor = static_cast<int>(number(cc.substr(cc.find('.') + 1)));
             g.memory_supported = get("memory", "ok") != "not_supported";
             g.lost = get("lost", "0") == "1";
+            g.processes_supported = get("processes", "ok") != "not_supported";
             g.handle_result = static_cast<int>(number(get("handle", "0")));
             const auto mig = get("mig", "unsupported");
             g.mig = mig == "on" ? 1 : mig == "off" ? 0 : -1;
+            g.base_used = g.used;
             g_scenario.gpus.push_back(std::move(g));
         } else if (what == "process") {
             auto& gpu = g_scenario.gpus.at(number(get("gpu", "0")));
@@ -190,6 +208,7 @@ void load_scenario() {
             const auto used = get("used", "0");
             p.used = used == "na" ? ~0ULL : number(used);  // NVML_VALUE_NOT_AVAILABLE
             gpu.processes.push_back(p);
+            gpu.base_processes.push_back(p);
         } else if (what == "mig") {
             auto& gpu = g_scenario.gpus.at(number(get("gpu", "0")));
             fake_mig m;
@@ -205,6 +224,37 @@ void load_scenario() {
 
 void count(const char* function) { ++g_calls[function]; }
 
+bool alive(unsigned pid) { return ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM; }
+
+// Re-reads the live timeline (see the file comment) into @p gpu.
+void refresh_live(fake_gpu& gpu) {
+    if (g_scenario.live_dir.empty()) return;
+    const auto index = static_cast<unsigned>(&gpu - g_scenario.gpus.data());
+    struct stat st {};
+    const std::string lost = g_scenario.live_dir + "/lost-" + std::to_string(index);
+    if (::stat(lost.c_str(), &st) == 0) gpu.lost = true;
+    gpu.processes = gpu.base_processes;
+    gpu.used = gpu.base_used;
+    DIR* dir = ::opendir(g_scenario.live_dir.c_str());
+    if (dir == nullptr) return;
+    while (const dirent* entry = ::readdir(dir)) {
+        const std::string name = entry->d_name;
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+        const auto pid = static_cast<unsigned>(number(name));
+        if (!alive(pid)) continue;
+        std::ifstream in(g_scenario.live_dir + "/" + name);
+        unsigned gpu_index = 0;
+        unsigned long long bytes = 0;
+        while (in >> gpu_index >> bytes) {
+            if (gpu_index != index) continue;
+            gpu.processes.push_back(fake_process{pid, bytes});
+            gpu.used += bytes;
+        }
+    }
+    ::closedir(dir);
+    if (gpu.used + gpu.reserved <= gpu.total) gpu.free = gpu.total - gpu.used - gpu.reserved;
+}
+
 // The device behind a handle, or an error for a bad/lost one.
 nvmlReturn_t device(nvmlDevice_t handle, fake_gpu*& gpu, fake_mig*& mig) {
     gpu = nullptr;
@@ -218,6 +268,7 @@ nvmlReturn_t device(nvmlDevice_t handle, fake_gpu*& gpu, fake_mig*& mig) {
     }
     if (tag != kind::gpu) return invalid_argument;
     gpu = reinterpret_cast<fake_gpu*>(handle);
+    refresh_live(*gpu);
     return gpu->lost ? gpu_is_lost : ok;
 }
 
@@ -272,6 +323,7 @@ nvmlReturn_t do_processes(nvmlDevice_t handle, unsigned int* n, Element* out, Fi
     fake_mig* mig = nullptr;
     if (const auto r = device(handle, gpu, mig); r != ok) return r;
     if (gpu == nullptr || n == nullptr) return invalid_argument;
+    if (!gpu->processes_supported) return not_supported;
     const auto needed = static_cast<unsigned>(gpu->processes.size());
     if (*n > 0 && out != nullptr) {
         ++g_process_fill_calls;

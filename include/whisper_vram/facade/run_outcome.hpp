@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "whisper_vram/gpu/memory_sampler.hpp"
+#include "whisper_vram/planner/replan.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 
 namespace whisper_vram {
@@ -33,13 +35,17 @@ struct run_outcome {
     std::chrono::milliseconds waited{0};  ///< time spent waiting for admission
     std::optional<lease_info> placement;  ///< the reservation held (when granted)
     run_end end = run_end::not_started;
-    std::uint32_t pid = 0;             ///< the job's pid = its process group id (0: none)
-    std::optional<int> exit_code;      ///< when end == exited
-    std::optional<int> term_signal;    ///< when end == signaled
-    std::string exec_error;            ///< when end == cannot_execute
-    bool survivors_killed = false;     ///< members of the job's group outlived its leader and were ended
-    int exit_status = 0;               ///< run's own exit status
-    std::chrono::milliseconds ran{0};  ///< the job's wall time
+    std::uint32_t pid = 0;                          ///< the job's pid = its process group id (0: none)
+    std::optional<int> exit_code;                   ///< when end == exited
+    std::optional<int> term_signal;                 ///< when end == signaled
+    std::string exec_error;                         ///< when end == cannot_execute
+    bool survivors_killed = false;                  ///< members of the job's group outlived its leader and were ended
+    int exit_status = 0;                            ///< run's own exit status
+    std::chrono::milliseconds ran{0};               ///< the job's wall time
+    std::optional<measurement_report> measurement;  ///< what the job used, sampled while it ran
+    bool peak_over_reservation = false;             ///< the job's measured peak exceeded its reservation
+    std::vector<std::string> warnings;              ///< the warnings run printed (peak over reservation, record)
+    std::optional<oom_advice> advice;               ///< re-plan advice when the job failed out of GPU memory
 };
 
 }  // namespace whisper_vram

@@ -23,9 +23,11 @@
 #include "whisper_vram/gpu/cuda_debug.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/gpu/gpu_selection.hpp"
+#include "whisper_vram/gpu/memory_sampler.hpp"
 #include "whisper_vram/planner/kubernetes.hpp"
 #include "whisper_vram/planner/planner.hpp"
 #include "whisper_vram/planner/ray.hpp"
+#include "whisper_vram/planner/replan.hpp"
 #include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
@@ -98,6 +100,13 @@ nlohmann::ordered_json to_json(const visible_gpu& gpu, const gpu_capacity& capac
 /// {source, gpus:[…]} (+ reason when unavailable)
 nlohmann::ordered_json to_json(const gpu_snapshot& snapshot);
 
+/// {index, name, uuid, compute_capability|null, total_bytes, baseline, baseline_bytes, peak, peak_bytes,
+///  peak_method, peak_at_seconds, process_tree_peak_bytes, device_delta_peak_bytes, lost_at_seconds|null, notes[…]}
+nlohmann::ordered_json to_json(const gpu_measurement& gpu);
+
+/// {interval_ms, duration_seconds, samples, misses, sampler_cpu_seconds, gpus[…]}
+nlohmann::ordered_json to_json(const measurement_report& report);
+
 /// {source, nvml:{status, error, library_candidates[{path, loaded, error}], loaded_library,
 ///  loaded_library_file, stub_library, missing_symbol, init_symbol, init_return, init_return_name,
 ///  resolved_symbols[]}, driver_version, nvml_version, cuda_driver_version ("12.4" or null),
@@ -146,6 +155,14 @@ nlohmann::ordered_json to_json(const check_gpu_row& row);
 /// {sufficient, message, optimization_suggestions, suggestions, gpus, required, source}
 nlohmann::ordered_json to_json(const check_result& result);
 
+/// {change, config{model, …}, recommended, recommended_bytes, corrected_bytes|null, available_bytes, fits, text}
+nlohmann::ordered_json to_json(const replan_suggestion& suggestion);
+
+/// run's oom_advice: {message, gpu_index, gpu_name, available, available_bytes, other_jobs,
+///  other_jobs_bytes, peak_bytes|null, failed{recommended_bytes, total_required_bytes}, correction|null,
+///  suggestions[…], notes[…]}
+nlohmann::ordered_json to_json(const oom_advice& advice);
+
 // ---- sched (sched_json.cpp) -----------------------------------------------------------------------------
 
 /// {id, pid, gpu_uuid, gpu_index, model, bytes, reserved (GiB), since (ISO 8601 UTC), since_ms, child_pid}
@@ -171,7 +188,8 @@ nlohmann::ordered_json to_json(const reservations_release& report);
 /// run --json-out / --json-fd (run_json.cpp): {outcome, exit_status, command[…],
 ///  reservation{status, message, waited_seconds, requested, requested_bytes},
 ///  placement{reservation_id, gpu_uuid, gpu_index, cuda_index, gpu_name, model, reserved,
-///  reserved_bytes}|null, pid, exit_code, signal, exec_error, survivors_killed, ran_seconds}
+///  reserved_bytes}|null, pid, exit_code, signal, exec_error, survivors_killed, ran_seconds,
+///  measurement (to_json(measurement_report))|null, peak_over_reservation, warnings[…], oom_advice|null}
 nlohmann::ordered_json to_json(const run_outcome& outcome);
 
 /// {can_run, model, new_task, new_task_bytes, current_tasks[…], current_tasks_memory,
