@@ -183,7 +183,7 @@ TEST(CalibrationFit, RecoversFactorAndOffsetFromSyntheticRecords) {
     const auto& g = profile.groups[0];
     EXPECT_EQ(g.engine, "faster-whisper");
     EXPECT_EQ(g.kind, correction_kind::factor_offset);
-    EXPECT_NEAR(g.factor, k, 1e-9);
+    EXPECT_NEAR(g.factor, k, 1e-8);
     EXPECT_NEAR(g.offset_bytes, c, 16.0);  // peaks rounded to whole bytes
     EXPECT_LT(g.safety_lift_bytes, 16.0);  // exact records: nothing to lift
     EXPECT_EQ(g.runs, 5U);
@@ -244,7 +244,7 @@ TEST(CalibrationFit, SafetyLiftKeepsEveryRecordAtOrAboveItsPeak) {
     EXPECT_NEAR(g.factor, k, 1e-12);
     EXPECT_NEAR(g.safety_lift_bytes, (2.0 - k) * e2, 2.0);
     EXPECT_GT(g.safety_lift_bytes, 0.0);
-    EXPECT_EQ(profile.records[1].calibrated_bytes, b.peak_bytes);
+    EXPECT_LE(profile.records[1].calibrated_bytes - b.peak_bytes, 1U);  // at the peak, rounded up
     EXPECT_GE(profile.records[0].calibrated_bytes, a.peak_bytes);
     EXPECT_GE(profile.records[0].error_after_pct, 0.0);
 }
@@ -431,7 +431,7 @@ TEST(CalibratedEstimates, CalcJsonCarriesCalibratedAndUncalibratedFigures) {
     const temp_folder folder;
     const auto profile = factor_two_profile(folder);
     const std::string args =
-        "calc --engine faster-whisper --model small --precision float16 --beam 5 --gpu 'RTX 3090' "
+        "calc small --engine faster-whisper --precision float16 --beam 5 --gpu 'RTX 3090' "
         "--cuda-module-loading lazy --json";
     const auto plain = test::cli_json(args, folder.env());
     const auto calibrated = test::cli_json(args + " --calibration " + profile, folder.env());
@@ -448,12 +448,12 @@ TEST(CalibratedEstimates, CalcJsonCarriesCalibratedAndUncalibratedFigures) {
     EXPECT_FALSE(plain.contains("calibration"));
     // Another model lies outside the one estimate the profile covers: extrapolated, and said.
     const auto medium = test::cli_json(
-        "calc --engine faster-whisper --model medium --gpu 'RTX 3090' --json --calibration " + profile, folder.env());
+        "calc medium --engine faster-whisper --gpu 'RTX 3090' --json --calibration " + profile, folder.env());
     EXPECT_EQ(medium["calibration"]["extrapolated"], true);
     EXPECT_NE(medium["notes"].dump().find("extrapolated"), std::string::npos);
     // Human output says it.
     const auto human =
-        cli("calc --engine faster-whisper --model small --gpu 'RTX 3090' --calibration " + profile, folder.env());
+        cli("calc small --engine faster-whisper --gpu 'RTX 3090' --calibration " + profile, folder.env());
     EXPECT_NE(human.out.find("calibrated from 1 run"), std::string::npos) << human.out;
     EXPECT_NE(human.out.find("held-out error n/a: one run"), std::string::npos) << human.out;
 }
@@ -461,18 +461,19 @@ TEST(CalibratedEstimates, CalcJsonCarriesCalibratedAndUncalibratedFigures) {
 TEST(CalibratedEstimates, GuideFormulaIsNeverCalibrated) {
     const temp_folder folder;
     const auto profile = factor_two_profile(folder);
-    const auto plain = test::cli_json("calc --model small --json", folder.env());
-    const auto with = test::cli_json("calc --model small --json --calibration " + profile, folder.env());
+    const auto plain = test::cli_json("calc small --json", folder.env());
+    const auto with = test::cli_json("calc small --json --calibration " + profile, folder.env());
     EXPECT_EQ(with, plain);
     fs::copy_file(profile, folder.path() / "calibration.json");  // the default profile, too
-    EXPECT_EQ(test::cli_json("calc --model small --json", folder.env()), plain);
-    EXPECT_EQ(test::cli_json("calc --json", folder.env()), test::cli_json("calc --json"));
+    EXPECT_EQ(test::cli_json("calc small --json", folder.env()), plain);
+    EXPECT_EQ(test::cli_json("calc --preset balanced --json", folder.env()),
+              test::cli_json("calc --preset balanced --json"));
 }
 
 TEST(CalibratedEstimates, ProfileFromVariableOrStateFolderAndErrors) {
     const temp_folder folder;
     const auto profile = factor_two_profile(folder);
-    const std::string args = "calc --engine faster-whisper --model small --gpu 'RTX 3090' --json";
+    const std::string args = "calc small --engine faster-whisper --gpu 'RTX 3090' --json";
     const auto plain = test::cli_json(args, folder.env());
     auto env = folder.env();
     env.calibration = profile;
@@ -483,8 +484,7 @@ TEST(CalibratedEstimates, ProfileFromVariableOrStateFolderAndErrors) {
     fs::copy_file(profile, folder.path() / "calibration.json");
     EXPECT_EQ(test::cli_json(args, folder.env())["calibration"]["runs"], 1);
     // check plans on the calibrated figure.
-    const auto check = test::cli_json(
-        "check --engine faster-whisper --model small --gpu 'RTX 3090' --json --simulate 24GiB", folder.env());
+    const auto check = test::cli_json("check small --engine faster-whisper --json --simulate 24GiB", folder.env());
     EXPECT_TRUE(check.dump().find("\"calibration\"") != std::string::npos) << check.dump();
     // A missing explicit profile, a missing variable profile, a corrupt default one: exit 2 naming it.
     auto r = cli(args + " --calibration " + (folder.path() / "nope.json").string(), folder.env());
@@ -505,7 +505,17 @@ TEST(CalibratedEstimates, ProfileFromVariableOrStateFolderAndErrors) {
 
 // ---- the schema and the committed example ---------------------------------------------------------
 
-fs::path repo_root() { return fs::path(__FILE__).parent_path().parent_path().parent_path(); }
+/// The repository: from this file's path when the compiler gave an absolute one, else (ccache's
+/// base_dir makes it relative to the build folder) the first folder above the test binary's that
+/// holds the schema.
+fs::path repo_root() {
+    const fs::path here(__FILE__);
+    if (here.is_absolute()) return here.parent_path().parent_path().parent_path();
+    for (fs::path dir = WHISPER_VRAM_TEST_BINARY_DIR; !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+        if (fs::exists(dir / "data" / "schema" / "measurement-record.schema.json")) return dir;
+    }
+    return fs::current_path();
+}
 
 nlohmann::json read_json(const fs::path& path) {
     std::ifstream in(path);
@@ -540,7 +550,9 @@ TEST(MeasurementRecordSchema, AgreesWithTheParser) {
         wrong[key] = wants_string ? nlohmann::json(12) : nlohmann::json("12");
         const auto result = parse_measurement_record(wrong.dump());
         EXPECT_FALSE(result.ok()) << key;
-        if (!result.ok()) EXPECT_EQ(result.error->field, key);
+        if (!result.ok()) {
+            EXPECT_EQ(result.error->field, key);
+        }
         // Every property the schema lists is a key the parser knows: it is not kept as unknown.
         if (wants_string && key != "compute_capability" && key != "cuda_module_loading" && key != "time") {
             auto good = full;
