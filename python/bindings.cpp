@@ -22,6 +22,7 @@
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/engines/registry.hpp"
+#include "whisper_vram/facade/calibration_file.hpp"
 #include "whisper_vram/facade/environment.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/json/json.hpp"
@@ -302,11 +303,15 @@ warning_sink python_warnings() {
 
 /// The C++ facade for one GpuManager: the environment is read once, when it is created (on the
 /// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE and
-/// GpuManager(engine=...) WHISPER_VRAM_ENGINE (the default engine of every method).
+/// GpuManager(engine=...) WHISPER_VRAM_ENGINE (the default engine of every method), and
+/// GpuManager(calibration=...) WHISPER_VRAM_CALIBRATION (the profile every engine estimate applies).
 class manager {
 public:
-    manager(const std::optional<std::string>& simulate, const std::optional<std::string>& engine)
-        : env_(read(simulate)), manager_(env_, python_warnings()) {
+    manager(const std::optional<std::string>& simulate, const std::optional<std::string>& engine,
+            const std::optional<std::string>& calibration = std::nullopt)
+        : env_(read(simulate)),
+          manager_(env_, python_warnings()),
+          calibration_(find_calibration_profile(env_, calibration)) {
         // A given engine is checked now; WHISPER_VRAM_ENGINE when a request uses it (methods that
         // take no engine, such as get_gpu_memory_info, do not fail on it).
         if (engine) engine_ = canonical_engine(*engine);
@@ -322,7 +327,9 @@ public:
             options.contains("engine") && !py::reinterpret_borrow<py::object>(options["engine"]).is_none();
         if (!given) defaults.engine = engine_ ? *engine_ : default_engine(env_.engine);
         defaults.cuda_module_loading = env_.cuda_module_loading;
-        return request_from(options, defaults);
+        estimate_request r = request_from(options, defaults);
+        r.calibration = calibration_;
+        return r;
     }
 
 private:
@@ -335,6 +342,8 @@ private:
     environment env_;
     gpu_manager manager_;
     std::optional<std::string> engine_;  ///< GpuManager(engine=...), canonical
+    /// GpuManager(calibration=...), else WHISPER_VRAM_CALIBRATION, else the state folder's; null = none
+    std::shared_ptr<const calibration_profile> calibration_;
 };
 
 }  // namespace
@@ -372,12 +381,14 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<manager>(m, "Manager")
         // simulate as an object: 5 or ['x'] are ValueErrors naming the value, not pybind11 TypeErrors.
-        .def(py::init([](const py::object& simulate, const py::object& engine) {
+        .def(py::init([](const py::object& simulate, const py::object& engine, const py::object& calibration) {
                  return manager(
                      simulate.is_none() ? std::nullopt : std::optional<std::string>(text_from(simulate, "simulate")),
-                     engine.is_none() ? std::nullopt : std::optional<std::string>(text_from(engine, "engine")));
+                     engine.is_none() ? std::nullopt : std::optional<std::string>(text_from(engine, "engine")),
+                     calibration.is_none() ? std::nullopt
+                                           : std::optional<std::string>(text_from(calibration, "calibration")));
              }),
-             py::arg("simulate") = py::none(), py::arg("engine") = py::none())
+             py::arg("simulate") = py::none(), py::arg("engine") = py::none(), py::arg("calibration") = py::none())
         .def("calculate",
              [](const manager& self, const py::dict& options) {
                  return to_python(to_json(self.get().calculate(self.request(options))));

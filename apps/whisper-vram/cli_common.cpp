@@ -8,6 +8,7 @@
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
 #include "whisper_vram/engines/registry.hpp"
+#include "whisper_vram/facade/calibration_file.hpp"
 #include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
@@ -42,6 +43,10 @@ void add_estimate_options(CLI::App& command, estimate_options& o, estimate_optio
     command.add_flag("--staged", o.staged,
                      "whisperx: size its CLI, which frees each stage's models before the next (default: its README's "
                      "Python example, every model resident)");
+    command.add_option("--calibration", o.calibration,
+                       "calibration profile (whisper-vram calibrate) for the engine estimates, or none (default: "
+                       "WHISPER_VRAM_CALIBRATION, else calibration.json in the state folder when it exists; the "
+                       "guide's formula is never calibrated)");
 }
 
 std::string effective_engine(const estimate_options& o) {
@@ -90,6 +95,12 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
     if (o.no_align) request.align = false;
     request.diarize = o.diarize;
     request.staged = o.staged;
+    if (!o.loaded_calibration) {
+        environment bare;
+        bare.state_dir = std::string();  // without the context's environment: no default profile
+        o.loaded_calibration = find_calibration_profile(o.env != nullptr ? *o.env : bare, o.calibration);
+    }
+    request.calibration = *o.loaded_calibration;
     return request;
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "whisper_vram/core/calibration.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/facade/environment.hpp"
@@ -77,6 +78,11 @@ struct estimate_options {
     bool staged = false;                             ///< --staged (whisperx: its CLI's stage-by-stage peak)
     bool engine_given = false;                       ///< --engine was on the command line
     bool batch_given = false;                        ///< --batch was on the command line
+    /// --calibration PROFILE ("none" = uncalibrated); unset: WHISPER_VRAM_CALIBRATION, else the state
+    /// folder's calibration.json when it exists (find_calibration_profile()).
+    std::optional<std::string> calibration;
+    /// The profile to_request() found, loaded once (null = uncalibrated); set on first use.
+    mutable std::optional<std::shared_ptr<const calibration_profile>> loaded_calibration;
     /// The environment the defaults come from: WHISPER_VRAM_ENGINE when --engine is not given (and
     /// `engine` is still "guide"), CUDA_MODULE_LOADING when --cuda-module-loading is not given.
     /// add_command() sets it before a subcommand runs; nullptr = no environment defaults.
@@ -93,7 +99,7 @@ struct estimate_option_set {
 };
 
 /// Adds --segment --batch --precision --margin --engine --beam --gpu --flash-attention (as @p set
-/// says) and, always, --cuda-module-loading --language --no-align --diarize --staged.
+/// says) and, always, --cuda-module-loading --language --no-align --diarize --staged --calibration.
 void add_estimate_options(CLI::App& command, estimate_options& options, estimate_option_set set = {});
 
 /// The engine the options ask for: --engine, else WHISPER_VRAM_ENGINE (options.env), else "guide".
@@ -102,8 +108,9 @@ std::string effective_engine(const estimate_options& options);
 
 /// Builds a request for @p model from the options (single values; no lists), with the defaults
 /// of effective_engine(): its batch when --batch is not given (whisperx: 16), and
-/// CUDA_MODULE_LOADING for engine-aware estimates when --cuda-module-loading is not given.
-/// @throws usage_error for bad values.
+/// CUDA_MODULE_LOADING for engine-aware estimates when --cuda-module-loading is not given, and the
+/// calibration profile (--calibration, WHISPER_VRAM_CALIBRATION or the state folder's; loaded once).
+/// @throws usage_error for bad values, a missing explicit profile or a corrupt one.
 estimate_request to_request(const estimate_options& options, const std::string& model);
 
 /// Adds --simulate SPEC (falls back to WHISPER_VRAM_SIMULATE).

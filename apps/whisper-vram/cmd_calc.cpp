@@ -63,7 +63,19 @@ void print_single(std::ostream& out, const memory_estimate& e) {
     text_table table({"component", "GiB", "what"});
     for (const auto& c : e.breakdown) table.add_row({c.key, gib2(c.gib), c.description});
     table.add_rule();
-    table.add_row({"total_required", gib2(e.total_required_gib), "sum of the components"});
+    if (e.calibration && e.uncalibrated) {
+        // A measured-run calibration: the total is the profile's correction of the components' sum.
+        table.add_row(
+            {"total_required", gib2(e.total_required_gib),
+             fmt::format("calibrated from {} run{}, held-out error {} (components sum to {} GiB){}",
+                         e.calibration->runs, e.calibration->runs == 1 ? "" : "s",
+                         e.calibration->held_out_error_pct ? fmt::format("{:.1f}%", *e.calibration->held_out_error_pct)
+                                                           : std::string("n/a: one run"),
+                         gib2(e.uncalibrated->total_required_gib),
+                         e.calibration->extrapolated ? "; extrapolated" : "")});
+    } else {
+        table.add_row({"total_required", gib2(e.total_required_gib), "sum of the components"});
+    }
     table.add_row({"recommended", gib2(e.recommended_gib),
                    fmt::format("total x {:g} (margin {:g}%)", 1.0 + e.request.margin, e.request.margin * 100.0)});
     out << table.render();

@@ -75,18 +75,25 @@ class GpuManager:
     ``WHISPER_VRAM_SIMULATE`` when set, else the real GPUs through NVML. ``engine`` is the default
     engine of every method (``engine=None`` there); ``None`` uses ``WHISPER_VRAM_ENGINE`` when set,
     else the guide's formula. ``CUDA_MODULE_LOADING`` (LAZY, EAGER, DEFAULT = LAZY) is the default of
-    ``cuda_module_loading`` for engine estimates. The C++ core is created on first use, so the
-    environment is read then (and a bad engine raises ValueError then).
+    ``cuda_module_loading`` for engine estimates. ``calibration`` is a calibration profile
+    (``whisper-vram calibrate``) every engine estimate applies (``"none"``: uncalibrated; ``None``:
+    ``WHISPER_VRAM_CALIBRATION`` when set, else ``calibration.json`` in the state folder when it
+    exists); a calibrated estimate keeps the engine's own figures under ``uncalibrated`` and says how
+    under ``calibration``; the guide's formula is never calibrated. The C++ core is created on
+    first use, so the environment is read then (and a bad engine, or a missing or corrupt profile,
+    raises ValueError then).
     """
 
-    def __init__(self, simulate: Optional[str] = None, engine: Optional[str] = None) -> None:
+    def __init__(self, simulate: Optional[str] = None, engine: Optional[str] = None,
+                 calibration: Optional[str] = None) -> None:
         self._simulate = simulate
         self._engine = engine
+        self._calibration = calibration
         self._impl: Optional[_core.Manager] = None
 
     def _native(self) -> _core.Manager:
         if self._impl is None:
-            self._impl = _core.Manager(self._simulate, self._engine)
+            self._impl = _core.Manager(self._simulate, self._engine, self._calibration)
         return self._impl
 
     # ---- estimates ----------------------------------------------------------------------------

@@ -28,6 +28,11 @@ class _MemoryEstimateOptional(TypedDict, total=False):
     flash_attention: bool          # engines only, when given
     host_memory: float             # engines that also need host memory
     host_memory_bytes: int
+    # calibrated estimates only (GpuManager(calibration=...)): the engine's own figures
+    # {total_required, recommended, total_required_bytes, recommended_bytes} and how
+    # {profile, group, runs, held_out_error_pct, extrapolated, factor, offset_bytes}
+    uncalibrated: Dict[str, Any]
+    calibration: Dict[str, Any]
 
 
 class MemoryEstimate(_MemoryEstimateOptional):

@@ -298,7 +298,7 @@ measurement_record record_from(const ojson& object) {
     const auto kind = method.is_string() ? parse_peak_method(method.get<std::string>()) : std::nullopt;
     if (!kind) {
         fail("peak_method",
-             fmt::format("peak_method: {} is not allowed: \"process_tree\" or \"device_delta\"", shown(method)));
+             fmt::format(R"(peak_method: {} is not allowed: "process_tree" or "device_delta")", shown(method)));
     }
     record.peak_method = *kind;
 
@@ -306,7 +306,7 @@ measurement_record record_from(const ojson& object) {
         auto text = text_field("compute_capability", *value);
         if (!valid_compute_capability(text)) {
             fail("compute_capability",
-                 fmt::format("compute_capability: {} is not allowed: \"major.minor\", e.g. \"8.6\"", shown(*value)));
+                 fmt::format(R"(compute_capability: {} is not allowed: "major.minor", e.g. "8.6")", shown(*value)));
         }
         record.compute_capability = std::move(text);
     }

@@ -9,6 +9,7 @@
 
 #include "core/text.hpp"
 #include "engines/engine_common.hpp"
+#include "whisper_vram/core/calibration.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
 
@@ -227,6 +228,11 @@ memory_estimate estimate(const estimate_request& request) {
         find_precision(engine.precisions, request.precision) != in.precision) {
         result.notes.push_back(
             fmt::format("precision {} taken from the file name '{}'", in.precision->name, detail::trim(request.model)));
+    }
+    // A measured-run calibration (calibration.hpp), for the engines only: the guide is the specification.
+    if (request.calibration && !engine.resolves_itself && !is_guide_engine(engine.name)) {
+        const std::optional<int> cc_major = in.gpu != nullptr ? std::optional<int>(in.gpu->cc_major) : std::nullopt;
+        apply_calibration(*request.calibration, engine.name, cc_major, result);
     }
     return result;
 }

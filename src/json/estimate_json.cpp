@@ -36,6 +36,23 @@ nlohmann::ordered_json to_json(const memory_estimate& e) {
     j["total_required_bytes"] = e.total_required_bytes;
     j["recommended_bytes"] = e.recommended_bytes;
     if (e.host_bytes) put_bytes(j, "host_memory", *e.host_bytes);
+    if (e.uncalibrated) {
+        const auto& u = *e.uncalibrated;
+        j["uncalibrated"] = {{"total_required", u.total_required_gib},
+                             {"recommended", u.recommended_gib},
+                             {"total_required_bytes", u.total_required_bytes},
+                             {"recommended_bytes", u.recommended_bytes}};
+    }
+    if (e.calibration) {
+        const auto& c = *e.calibration;
+        j["calibration"] = {{"profile", c.profile},
+                            {"group", c.group},
+                            {"runs", c.runs},
+                            {"held_out_error_pct", optional_json(c.held_out_error_pct)},
+                            {"extrapolated", c.extrapolated},
+                            {"factor", c.factor},
+                            {"offset_bytes", c.offset_bytes}};
+    }
     j["notes"] = e.notes;
     return j;
 }

@@ -3,7 +3,9 @@
 /// The value types every estimator produces, and the one entry point that dispatches on engine.
 /// Pure: no I/O, no environment, no GPU.
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +15,8 @@ namespace whisper_vram {
 
 /// Default safety margin of the guide: recommended = total × (1 + 0.2).
 inline constexpr double default_margin = 0.2;
+
+struct calibration_profile;  // calibration.hpp
 
 /// A card the job runs on as a live or simulated GPU reports it, for a GPU that is not (or not
 /// uniquely) in the catalog. Engines read it like a catalog card when gpu_name is unset.
@@ -49,6 +53,9 @@ struct estimate_request {
     /// whisperx: size its CLI, which frees each stage's models before the next (peak = the largest
     /// stage); false = its README's Python example, every model resident (the sum, the safe side)
     bool staged = false;
+    /// engines only; the calibration profile the estimate applies (calibration.hpp); null =
+    /// uncalibrated. The guide's formula ignores it: it is never calibrated.
+    std::shared_ptr<const calibration_profile> calibration;
 };
 
 /// A guide-style request: the guide's four inputs, every other field at its default.
@@ -63,6 +70,25 @@ struct memory_component {
     std::string description;  ///< one line: what it is and where the figure comes from
 };
 
+/// An estimate's figures before its calibration.
+struct uncalibrated_figures {
+    double total_required_gib = 0.0;         ///< the engine's total (GiB)
+    double recommended_gib = 0.0;            ///< total × (1 + margin) (GiB)
+    std::uint64_t total_required_bytes = 0;  ///< the engine's total (bytes)
+    std::uint64_t recommended_bytes = 0;     ///< total × (1 + margin) (bytes)
+};
+
+/// How an estimate was calibrated.
+struct calibration_applied {
+    std::string profile;                       ///< the profile's path
+    std::string group;                         ///< the group used: "faster-whisper" or "…, compute capability 8.x"
+    std::size_t runs = 0;                      ///< records the group was fitted on
+    std::optional<double> held_out_error_pct;  ///< leave-one-out mean |error| %; unset with one run
+    bool extrapolated = false;                 ///< the uncalibrated total lies outside the records' range
+    double factor = 1.0;                       ///< calibrated = factor × total + offset_bytes
+    double offset_bytes = 0.0;                 ///< fitted offset plus the safety lift (bytes)
+};
+
 /// Result of an estimate: the breakdown in order, the total and the recommended amount.
 struct memory_estimate {
     estimate_request request;                 ///< the inputs, normalised (canonical model/precision names)
@@ -74,6 +100,10 @@ struct memory_estimate {
     std::vector<std::string> notes;           ///< remarks the user should see (adjustments made, caveats)
     std::optional<std::uint64_t>
         host_bytes;  ///< host RAM for the audio + mel of the segment (engines; unset for the guide)
+    /// With a calibration profile: total_required and recommended are the calibrated figures, these
+    /// the engine's own (the breakdown stays the engine's); unset when uncalibrated.
+    std::optional<uncalibrated_figures> uncalibrated;
+    std::optional<calibration_applied> calibration;  ///< how it was calibrated; unset when uncalibrated
 };
 
 /// True when @p estimate's recommended amount fits in @p available_bytes

@@ -25,7 +25,7 @@ inline constexpr int measurement_record_version = 1;
 
 /// Longest record line accepted (bytes, without its newline): 64 KiB. Longer lines are refused
 /// (a history file is not a place for megabyte-long notes; it bounds the parser's memory).
-inline constexpr std::size_t max_record_line_bytes = 64U * 1024U;
+inline constexpr std::size_t max_record_line_bytes = std::size_t{64} * 1024;
 
 /// How a record's peak was measured.
 enum class peak_method_kind {

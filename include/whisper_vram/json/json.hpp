@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "whisper_vram/core/calibration.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/facade/concurrency.hpp"
 #include "whisper_vram/facade/run_outcome.hpp"
@@ -82,6 +83,18 @@ template <typename T>
 ///  unit:"GiB", breakdown{…in order…}, total_required, recommended, breakdown_bytes{…},
 ///  total_required_bytes, recommended_bytes[, host_memory, host_memory_bytes], notes}
 nlohmann::ordered_json to_json(const memory_estimate& estimate);
+
+// ---- core / calibration (calibration_json.cpp) --------------------------------------------------------
+
+/// {engine, compute_capability_major, label, correction, factor, offset_bytes, safety_lift_bytes, runs,
+///  estimate_range_bytes{min, max}, held_out_error_pct}
+nlohmann::ordered_json to_json(const calibration_group& group);
+/// {file, line, engine, model, precision, batch_size, beam_size, gpu_name, compute_capability_major,
+///  cuda_module_loading, peak_bytes, estimate_bytes, calibrated_bytes, error_before_pct, error_after_pct,
+///  held_out_error_pct, group}
+nlohmann::ordered_json to_json(const calibrated_record& record);
+/// The profile file: {kind, version: 1, rule, groups[…], records[…]}.
+nlohmann::ordered_json to_json(const calibration_profile& profile);
 
 // ---- gpu (gpu_json.cpp) ---------------------------------------------------------------------------------
 
