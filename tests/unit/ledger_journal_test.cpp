@@ -408,7 +408,7 @@ TEST(LedgerLimits, ASnapshotBeyondTheRecordLimitIsRefusedUntouchedAndQuickly) {
     file_ledger l(dir, procs);
     const auto t0 = std::chrono::steady_clock::now();
     const auto what = state_error_of([&] { (void)l.read(); });
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // ~0.3 s unloaded
     EXPECT_NE(what.find((dir / "ledger").string()), std::string::npos) << what;
     EXPECT_NE(what.find("holds more than 65536 records (read 65537 before stopping), beyond the limit of 65536"),
               std::string::npos)
