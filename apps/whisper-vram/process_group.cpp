@@ -278,7 +278,7 @@ job_guardian::job_guardian(std::chrono::milliseconds grace) {
     if (const auto p = probe_cgroup(); p.writable) {
         const auto prefix = fmt::format("{}/whisper-vram-run-{}-", p.dir, ::getpid());
         if (prefix.size() < sizeof g_cgroup_prefix) {
-            std::memcpy(g_cgroup_prefix, prefix.data(), prefix.size());
+            std::memcpy(g_cgroup_prefix, prefix.c_str(), prefix.size() + 1);  // with its NUL
             g_cgroup_prefix_size = prefix.size();
         }
     }

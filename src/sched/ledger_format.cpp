@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <ctime>
 #include <limits>
 #include <sstream>
@@ -543,43 +544,86 @@ ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warni
 
 namespace {
 
-template <typename T>
-void put_raw(std::string& out, const T& v) {
-    out.append(reinterpret_cast<const char*>(&v), sizeof v);  // NOLINT(cppcoreguidelines-pro-type-reinterpret-cast)
+// Every field of a record but its heartbeat, visited in order by a sink: a sizer, a writer (into the
+// snapshot's buffer) or a matcher (against it). A beat alone is then a short journal entry.
+template <typename Sink>
+void visit(Sink& k, const reservation_record& r) {
+    k.raw(r.id);
+    k.text(r.gpu_uuid);
+    k.raw(r.gpu_index);
+    k.raw(r.holder.pid);
+    k.raw(r.holder.start_time);
+    k.raw(r.child_pid);
+    k.raw(r.bytes);
+    k.text(r.model);
+    k.raw(r.since_ms);
+    k.raw(r.host.pid_namespace);
+    k.text(r.host.boot_id);
 }
 
-void put_text(std::string& out, const std::string& s) {
-    put_raw(out, s.size());
-    out += s;
+template <typename Sink>
+void visit(Sink& k, const waiter_record& w) {
+    k.raw(w.id);
+    k.raw(w.holder.pid);
+    k.raw(w.holder.start_time);
+    k.raw(w.bytes);
+    k.raw(w.gpu_uuids.size());
+    for (const auto& g : w.gpu_uuids) k.text(g);
+    k.text(w.model);
+    k.raw(w.since_ms);
+    k.raw(w.host.pid_namespace);
+    k.text(w.host.boot_id);
 }
 
-// Every field but the heartbeat, as bytes (a beat alone is a short journal entry).
-void encode(std::string& out, const reservation_record& r) {
-    put_raw(out, r.id);
-    put_text(out, r.gpu_uuid);
-    put_raw(out, r.gpu_index);
-    put_raw(out, r.holder.pid);
-    put_raw(out, r.holder.start_time);
-    put_raw(out, r.child_pid);
-    put_raw(out, r.bytes);
-    put_text(out, r.model);
-    put_raw(out, r.since_ms);
-    put_raw(out, r.host.pid_namespace);
-    put_text(out, r.host.boot_id);
-}
+struct sizer {
+    std::size_t n = 0;
+    template <typename T>
+    void raw(const T& /*v*/) {
+        n += sizeof(T);
+    }
+    void text(const std::string& s) { n += sizeof(std::size_t) + s.size(); }
+};
 
-void encode(std::string& out, const waiter_record& w) {
-    put_raw(out, w.id);
-    put_raw(out, w.holder.pid);
-    put_raw(out, w.holder.start_time);
-    put_raw(out, w.bytes);
-    put_raw(out, w.gpu_uuids.size());
-    for (const auto& g : w.gpu_uuids) put_text(out, g);
-    put_text(out, w.model);
-    put_raw(out, w.since_ms);
-    put_raw(out, w.host.pid_namespace);
-    put_text(out, w.host.boot_id);
-}
+struct writer {
+    char* p;
+    template <typename T>
+    void raw(const T& v) {
+        std::memcpy(p, &v, sizeof v);
+        p += sizeof v;
+    }
+    void text(const std::string& s) {
+        raw(s.size());
+        std::memcpy(p, s.data(), s.size());
+        p += s.size();
+    }
+};
+
+struct matcher {
+    const char* p;
+    const char* end;
+    bool same = true;
+    template <typename T>
+    void raw(const T& v) {
+        if (!same) return;
+        T stored{};
+        if (static_cast<std::size_t>(end - p) < sizeof v) {
+            same = false;
+            return;
+        }
+        std::memcpy(&stored, p, sizeof stored);
+        same = stored == v;
+        p += sizeof v;
+    }
+    void text(const std::string& s) {
+        raw(s.size());
+        if (!same) return;
+        if (static_cast<std::size_t>(end - p) < s.size() || std::memcmp(p, s.data(), s.size()) != 0) {
+            same = false;
+            return;
+        }
+        p += s.size();
+    }
+};
 
 template <typename Record>
 bool in_id_order(const std::vector<Record>& v) {
@@ -588,18 +632,17 @@ bool in_id_order(const std::vector<Record>& v) {
 
 // Merges the base's prints with @p now (both in id order) into @p drops, @p beats and @p puts.
 template <typename Record>
-void diff(const std::string& arena, const std::vector<ledger_snapshot::print>& base, const std::vector<Record>& now,
+void diff(const char* arena, const std::vector<ledger_snapshot::print>& base, const std::vector<Record>& now,
           std::vector<std::uint64_t>& drops, std::vector<std::pair<std::uint64_t, std::int64_t>>& beats,
           std::vector<Record>& puts) {
-    std::string scratch;
     std::size_t i = 0;
     for (const auto& r : now) {
         while (i < base.size() && base[i].id < r.id) drops.push_back(base[i++].id);
         if (i < base.size() && base[i].id == r.id) {
-            scratch.clear();
-            encode(scratch, r);
             const auto& b = base[i++];
-            if (std::string_view(arena).substr(b.offset, b.size) != scratch) {
+            matcher m{arena + b.offset, arena + b.offset + b.size};
+            visit(m, r);
+            if (!m.same || m.p != m.end) {
                 puts.push_back(r);
             } else if (b.heartbeat_ms != r.heartbeat_ms) {
                 beats.emplace_back(r.id, r.heartbeat_ms);
@@ -612,14 +655,25 @@ void diff(const std::string& arena, const std::vector<ledger_snapshot::print>& b
 }
 
 template <typename Record>
-void take_prints(std::string& arena, std::vector<ledger_snapshot::print>& prints, const std::vector<Record>& v) {
+std::size_t bytes_of(const std::vector<Record>& v) {
+    sizer z;
+    for (const auto& r : v) visit(z, r);
+    return z.n;
+}
+
+// Appends the records' bytes to @p arena (sized for them already from @p at) and their prints.
+template <typename Record>
+void take_prints(char* arena, std::size_t at, std::vector<ledger_snapshot::print>& prints,
+                 const std::vector<Record>& v) {
     prints.reserve(v.size());
+    writer w{arena + at};
     for (const auto& r : v) {
-        const auto offset = arena.size();
-        encode(arena, r);
-        prints.push_back({r.id, r.heartbeat_ms, offset, arena.size() - offset});
+        const auto offset = static_cast<std::size_t>(w.p - arena);
+        visit(w, r);
+        prints.push_back({r.id, r.heartbeat_ms, offset, static_cast<std::size_t>(w.p - arena) - offset});
     }
-    std::sort(prints.begin(), prints.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+    const auto by_id = [](const auto& a, const auto& b) { return a.id < b.id; };
+    if (!std::is_sorted(prints.begin(), prints.end(), by_id)) std::sort(prints.begin(), prints.end(), by_id);
 }
 
 template <typename Record>
@@ -634,8 +688,11 @@ void sort_by_id(std::vector<Record>& v) {
 }  // namespace
 
 ledger_snapshot::ledger_snapshot(const ledger_state& state) : next_id_(state.next_id) {
-    take_prints(arena_, reservations_, state.reservations);
-    take_prints(arena_, waiters_, state.waiters);
+    const auto reservation_bytes = bytes_of(state.reservations);
+    arena_ = std::make_unique_for_overwrite<char[]>(reservation_bytes +
+                                                    bytes_of(state.waiters));  // NOLINT(*-avoid-c-arrays)
+    take_prints(arena_.get(), 0, reservations_, state.reservations);
+    take_prints(arena_.get(), reservation_bytes, waiters_, state.waiters);
 }
 
 ledger_delta ledger_snapshot::delta_to(const ledger_state& now) const {
@@ -646,8 +703,9 @@ ledger_delta ledger_snapshot::delta_to(const ledger_state& now) const {
     if (!in_id_order(now.reservations) || !in_id_order(now.waiters)) {
         throw state_error("ledger_snapshot::delta_to: records out of id order (call sort_records first)");
     }
-    diff(arena_, reservations_, now.reservations, d.dropped_reservations, d.beaten_reservations, d.put_reservations);
-    diff(arena_, waiters_, now.waiters, d.dropped_waiters, d.beaten_waiters, d.put_waiters);
+    diff(arena_.get(), reservations_, now.reservations, d.dropped_reservations, d.beaten_reservations,
+         d.put_reservations);
+    diff(arena_.get(), waiters_, now.waiters, d.dropped_waiters, d.beaten_waiters, d.put_waiters);
     return d;
 }
 
@@ -699,9 +757,12 @@ public:
             return !farther_than(now_ms_, heartbeat_ms, foreign_expiry_ms);
         }
         if (self_ && who == *self_) return true;
-        auto it = start_times_.find(who.pid);
-        if (it == start_times_.end()) it = start_times_.emplace(who.pid, processes_.start_time(who.pid)).first;
-        return it->second && *it->second == who.start_time;
+        if (last_ == nullptr || last_->first != who.pid) {  // records of one holder often come in a row
+            auto it = start_times_.find(who.pid);
+            if (it == start_times_.end()) it = start_times_.emplace(who.pid, processes_.start_time(who.pid)).first;
+            last_ = &*it;
+        }
+        return last_->second && *last_->second == who.start_time;
     }
 
 private:
@@ -710,6 +771,7 @@ private:
     const host_identity& local_;
     std::int64_t now_ms_;
     std::unordered_map<std::uint32_t, std::optional<std::uint64_t>> start_times_;
+    const std::pair<const std::uint32_t, std::optional<std::uint64_t>>* last_ = nullptr;  // nodes are stable
 };
 
 }  // namespace
