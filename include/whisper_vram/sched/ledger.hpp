@@ -39,14 +39,21 @@
 /// `ledger.corrupt-<UTC time>` before it is rebuilt, and the warning names the copy.
 ///
 /// ## Writes
-/// Every access holds `flock` on `ledger.lock` while it reads, reaps and rewrites. A rewrite goes to
-/// `ledger.tmp` (0600, or 0660 in a shared folder) and is renamed over `ledger`: a failed write (a full
-/// disk, ENOSPC; a quota) leaves the old ledger as it was, and a kill in mid-write leaves at worst a
-/// stale `ledger.tmp`. No fsync: after a machine crash every holder is dead anyway.
+/// Every access holds `flock` on `ledger.lock` while it reads, reaps and writes. A change is one
+/// journal line appended with one write(2) (O_APPEND): a kill in mid-write leaves a last line without
+/// its newline, ignored by readers and cut off (ftruncate) by the next writer; a failed write (ENOSPC,
+/// a quota) is cut off at once, leaving the ledger byte for byte as it was. Once the journal holds more
+/// entries than 2 × live records + 1024 (or the file would pass half of max_ledger_file_bytes), the
+/// change is a compaction instead: the whole state goes to `ledger.tmp` (0600, or 0660 in a shared
+/// folder), renamed over `ledger`; a kill then leaves at worst a stale `ledger.tmp`. A reader keeps its
+/// parse and replays only the lines appended since (same inode and header). No fsync: after a machine
+/// crash every holder is dead anyway.
 ///
 /// ## Limits
 /// A record of more than @ref max_record_bytes is refused (at parse: dropped with a warning; at
-/// reserve: usage_error); sums of bytes saturate; a ledger holds at most @ref max_ledger_records records.
+/// reserve: usage_error); sums of bytes saturate; a ledger holds at most @ref max_ledger_records records
+/// (a new one beyond is refused; a file with more, in its snapshot or once its journal is replayed, is
+/// refused at parse with a state_error, untouched); a file over @ref max_ledger_file_bytes is refused unread.
 
 #include <chrono>
 #include <cstdint>
