@@ -5,16 +5,20 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "whisper_vram/core/error.hpp"
 
@@ -32,6 +36,89 @@ void nap(std::chrono::milliseconds ms) noexcept {
     }
 }
 
+// ---- the job's cgroup (cgroup v2, where our own cgroup folder is writable) -------------------------
+// Its folder is g_cgroup_prefix + the job's pgid ("<our cgroup>/whisper-vram-run-<run's pid>-"), set
+// before the guardian forks, so the guardian (async-signal-safe calls only) finds it too. Empty: none.
+char g_cgroup_prefix
+    [4096];  // NOLINT(cppcoreguidelines-avoid-c-arrays,cppcoreguidelines-avoid-non-const-global-variables)
+std::size_t g_cgroup_prefix_size = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+// @p out = the job cgroup's folder (+ "/" + @p leaf when given); false when there is none or it does
+// not fit. Async-signal-safe.
+bool job_cgroup_path(pid_t pgid, const char* leaf, char* out, std::size_t size) noexcept {
+    if (g_cgroup_prefix_size == 0 || pgid <= 0) return false;
+    char digits[16];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    std::size_t n = 0;
+    for (auto v = static_cast<unsigned long>(pgid); v > 0 && n < sizeof digits; v /= 10) {
+        digits[n++] = static_cast<char>('0' + (v % 10));
+    }
+    const std::size_t leaf_size = leaf != nullptr ? std::strlen(leaf) + 1 : 0;
+    if (g_cgroup_prefix_size + n + leaf_size + 1 > size) return false;
+    std::memcpy(out, g_cgroup_prefix, g_cgroup_prefix_size);
+    std::size_t at = g_cgroup_prefix_size;
+    while (n > 0) out[at++] = digits[--n];
+    if (leaf != nullptr) {
+        out[at++] = '/';
+        std::memcpy(out + at, leaf, leaf_size - 1);
+        at += leaf_size - 1;
+    }
+    out[at] = '\0';
+    return true;
+}
+
+// Writes @p text to the cgroup file @p leaf of @p pgid's cgroup; false when that fails (or there is none).
+bool write_cgroup_file(pid_t pgid, const char* leaf, const char* text) noexcept {
+    char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    if (!job_cgroup_path(pgid, leaf, path, sizeof path)) return false;
+    const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const auto size = std::strlen(text);
+    const bool ok = ::write(fd, text, size) == static_cast<ssize_t>(size);
+    ::close(fd);
+    return ok;
+}
+
+// True while @p pgid's cgroup holds a process (cgroup.procs is not empty).
+bool cgroup_populated(pid_t pgid) noexcept {
+    char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    if (!job_cgroup_path(pgid, "cgroup.procs", path, sizeof path)) return false;
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    char c = 0;
+    const bool any = ::read(fd, &c, 1) == 1;
+    ::close(fd);
+    return any;
+}
+
+// SIGKILLs every process of @p pgid's cgroup (cgroup.kill, or each pid of cgroup.procs until none is
+// left), then removes the cgroup, each within @p bound. Async-signal-safe.
+void end_cgroup(pid_t pgid, std::chrono::milliseconds bound) noexcept {
+    char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    if (!job_cgroup_path(pgid, nullptr, path, sizeof path) || ::access(path, F_OK) != 0) return;
+    const bool killed_all = write_cgroup_file(pgid, "cgroup.kill", "1");
+    char procs[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    (void)job_cgroup_path(pgid, "cgroup.procs", procs, sizeof procs);
+    for (std::chrono::milliseconds waited{0}; waited < bound; waited += poll_step) {
+        if (!killed_all) {  // no cgroup.kill (before Linux 5.14): one pid at a time
+            const int fd = ::open(procs, O_RDONLY | O_CLOEXEC);
+            char buf[4096];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+            const ssize_t got = fd >= 0 ? ::read(fd, buf, sizeof buf) : 0;
+            if (fd >= 0) ::close(fd);
+            long pid = 0;
+            for (ssize_t i = 0; i < got; ++i) {
+                if (buf[i] >= '0' && buf[i] <= '9') {
+                    pid = pid * 10 + (buf[i] - '0');
+                } else {
+                    if (pid > 1) ::kill(static_cast<pid_t>(pid), SIGKILL);
+                    pid = 0;
+                }
+            }
+        }
+        if (::rmdir(path) == 0 || errno == ENOENT) return;
+        nap(poll_step);
+    }
+}
+
 // Reaps the group's members that are this process's children (orphans adopted by the subreaper).
 void reap_group(pid_t pgid) noexcept {
     int raw = 0;
@@ -39,11 +126,14 @@ void reap_group(pid_t pgid) noexcept {
     }
 }
 
-// Waits up to @p bound for the group to vanish, reaping what it may.
-bool wait_gone(pid_t pgid, std::chrono::milliseconds bound) noexcept {
+// True while process group @p pgid has a member (its cgroup aside).
+bool group_has_members(pid_t pgid) noexcept { return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM); }
+
+// Waits up to @p bound for the group (and, with @p with_cgroup, its cgroup) to vanish, reaping what it may.
+bool wait_gone(pid_t pgid, std::chrono::milliseconds bound, bool with_cgroup = true) noexcept {
     for (std::chrono::milliseconds waited{0};; waited += poll_step) {
         reap_group(pgid);
-        if (!process_group_alive(pgid)) return true;
+        if (!group_has_members(pgid) && !(with_cgroup && cgroup_populated(pgid))) return true;
         if (waited >= bound) return false;
         nap(poll_step);
     }
@@ -101,43 +191,97 @@ bool write_all(int fd, const void* data, std::size_t size) noexcept {
 
 }  // namespace
 
-std::string cgroup_availability() {
-    std::ifstream self("/proc/self/cgroup");
+cgroup_probe probe_cgroup() {
+    cgroup_probe out;
+    // The cgroup v2 mount (at /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid system).
+    std::ifstream mountinfo("/proc/self/mountinfo");
     std::string line;
+    std::string mount_root;
+    while (std::getline(mountinfo, line)) {
+        std::istringstream fields(line);
+        std::vector<std::string> f;
+        for (std::string w; fields >> w;) f.push_back(w);
+        const auto dash = std::find(f.begin(), f.end(), "-");
+        if (f.size() < 5 || dash == f.end() || dash + 1 == f.end() || *(dash + 1) != "cgroup2") continue;
+        mount_root = f[3];
+        out.mount = f[4];
+        break;
+    }
+    std::ifstream self("/proc/self/cgroup");
     std::string path;
     while (std::getline(self, line)) {
         if (line.starts_with("0::")) path = line.substr(3);
     }
-    const std::string root = "/sys/fs/cgroup";
-    if (path.empty() || ::access((root + "/cgroup.controllers").c_str(), F_OK) != 0) {
-        return "job cgroup: not available (no cgroup v2 hierarchy at /sys/fs/cgroup); run ends jobs by process group";
+    if (out.mount.empty() || path.empty()) {
+        out.reason = "no cgroup v2 hierarchy is mounted";
+        return out;
     }
-    const std::string dir = root + (path == "/" ? "" : path);
-    const bool writable = ::access(dir.c_str(), W_OK) == 0 && ::access((dir + "/cgroup.procs").c_str(), W_OK) == 0 &&
-                          ::access((dir + "/cgroup.subtree_control").c_str(), W_OK) == 0;
-    return fmt::format(
-        "job cgroup: cgroup v2 at {} is {}; run ends jobs by process group (own cgroups are not "
-        "used yet)",
-        dir, writable ? "writable (delegated): a job could get a cgroup of its own" : "not writable");
+    if (mount_root != "/") {
+        if (!path.starts_with(mount_root)) {
+            out.reason = fmt::format("our cgroup {} is outside the cgroup v2 mount at {}", path, out.mount);
+            return out;
+        }
+        path = path.substr(mount_root.size());
+    }
+    out.dir = out.mount + (path == "/" ? "" : path);
+    out.writable = ::access(out.dir.c_str(), W_OK) == 0 && ::access((out.dir + "/cgroup.procs").c_str(), W_OK) == 0;
+    out.reason = out.writable ? "writable (root, or a delegated subtree)" : "not writable (not delegated to this user)";
+    return out;
 }
 
-bool process_group_alive(pid_t pgid) noexcept {
-    if (pgid <= 1) return false;
-    return ::kill(-pgid, 0) == 0 || errno == EPERM;
+std::string cgroup_availability() {
+    const auto p = probe_cgroup();
+    if (p.dir.empty()) {
+        return fmt::format(
+            "job containment: process group only ({}); a job process that leaves its process group "
+            "(setsid) can outlive run",
+            p.reason);
+    }
+    if (!p.writable) {
+        return fmt::format(
+            "job containment: process group only: cgroup v2 at {} is {}; a job process that leaves its "
+            "process group (setsid) can outlive run",
+            p.dir, p.reason);
+    }
+    return fmt::format(
+        "job containment: per-job cgroup and process group: cgroup v2 at {} is {}, so run puts each "
+        "job in {}/whisper-vram-run-<run pid>-<job pid> and kills the whole cgroup (cgroup.kill) when "
+        "the job ends or run dies",
+        p.dir, p.reason, p.dir);
 }
+
+std::optional<std::string> job_cgroup(pid_t pgid) {
+    char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    if (!job_cgroup_path(pgid, nullptr, path, sizeof path) || ::access(path, F_OK) != 0) return std::nullopt;
+    return std::string(path);
+}
+
+bool process_group_alive(pid_t pgid) noexcept { return group_has_members(pgid) || cgroup_populated(pgid); }
 
 bool end_process_group(pid_t pgid, std::chrono::milliseconds grace, bool await_removal) noexcept {
     if (pgid <= 1) return true;
     reap_group(pgid);
-    if (!process_group_alive(pgid)) return true;
-    ::kill(-pgid, SIGTERM);
-    ::kill(-pgid, SIGCONT);  // a stopped member cannot act on SIGTERM
-    if (wait_gone(pgid, grace)) return true;
-    ::kill(-pgid, SIGKILL);
+    if (group_has_members(pgid)) {
+        ::kill(-pgid, SIGTERM);
+        ::kill(-pgid, SIGCONT);  // a stopped member cannot act on SIGTERM
+        if (!wait_gone(pgid, grace, false)) ::kill(-pgid, SIGKILL);
+    }
+    // What is left in the job's cgroup (a process that left the group with setsid): killed, and the
+    // cgroup removed. Without a cgroup: nothing.
+    end_cgroup(pgid, await_removal ? removal_bound : std::chrono::milliseconds(1000));
     return !await_removal || wait_gone(pgid, removal_bound);
 }
 
 job_guardian::job_guardian(std::chrono::milliseconds grace) {
+    // The job cgroups' folder prefix, before the fork: the guardian needs it too.
+    g_cgroup_prefix_size = 0;
+    if (const auto p = probe_cgroup(); p.writable) {
+        const auto prefix = fmt::format("{}/whisper-vram-run-{}-", p.dir, ::getpid());
+        if (prefix.size() < sizeof g_cgroup_prefix) {
+            std::memcpy(g_cgroup_prefix, prefix.c_str(), prefix.size() + 1);  // with its NUL
+            g_cgroup_prefix_size = prefix.size();
+        }
+    }
     int fds[2];  // a socket pair rather than a pipe: send() can refuse SIGPIPE
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
         throw error(fmt::format("run: socketpair: {}", std::strerror(errno)));
@@ -168,6 +312,14 @@ job_guardian::~job_guardian() {
 }
 
 void job_guardian::watch(pid_t pgid) noexcept {
+    watched_ = pgid;
+    // A cgroup of its own for the job (it waits for run's go before exec: nothing of it runs yet).
+    // Any failure: no cgroup, the process group alone (silently; debug says which applies).
+    char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    if (job_cgroup_path(pgid, nullptr, path, sizeof path) && ::mkdir(path, 0755) == 0) {
+        const auto pid = std::to_string(pgid);
+        if (!write_cgroup_file(pgid, "cgroup.procs", pid.c_str())) ::rmdir(path);
+    }
     const auto message = static_cast<std::int32_t>(pgid);
     (void)write_all(write_fd_, &message, sizeof message);
 }
@@ -175,6 +327,8 @@ void job_guardian::watch(pid_t pgid) noexcept {
 void job_guardian::disarm() noexcept {
     const std::int32_t message = 0;
     (void)write_all(write_fd_, &message, sizeof message);
+    char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
+    if (job_cgroup_path(watched_, nullptr, path, sizeof path)) ::rmdir(path);  // empty now: the group is gone
 }
 
 }  // namespace whisper_vram::cli

@@ -9,24 +9,46 @@
 // what is left of the group itself, then disarms the guardian (one byte) before releasing the
 // reservation. The ledger keeps a reservation whose holder died while its child_pid group still has
 // a member (process_table::group_alive), so the next job is never admitted beside a survivor.
+//
+// Where cgroup v2 is mounted and our own cgroup folder is writable (root, or a delegated subtree),
+// the job also gets a cgroup of its own, `<our cgroup>/whisper-vram-run-<run pid>-<job pid>` (a leaf:
+// the "no internal processes" rule is kept), joined before it execs. Ending the job (run, or the
+// guardian when run died) then also kills the whole cgroup (cgroup.kill, or SIGKILL to each pid of
+// cgroup.procs until none is left) and removes it, so a process that left the job's process group
+// (`setsid`) dies too. Otherwise (no cgroup v2, not writable, mkdir or the move refused): the process
+// group alone, silently; `debug` says which applies and why.
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace whisper_vram::cli {
 
-/// Whether this process sits in a cgroup v2 it may manage (a delegated, writable subtree), where
-/// `run` could give each job a cgroup of its own: one line for `debug`. `run` itself relies on
-/// process groups (not on cgroups) to end a job.
+/// Where this process sits in cgroup v2.
+struct cgroup_probe {
+    std::string mount;      ///< the cgroup2 mount point ("" when none)
+    std::string dir;        ///< our own cgroup's folder ("" when not found)
+    bool writable = false;  ///< a job cgroup can be made in dir (and a process moved into it)
+    std::string reason;     ///< why (not) writable, or why there is no dir
+};
+/// Reads /proc/self/mountinfo and /proc/self/cgroup (and checks access to the folder).
+[[nodiscard]] cgroup_probe probe_cgroup();
+
+/// The containment `run` will use and why, one line for `debug` (human and --json notes).
 [[nodiscard]] std::string cgroup_availability();
 
-/// True while process group @p pgid has a member (zombies included): kill(-pgid, 0).
+/// The folder of job @p pgid's cgroup while it exists (made by job_guardian::watch); nullopt otherwise.
+[[nodiscard]] std::optional<std::string> job_cgroup(pid_t pgid);
+
+/// True while process group @p pgid has a member (zombies included): kill(-pgid, 0), or its job
+/// cgroup (if any) holds a process.
 [[nodiscard]] bool process_group_alive(pid_t pgid) noexcept;
 
-/// Ends process group @p pgid: SIGTERM (and SIGCONT), up to @p grace for it to end, SIGKILL, then
-/// (when @p await_removal) up to 10 s more for the kernel to remove it. Meanwhile reaps this
+/// Ends process group @p pgid: SIGTERM (and SIGCONT), up to @p grace for it to end, SIGKILL; then
+/// kills what is left in its job cgroup (if any) and removes the cgroup; then (when @p await_removal)
+/// up to 10 s more for the kernel to remove them. Meanwhile reaps this
 /// process's exited children of that group (run is a child subreaper: the job's orphans become its
 /// children). Async-signal-safe (kill, waitpid, nanosleep only), so the guardian uses it after
 /// fork. Returns true when the group is gone (or SIGKILL was sent, without @p await_removal).
@@ -45,9 +67,10 @@ public:
     job_guardian(job_guardian&&) = delete;
     job_guardian& operator=(job_guardian&&) = delete;
 
-    /// Tells the guardian which group to end if run dies.
+    /// Tells the guardian which group to end if run dies; first moves @p pgid (the job, not yet
+    /// exec'd) into a job cgroup of its own where the machine allows (see the file comment).
     void watch(pid_t pgid) noexcept;
-    /// The group is gone: the guardian exits without signalling anything.
+    /// The group is gone: the guardian exits without signalling anything; the (empty) job cgroup is removed.
     void disarm() noexcept;
     /// The guardian's pid.
     [[nodiscard]] pid_t pid() const noexcept { return pid_; }
@@ -57,6 +80,7 @@ public:
 private:
     int write_fd_ = -1;
     pid_t pid_ = 0;
+    pid_t watched_ = 0;
 };
 
 }  // namespace whisper_vram::cli

@@ -54,9 +54,6 @@ private:
     throw state_error(fmt::format("ledger: cannot {} '{}': {}; {}", what, path.string(), std::strerror(err), fix));
 }
 
-// A ledger beyond this is not one we wrote (max_ledger_records records are ~25 MiB): left untouched.
-constexpr std::size_t max_ledger_file_bytes = std::size_t{64} << 20U;
-
 std::string read_all(int fd, const std::filesystem::path& path) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) fail("inspect", path);
@@ -274,32 +271,165 @@ std::int64_t mtime_ns(const struct stat& st) {
     return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
-}  // namespace
-
-std::optional<ledger_state> file_ledger::cached_state(int fd) const {
-    if (!cache_.valid) return std::nullopt;
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-    if (st.st_dev != cache_.dev || st.st_ino != cache_.ino || st.st_size != cache_.size ||
-        mtime_ns(st) != cache_.mtime_ns) {
-        return std::nullopt;
+// Bytes [from, to) of @p fd (fewer when the file is shorter).
+std::string read_range(int fd, const std::filesystem::path& path, std::size_t from, std::size_t to) {
+    std::string text(to - from, '\0');
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::pread(fd, text.data() + done, text.size() - done, static_cast<off_t>(from + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("read", path);
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
     }
-    // Same file, same size and time: and the same header (every writer bumps its generation).
-    std::string head(cache_.header.size(), '\0');
-    if (::pread(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) || head != cache_.header) {
-        return std::nullopt;
-    }
-    return cache_.state;
+    text.resize(done);
+    return text;
 }
 
-void file_ledger::remember(const std::string& text, const ledger_state* state) {
-    cache_.valid = false;
-    if (state == nullptr || state->generation == 0) return;  // damaged or version 1: parse every time
+// Compaction (a rewrite of the snapshot) is due once the journal would hold more entries than twice
+// the live records plus this, or the file would pass half of max_ledger_file_bytes.
+constexpr std::size_t journal_slack = 1024;
+
+}  // namespace
+
+bool file_ledger::refresh_cache(int fd) {
+    if (!cache_.valid) return false;
     struct stat st {};
-    if (::stat(file_.c_str(), &st) != 0) return;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_dev != cache_.dev || st.st_ino != cache_.ino) {
+        return false;
+    }
+    // The same file (a compaction makes a new one, with a new generation in its header).
+    std::string head(cache_.header.size(), '\0');
+    if (::pread(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()) || head != cache_.header) {
+        return false;
+    }
+    if (st.st_size == cache_.size && mtime_ns(st) == cache_.mtime_ns) return true;  // unchanged
+    // Grown by appended journal lines (a torn tail, cut later, may lie beyond cache_.intact).
+    if (cache_.version < ledger_format_version || st.st_size < 0 ||
+        static_cast<std::size_t>(st.st_size) < cache_.intact ||
+        static_cast<std::uint64_t>(st.st_size) > max_ledger_file_bytes) {
+        return false;
+    }
+    const auto tail = read_range(fd, file_, cache_.intact, static_cast<std::size_t>(st.st_size));
+    const auto replay = replay_journal(cache_.state, tail);
+    if (replay.damaged || replay.over_limit > 0) {
+        cache_.valid = false;  // the state is partly changed: parsed again from the start (which reports it)
+        return false;
+    }
+    cache_.intact += replay.consumed;
+    cache_.journal_ops += replay.ops;
+    cache_.size = st.st_size;
+    cache_.mtime_ns = mtime_ns(st);
+    return true;
+}
+
+bool file_ledger::load(ledger_access& access, int fd) {
+    cache_ = parsed_cache{};
+    const std::string text = fd >= 0 ? read_all(fd, file_) : std::string();
+    if (!looks_like_ledger(text)) {
+        throw state_error(
+            fmt::format("'{}' is not a whisper-vram ledger (it does not start with the ledger header) and was left "
+                        "untouched; move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
+                        file_.string()));
+    }
+    if (const auto v = ledger_header_version(text); v && *v > ledger_format_version) {
+        throw state_error(fmt::format(
+            "ledger '{}' is format version {}, newer than this program reads (1 to {}); it was left untouched: use "
+            "the newer whisper-vram that wrote it, or set WHISPER_VRAM_STATE_DIR to another folder",
+            file_.string(), *v, ledger_format_version));
+    }
+    auto parsed = parse_ledger_file(text);
+    if (parsed.over_limit > 0) {
+        throw state_error(fmt::format(
+            "ledger '{}' holds more than {} records (read {} before stopping), beyond the limit of {}; it was left "
+            "untouched: move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
+            file_.string(), max_ledger_records, parsed.over_limit, max_ledger_records));
+    }
+    const bool damaged = !parsed.problems.empty();
+    if (damaged) {
+        copy_aside(text, parsed.problems, access);
+        // The header may be lost with its generation: restart above any earlier one.
+        parsed.state.generation = std::max(parsed.state.generation, static_cast<std::uint64_t>(seams_.clock()));
+    }
+    cache_.state = std::move(parsed.state);
+    cache_.version = parsed.version;
+    cache_.intact = parsed.intact_bytes;
+    cache_.snapshot = parsed.snapshot_bytes;
+    cache_.journal_ops = parsed.journal_ops;
+    // Reused by the next access while the file stays as read: ours, whole, with a generation (version 1
+    // has none: parsed every time, and rewritten as version 3 on its first change).
+    struct stat st {};
     const auto nl = text.find('\n');
-    if (nl == std::string::npos || static_cast<std::uint64_t>(st.st_size) != text.size()) return;
-    cache_ = {true, st.st_dev, st.st_ino, st.st_size, mtime_ns(st), text.substr(0, nl + 1), *state};
+    if (!damaged && fd >= 0 && cache_.state.generation != 0 && nl != std::string::npos && ::fstat(fd, &st) == 0 &&
+        static_cast<std::uint64_t>(st.st_size) == text.size()) {
+        cache_.valid = true;
+        cache_.dev = st.st_dev;
+        cache_.ino = st.st_ino;
+        cache_.size = st.st_size;
+        cache_.mtime_ns = mtime_ns(st);
+        cache_.header = text.substr(0, nl + 1);
+    }
+    return damaged;
+}
+
+void file_ledger::persist(ledger_delta& delta, bool force_compaction) {
+    ledger_state& state = cache_.state;
+    const bool appendable = cache_.valid && cache_.version == ledger_format_version && !force_compaction;
+    cache_.valid = false;  // until the file is known to hold this state
+    state.generation = saturating_add(state.generation, 1);
+    if (appendable) {
+        delta.generation = state.generation;
+        delta.next_id = state.next_id;
+        const std::string line = serialize_delta(delta);
+        const std::size_t live = state.reservations.size() + state.waiters.size();
+        if (cache_.journal_ops + delta.ops() <= 2 * live + journal_slack &&
+            cache_.intact + line.size() <= max_ledger_file_bytes / 2) {
+            const unique_fd out = open_own(file_, O_WRONLY | O_APPEND, file_mode_, "open");
+            struct stat st {};
+            if (::fstat(out.get(), &st) != 0) fail("inspect", file_);
+            // A line a writer killed mid-write left unfinished (it has no newline, and no reader applied it).
+            if (static_cast<std::uint64_t>(st.st_size) != cache_.intact &&
+                ::ftruncate(out.get(), static_cast<off_t>(cache_.intact)) != 0) {
+                fail("cut the unfinished last line of", file_);
+            }
+            if (!seams_.write(out.get(), line)) {
+                const int err = errno;
+                (void)::ftruncate(out.get(), static_cast<off_t>(cache_.intact));  // the ledger as it was
+                errno = err;
+                fail("write", file_);
+            }
+            if (::fstat(out.get(), &st) != 0) return;  // the next access parses it again
+            cache_.intact += line.size();
+            cache_.journal_ops += delta.ops();
+            cache_.size = st.st_size;
+            cache_.mtime_ns = mtime_ns(st);
+            cache_.valid = static_cast<std::uint64_t>(st.st_size) == cache_.intact;
+            return;
+        }
+    }
+    // Compaction: the whole state as a new snapshot (ledger.tmp, then renamed over the ledger).
+    const std::string text = serialize_ledger(state);
+    if (text.size() > max_ledger_file_bytes) {
+        throw state_error(fmt::format(
+            "ledger '{}': its {} records would take {} bytes, more than the limit of {}; nothing was written: release "
+            "some (whisper-vram tasks; whisper-vram tasks release ID)",
+            file_.string(), state.reservations.size() + state.waiters.size(), text.size(), max_ledger_file_bytes));
+    }
+    write_back(text);
+    struct stat st {};
+    if (::stat(file_.c_str(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != text.size()) return;
+    cache_.valid = true;
+    cache_.dev = st.st_dev;
+    cache_.ino = st.st_ino;
+    cache_.size = st.st_size;
+    cache_.mtime_ns = mtime_ns(st);
+    cache_.intact = text.size();
+    cache_.snapshot = text.size();
+    cache_.journal_ops = 0;
+    cache_.version = ledger_format_version;
+    cache_.header = text.substr(0, text.find('\n') + 1);
 }
 
 ledger_access file_ledger::update(const std::function<bool(ledger_state&)>& fn) { return access_locked(fn, nullptr); }
@@ -319,43 +449,43 @@ ledger_access file_ledger::access_locked(const std::function<bool(ledger_state&)
         while (::flock(lock.get(), LOCK_EX) != 0) {
             if (errno != EINTR) fail("lock", lock_file_);
         }
-        std::string text;
-        std::vector<std::string> problems;
-        std::optional<ledger_state> parsed;
         const std::lock_guard cache_lock(cache_mutex_);
+        bool damaged = false;
         {
             const unique_fd file(::open(file_.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
             if (file.get() < 0 && errno != ENOENT) fail("open", file_);
-            if (file.get() >= 0) parsed = cached_state(file.get());
-            if (file.get() >= 0 && !parsed) text = read_all(file.get(), file_);
+            if (file.get() < 0 || !refresh_cache(file.get())) damaged = load(access, file.get());
         }
-        if (!parsed) {
-            if (!looks_like_ledger(text)) {
-                throw state_error(fmt::format(
-                    "'{}' is not a whisper-vram ledger (it does not start with the ledger header) and was left "
-                    "untouched; move it elsewhere, or set WHISPER_VRAM_STATE_DIR to another folder",
-                    file_.string()));
-            }
-            parsed = parse_ledger(text, problems);
-            if (!problems.empty()) {
-                copy_aside(text, problems, access);
-                // The header may be lost with its generation: restart above any earlier one.
-                parsed->generation = std::max(parsed->generation, static_cast<std::uint64_t>(seams_.clock()));
-            }
-            remember(text, problems.empty() ? &*parsed : nullptr);
-        }
-        ledger_state state = std::move(*parsed);
+        // The state is changed in place: until this access ends well (fn may throw, a write fail) the
+        // cache is not to be reused.
+        ledger_state& state = cache_.state;
+        const bool reusable = cache_.valid;
+        cache_.valid = false;
         reap_dead(state, *processes_, access, self_, host_, seams_.clock());
-        const bool changed = fn && fn(state);
-        const bool must_write =
-            changed || !problems.empty() || !access.reaped_reservations.empty() || !access.reaped_waiters.empty();
-        if (must_write) {
-            state.generation = saturating_add(state.generation, 1);
-            write_back(serialize_ledger(state));
-            cache_.valid = false;  // the next access reads what was written (a stat and one parse)
-            if (read_out != nullptr) *read_out = state;
-        } else if (read_out != nullptr) {
-            *read_out = std::move(state);  // nothing to write: no second copy of a big ledger
+        ledger_delta delta;
+        bool discarded = false;
+        if (fn) {
+            const ledger_snapshot before(state);
+            const bool changed = fn(state);
+            sort_records(state);
+            delta = before.delta_to(state);
+            // fn changed the state but asked not to write it: its change is dropped (the next access
+            // parses the file again), and so is this access's write (the next one reaps again).
+            discarded = !changed && !delta.empty();
+            if (!changed) delta = ledger_delta{};
+        }
+        for (const auto& r : access.reaped_reservations) delta.dropped_reservations.push_back(r.id);
+        for (const auto& w : access.reaped_waiters) delta.dropped_waiters.push_back(w.id);
+        if (!discarded) {
+            cache_.valid = reusable;
+            if (!delta.empty() || damaged) persist(delta, damaged);
+        }
+        if (read_out != nullptr) {
+            if (cache_.valid) {
+                *read_out = state;
+            } else {
+                *read_out = std::move(state);  // parsed again next time anyway: no second copy
+            }
         }
     }  // unlocked here
     if (warnings_) {

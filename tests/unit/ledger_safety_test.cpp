@@ -307,9 +307,9 @@ TEST(LedgerHeartbeat, VersionOneLedgersStillParse) {
     ASSERT_EQ(s.waiters.size(), 1U);
     EXPECT_EQ(s.waiters[0].heartbeat_ms, 5678);
     EXPECT_EQ(s.next_id, 5U);
-    // Written back as version 2, with the fields.
+    // Written back as version 3 (the current one), with the fields.
     const auto text = serialize_ledger(s);
-    EXPECT_NE(text.find(R"("version":2)"), std::string::npos);
+    EXPECT_NE(text.find(R"("version":3)"), std::string::npos);
     EXPECT_NE(text.find(R"("heartbeat_ms":1234)"), std::string::npos);
 }
 

@@ -16,7 +16,12 @@
 ///    "bytes":…,"gpus":[UUID…],"model":…,"since_ms":…}
 ///   {"type":"end","records":K}                                    trailer: K lines above it
 /// Version 1 (no pid_ns, boot_id, heartbeat_ms) still parses: such a record counts as local (judged
-/// by /proc) and its heartbeat is its since_ms. Every write is version 2.
+/// by /proc) and its heartbeat is its since_ms. Version 2 is version 1 with those fields.
+///
+/// Version 3 (written since) is version 2 (with "version":3) followed by a journal: after the end
+/// marker, one line per change (serialize_delta: `{"type":"ops",…}<TAB>crc32`), appended by one
+/// write(2) under the lock. A version-1 or -2 file is rewritten as version 3 on its first change; a
+/// file of a newer version is refused (state_error), never rewritten.
 ///
 /// ## Liveness: /proc for local records, heartbeats for foreign ones
 /// A record names the PID namespace (inode of /proc/self/ns/pid) and boot (boot_id) of its holder.
@@ -34,14 +39,21 @@
 /// `ledger.corrupt-<UTC time>` before it is rebuilt, and the warning names the copy.
 ///
 /// ## Writes
-/// Every access holds `flock` on `ledger.lock` while it reads, reaps and rewrites. A rewrite goes to
-/// `ledger.tmp` (0600, or 0660 in a shared folder) and is renamed over `ledger`: a failed write (a full
-/// disk, ENOSPC; a quota) leaves the old ledger as it was, and a kill in mid-write leaves at worst a
-/// stale `ledger.tmp`. No fsync: after a machine crash every holder is dead anyway.
+/// Every access holds `flock` on `ledger.lock` while it reads, reaps and writes. A change is one
+/// journal line appended with one write(2) (O_APPEND): a kill in mid-write leaves a last line without
+/// its newline, ignored by readers and cut off (ftruncate) by the next writer; a failed write (ENOSPC,
+/// a quota) is cut off at once, leaving the ledger byte for byte as it was. Once the journal holds more
+/// entries than 2 × live records + 1024 (or the file would pass half of max_ledger_file_bytes), the
+/// change is a compaction instead: the whole state goes to `ledger.tmp` (0600, or 0660 in a shared
+/// folder), renamed over `ledger`; a kill then leaves at worst a stale `ledger.tmp`. A reader keeps its
+/// parse and replays only the lines appended since (same inode and header). No fsync: after a machine
+/// crash every holder is dead anyway.
 ///
 /// ## Limits
 /// A record of more than @ref max_record_bytes is refused (at parse: dropped with a warning; at
-/// reserve: usage_error); sums of bytes saturate; a ledger holds at most @ref max_ledger_records records.
+/// reserve: usage_error); sums of bytes saturate; a ledger holds at most @ref max_ledger_records records
+/// (a new one beyond is refused; a file with more, in its snapshot or once its journal is replayed, is
+/// refused at parse with a state_error, untouched); a file over @ref max_ledger_file_bytes is refused unread.
 
 #include <chrono>
 #include <cstdint>
@@ -52,6 +64,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -237,6 +250,8 @@ private:
     host_identity host_;
 };
 
+struct ledger_delta;
+
 /// Seams of a file_ledger, for tests (all optional).
 struct file_ledger_seams {
     wall_clock clock;  ///< judges heartbeats and names corrupt copies; default system_wall_clock_ms
@@ -275,8 +290,14 @@ private:
     ledger_access access_locked(const std::function<bool(ledger_state&)>& fn, ledger_state* read_out);
     void copy_aside(const std::string& text, const std::vector<std::string>& problems, ledger_access& access) const;
     void write_back(const std::string& text) const;
-    [[nodiscard]] std::optional<ledger_state> cached_state(int fd) const;
-    void remember(const std::string& text, const ledger_state* state);
+    /// Brings cache_ up to date with the open ledger @p fd (replaying what was appended); false when
+    /// it must be parsed from the start.
+    bool refresh_cache(int fd);
+    /// Loads the whole file into cache_ (throws state_error for a file that is not ours, too big, too
+    /// many records or of a newer version); copies a damaged one aside. Returns true when damaged.
+    bool load(ledger_access& access, int fd);
+    /// Writes @p delta (or, when due, a compacted snapshot) of cache_.state.
+    void persist(ledger_delta& delta, bool force_compaction);
     std::filesystem::path dir_;
     std::filesystem::path file_;
     std::filesystem::path lock_file_;
@@ -287,15 +308,19 @@ private:
     process_identity self_;
     host_identity host_;
     unsigned file_mode_ = 0600;  ///< 0660 in a group-shared folder
-    /// The last parse, reused while the file is the same (inode, size, mtime) and its header line
-    /// (with the generation) is byte for byte the same: a poll of an unchanged 10k-record ledger
-    /// does not parse it again.
+    /// The last parse, reused and brought up to date while the file is the same (inode) with the same
+    /// header line (with the generation of its last compaction): only the journal lines appended since
+    /// are read and replayed. Mutations change this state in place (no copy of a 10k-record ledger).
     struct parsed_cache {
         bool valid = false;
         std::uint64_t dev = 0;
         std::uint64_t ino = 0;
-        std::int64_t size = 0;
-        std::int64_t mtime_ns = 0;
+        std::int64_t size = 0;        ///< the file's size when last seen
+        std::int64_t mtime_ns = 0;    ///< and its modification time
+        std::size_t intact = 0;       ///< the end of the last complete line (appends go here)
+        std::size_t snapshot = 0;     ///< bytes of the snapshot (header to end marker)
+        std::size_t journal_ops = 0;  ///< entries in the journal
+        int version = 0;              ///< of the file
         std::string header;
         ledger_state state;
     };
@@ -310,10 +335,97 @@ private:
 /// Serialises @p state in the file format above.
 std::string serialize_ledger(const ledger_state& state);
 
-/// Parses ledger text (version 1 or 2). Never throws: corrupt content yields the records that parse
-/// with a good checksum and a warning per problem in @p warnings (empty text = empty ledger, no
-/// warning). Records of 0 or more than max_record_bytes bytes are dropped with a warning. Linear in
-/// the text (ids are checked with a hash set).
+/// The file format version this program writes; it reads 1 to this one and refuses newer files.
+inline constexpr int ledger_format_version = 3;
+/// The largest ledger file read (64 MiB; max_ledger_records records of ~330 bytes are ~21 MiB, and
+/// compaction keeps the journal below twice the records): a larger one is refused untouched.
+inline constexpr std::uint64_t max_ledger_file_bytes = std::uint64_t{64} << 20U;
+
+/// One change of a ledger: a journal line (version 3). Applied in this order: drops, puts (a record
+/// put replaces the record of its id, of either kind), beats (heartbeat_ms of a record by id).
+struct ledger_delta {
+    std::uint64_t next_id = 1;     ///< the state's next_id after the change
+    std::uint64_t generation = 0;  ///< the state's generation after the change
+    bool next_id_changed = false;  ///< next_id moved (an id was taken) even if no record changed
+    std::vector<std::uint64_t> dropped_reservations;
+    std::vector<std::uint64_t> dropped_waiters;
+    std::vector<std::pair<std::uint64_t, std::int64_t>> beaten_reservations;  ///< (id, heartbeat_ms)
+    std::vector<std::pair<std::uint64_t, std::int64_t>> beaten_waiters;
+    std::vector<reservation_record> put_reservations;  ///< new or changed records, whole
+    std::vector<waiter_record> put_waiters;
+    /// Number of entries (drops + beats + puts).
+    [[nodiscard]] std::size_t ops() const noexcept;
+    /// Nothing to write.
+    [[nodiscard]] bool empty() const noexcept { return ops() == 0 && !next_id_changed; }
+};
+
+/// The journal line of @p delta: `{"type":"ops","generation":G,"next_id":N,"drop":[…],"drop_waiters":[…],
+/// "put":[record…],"put_waiters":[record…],"beat":[[id,ms]…],"beat_waiters":[[id,ms]…]}<TAB>crc32`
+/// (empty lists left out).
+std::string serialize_delta(const ledger_delta& delta);
+
+/// A compact copy of a state's records (every field, in one byte buffer), taken before a change, to
+/// find what the change did without a second copy of the records.
+class ledger_snapshot {
+public:
+    explicit ledger_snapshot(const ledger_state& state);
+    /// What turns the snapshot's state into @p now (records in id order, see sort_records).
+    /// @throws state_error when @p now's records are not in id order.
+    [[nodiscard]] ledger_delta delta_to(const ledger_state& now) const;
+    /// One record of the snapshot (public for the helpers of the implementation).
+    struct print {
+        std::uint64_t id = 0;
+        std::int64_t heartbeat_ms = 0;
+        std::size_t offset = 0;  ///< of its bytes in the buffer
+        std::size_t size = 0;
+    };
+
+private:
+    std::uint64_t next_id_ = 1;
+    std::unique_ptr<char[]> arena_;  ///< the records' bytes  NOLINT(*-avoid-c-arrays)
+    std::vector<print> reservations_;
+    std::vector<print> waiters_;
+};
+
+/// Puts @p state's reservations and waiters in id order (cheap when only the last few are out of place).
+void sort_records(ledger_state& state);
+
+/// What parse_ledger_file found.
+struct ledger_parse {
+    ledger_state state;                 ///< records in id order
+    std::vector<std::string> problems;  ///< damage found (the file is to be copied aside and rebuilt)
+    int version = 0;  ///< the header's version (0: no intact header); above ledger_format_version: not parsed
+    std::size_t over_limit = 0;      ///< > 0: the records counted when parsing stopped beyond max_ledger_records
+    std::size_t intact_bytes = 0;    ///< the end of the last complete line read (a torn tail lies beyond)
+    std::size_t snapshot_bytes = 0;  ///< the end of the snapshot (the end marker); the journal follows
+    std::size_t journal_ops = 0;     ///< entries replayed from the journal
+};
+
+/// Parses a ledger file (versions 1 to 3): the snapshot, then (version 3) the journal lines after the
+/// end marker. A last line without its newline after the end marker of a version-3 file is a write
+/// cut short (a writer killed mid-write): ignored without a problem (intact_bytes stops before it).
+/// Never throws; stops at max_ledger_records + 1 records (over_limit) and does not parse a newer version.
+ledger_parse parse_ledger_file(std::string_view text);
+
+/// What replay_journal did.
+struct journal_replay {
+    std::size_t consumed = 0;    ///< bytes of complete lines applied
+    std::size_t ops = 0;         ///< entries applied
+    bool damaged = false;        ///< a line that is not an intact journal line (the state is then partly changed)
+    std::size_t over_limit = 0;  ///< > 0: the records after a line that went beyond max_ledger_records
+};
+
+/// Applies the complete journal lines of @p tail (text that follows what @p state was parsed from)
+/// to @p state; a last line without its newline is left (consumed stops before it).
+journal_replay replay_journal(ledger_state& state, std::string_view tail);
+
+/// The version in the header line of @p text; nullopt when it is not an intact ledger header.
+[[nodiscard]] std::optional<std::int64_t> ledger_header_version(std::string_view text);
+
+/// Parses ledger text (versions 1 to 3; parse_ledger_file with its problems as warnings). Never throws: corrupt content
+/// yields the records that parse with a good checksum and a warning per problem in @p warnings (empty text = empty
+/// ledger, no warning). Records of 0 or more than max_record_bytes bytes are dropped with a warning. Linear in the text
+/// (ids are checked with a hash set).
 ledger_state parse_ledger(std::string_view text, std::vector<std::string>& warnings);
 
 /// True when @p text starts like a ledger header line (`{"format":"whisper-vram-ledger"`, any version,

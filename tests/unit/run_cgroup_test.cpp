@@ -1,0 +1,190 @@
+// Issue 12 item 1, the cgroup part: where cgroup v2 is writable, `run` puts its job in a cgroup of its
+// own and kills the whole cgroup when the job ends or run dies, so a process that left the job's
+// process group (`setsid`) dies too. `debug` says which containment applies; where it is the process
+// group only, these tests skip with that line.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/cli_in_process.hpp"
+#include "whisper_vram/sched/ledger.hpp"
+
+namespace whisper_vram {
+namespace {
+
+using test::run_cli;
+namespace fs = std::filesystem;
+
+class RunCgroup : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        dir_ = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) /
+               (std::string("cgroup-") + info->name() + "-" + std::to_string(::getpid()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_ / "out");
+        state_ = dir_ / "state";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    [[nodiscard]] std::string env() const {
+        return "WHISPER_VRAM_STATE_DIR='" + state_.string() + "' WHISPER_VRAM_SIMULATE='24GiB'";
+    }
+
+    // The containment line of `debug --json` (its notes).
+    [[nodiscard]] std::string containment() const {
+        const auto r = run_cli("debug --json", env());
+        EXPECT_EQ(r.status, 0);
+        const auto j = nlohmann::json::parse(r.out);
+        for (const auto& note : j["notes"]) {
+            const auto text = note.get<std::string>();
+            if (text.starts_with("job containment: ")) return text;
+        }
+        ADD_FAILURE() << "debug --json names no containment: " << r.out;
+        return "";
+    }
+
+    [[nodiscard]] pid_t spawn(const std::vector<std::string>& args) const {
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            ::setenv("WHISPER_VRAM_STATE_DIR", state_.c_str(), 1);
+            ::setenv("WHISPER_VRAM_SIMULATE", "24GiB", 1);
+            std::vector<char*> argv{const_cast<char*>(WHISPER_VRAM_CLI_PATH)};
+            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+            argv.push_back(nullptr);
+            const int null = ::open("/dev/null", O_WRONLY);
+            ::dup2(null, STDERR_FILENO);
+            ::execv(WHISPER_VRAM_CLI_PATH, argv.data());
+            ::_exit(99);
+        }
+        return pid;
+    }
+
+    void wait_for_one_task() const {
+        for (int i = 0; i < 500; ++i) {
+            const auto j = nlohmann::json::parse(run_cli("tasks --json", env()).out);
+            if (j["tasks"].size() == 1 && j["tasks"][0]["child_pid"].get<int>() > 0) return;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+        ADD_FAILURE() << "the job's reservation never appeared";
+    }
+
+    fs::path dir_;
+    fs::path state_;
+};
+
+int wait_status(pid_t pid) {
+    int raw = 0;
+    ::waitpid(pid, &raw, 0);
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+pid_t wait_for_pid_file(const fs::path& path) {
+    for (int i = 0; i < 1000; ++i) {
+        std::ifstream in(path);
+        pid_t pid = 0;
+        if (in >> pid && pid > 0) return pid;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "no pid in " << path;
+    return 0;
+}
+
+bool alive(pid_t pid) { return pid > 0 && system_process_table().start_time(static_cast<std::uint32_t>(pid)); }
+
+bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (alive(pid)) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+// The cgroup v2 path of @p pid ("" when unknown).
+std::string cgroup_of(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with("0::")) return line.substr(3);
+    }
+    return "";
+}
+
+// The escaped process: `setsid sleep 300 &` (not a group leader: setsid execs sleep in place, so $! is
+// the sleep), in a session and process group of its own, beside the job's own `sleep 300`.
+std::vector<std::string> escaping_job(const fs::path& pid_file, const std::string& then) {
+    return {"run",          "--model", "tiny",
+            "--kill-grace", "1",       "--",
+            "sh",           "-c",      "setsid sleep 300 & echo $! > '" + pid_file.string() + "'; " + then};
+}
+
+TEST_F(RunCgroup, DebugSaysWhichContainmentRunUses) {
+    const auto line = containment();
+    EXPECT_TRUE(line.starts_with("job containment: per-job cgroup and process group: cgroup v2 at ") ||
+                line.starts_with("job containment: process group only"))
+        << line;
+    // The human report says the same.
+    const auto human = run_cli("debug", env());
+    EXPECT_NE(human.out.find(line), std::string::npos) << human.out;
+}
+
+TEST_F(RunCgroup, AProcessThatLeftTheJobsGroupDiesWithItsRunner) {
+    const auto line = containment();
+    if (!line.starts_with("job containment: per-job cgroup")) GTEST_SKIP() << line;
+    for (const int sig : {SIGKILL, SIGTERM}) {
+        SCOPED_TRACE(sig);
+        const auto pid_file = dir_ / "out" / ("escaped-" + std::to_string(sig));
+        const pid_t runner = spawn(escaping_job(pid_file, "sleep 300"));
+        const pid_t escaped = wait_for_pid_file(pid_file);
+        wait_for_one_task();
+        ASSERT_TRUE(alive(escaped));
+        EXPECT_EQ(::getsid(escaped), escaped);  // it left the job's session and process group
+        const auto cgroup = cgroup_of(escaped);
+        EXPECT_NE(cgroup.find("/whisper-vram-run-" + std::to_string(runner) + "-"), std::string::npos) << cgroup;
+        ASSERT_EQ(::kill(runner, sig), 0);
+        EXPECT_EQ(wait_status(runner), 128 + sig);
+        EXPECT_TRUE(gone_within(escaped, std::chrono::seconds(10))) << "setsid sleep " << escaped << " survived";
+        if (alive(escaped)) ::kill(escaped, SIGKILL);
+        // The cgroup is removed (by the guardian when run was killed: give it its moment).
+        const auto folder = line.substr(line.find(" at ") + 4, line.find(" is ") - line.find(" at ") - 4);
+        bool removed = false;
+        for (int i = 0; i < 300 && !removed; ++i) {
+            removed = true;
+            for (const auto& e : fs::directory_iterator(folder)) {
+                if (e.path().filename().string().starts_with("whisper-vram-run-" + std::to_string(runner) + "-")) {
+                    removed = false;
+                }
+            }
+            if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        EXPECT_TRUE(removed) << "a whisper-vram-run-" << runner << "-* cgroup is left in " << folder;
+        const auto j = nlohmann::json::parse(run_cli("tasks --json", env()).out);
+        EXPECT_TRUE(j["tasks"].empty()) << j.dump();
+    }
+}
+
+TEST_F(RunCgroup, AProcessThatLeftTheJobsGroupEndsWhenTheJobEnds) {
+    const auto line = containment();
+    if (!line.starts_with("job containment: per-job cgroup")) GTEST_SKIP() << line;
+    const auto pid_file = dir_ / "out" / "escaped";
+    const pid_t runner = spawn(escaping_job(pid_file, "exit 5"));
+    EXPECT_EQ(wait_status(runner), 5);  // the job's own status
+    const pid_t escaped = wait_for_pid_file(pid_file);
+    EXPECT_FALSE(alive(escaped)) << "setsid sleep " << escaped << " outlived its job's run";
+    if (alive(escaped)) ::kill(escaped, SIGKILL);
+}
+
+}  // namespace
+}  // namespace whisper_vram
