@@ -38,8 +38,20 @@
     for (const c of children || []) node.appendChild(typeof c === 'string' ? document.createTextNode(c) : c);
     return node;
   };
-  const gib = (bytes) => (bytes / GIB).toFixed(2);
-  const signedGib = (bytes) => (bytes >= 0 ? '+' : '−') + (Math.abs(bytes) / GIB).toFixed(2);
+  // Two decimals as the CLI prints them (the guide's Python f"{x:.2f}"): the exact binary value rounded,
+  // an exact tie to even (29.625 -> 29.62). toFixed rounds a tie up, so ties are handled here; a tie
+  // at the third decimal is exact only for a multiple of 1/8.
+  const fixed2 = (x) => {
+    const a = Math.abs(x);
+    let text = a.toFixed(2);
+    if (Number.isInteger(a * 8) && (a * 100) % 1 === 0.5) {
+      const n = Math.floor(a * 100);
+      text = ((n % 2 === 0 ? n : n + 1) / 100).toFixed(2);
+    }
+    return (x < 0 && Number(text) !== 0 ? '-' : '') + text;
+  };
+  const gib = (bytes) => fixed2(bytes / GIB);
+  const signedGib = (bytes) => (bytes >= 0 ? '+' : '−') + fixed2(Math.abs(bytes) / GIB);
 
   const state = {
     models: [],        // names from /api/v1/models
@@ -203,9 +215,9 @@
     summary.hidden = false;
     summary.dataset.totalBytes = String(total);
     summary.dataset.recommendedBytes = String(e.recommended_bytes);
-    $('total-gib').textContent = Number(e.total_required).toFixed(2);
+    $('total-gib').textContent = fixed2(Number(e.total_required));
     $('total-bytes').textContent = String(total);
-    $('recommended-gib').textContent = Number(e.recommended).toFixed(2);
+    $('recommended-gib').textContent = fixed2(Number(e.recommended));
     $('margin-pct').textContent = String(Math.round(Number(e.margin) * 1000) / 10);
     const what = [e.model, e.engine, e.precision, `batch ${e.batch_size}`];
     if (e.beam_size !== undefined) what.push(`beam ${e.beam_size}`);
@@ -216,14 +228,14 @@
     const legend = $('legend');
     bar.replaceChildren();
     legend.replaceChildren();
-    bar.setAttribute('aria-label', `breakdown of the total, ${Number(e.total_required).toFixed(2)} GiB`);
+    bar.setAttribute('aria-label', `breakdown of the total, ${fixed2(Number(e.total_required))} GiB`);
     names.forEach((name, i) => {
       const b = bytes[name];
       const color = COLORS[i % COLORS.length];
       const pct = total > 0 ? (100 * b) / total : 0;
-      const label = `${name}: ${Number(gibs[name]).toFixed(2)} GiB (${pct.toFixed(1)}%)`;
+      const label = `${name}: ${fixed2(Number(gibs[name]))} GiB (${pct.toFixed(1)}%)`;
       if (b > 0) {
-        const seg = el('div', { className: 'seg', title: label, 'data-component': name, 'data-bytes': String(b), 'aria-label': label },
+        const seg = el('div', { className: pct >= 8 ? 'seg labelled' : 'seg', title: label, 'data-component': name, 'data-bytes': String(b), 'aria-label': label },
           [pct >= 8 ? name : '']);
         seg.style.width = `${pct}%`;
         seg.style.background = color;
@@ -232,7 +244,7 @@
       const sw = el('span', { className: 'swatch' });
       sw.style.background = color;
       legend.appendChild(el('li', { 'data-component': name }, [sw, el('span', { className: 'name', text: name }),
-        el('span', { className: 'val', text: `${Number(gibs[name]).toFixed(2)} GiB · ${pct.toFixed(1)}%` })]));
+        el('span', { className: 'val', text: `${fixed2(Number(gibs[name]))} GiB · ${pct.toFixed(1)}%` })]));
     });
     const notes = $('notes');
     notes.replaceChildren();
@@ -298,12 +310,12 @@
     rows.forEach((r, i) => {
       const res = results[i];
       const tr = el('tr', { 'data-gpu': r.key });
-      tr.appendChild(el('td', {}, [r.label, el('span', { className: 'gpu-kind', text: r.kind })]));
-      tr.appendChild(el('td', { className: 'num', text: r.available === null ? '—' : gib(r.available) }));
+      tr.appendChild(el('td', { className: 'c-gpu' }, [r.label, el('span', { className: 'gpu-kind', text: r.kind })]));
+      tr.appendChild(el('td', { className: 'num c-has', 'data-label': 'has', text: r.available === null ? '—' : gib(r.available) }));
       if (!res.ok) {
         tr.dataset.verdict = 'error';
-        tr.appendChild(el('td', { className: 'num', text: '—' }));
-        tr.appendChild(el('td', { colSpan: 2, text: apiDetail(res, 'estimate') }));
+        tr.appendChild(el('td', { className: 'num c-needs', 'data-label': 'needs', text: '—' }));
+        tr.appendChild(el('td', { className: 'c-err', colSpan: 2, text: apiDetail(res, 'estimate') }));
       } else {
         const e = res.body;
         const v = verdict(r.available, e);
@@ -311,13 +323,13 @@
         tr.dataset.requiredBytes = String(e.recommended_bytes);
         tr.dataset.totalBytes = String(e.total_required_bytes);
         if (r.available !== null) tr.dataset.availableBytes = String(r.available);
-        tr.appendChild(el('td', { className: 'num', text: Number(e.recommended).toFixed(2), title: `total required ${Number(e.total_required).toFixed(2)} GiB` }));
-        tr.appendChild(el('td', {}, [el('span', { className: `verdict ${v.cls}`, text: v.text })]));
-        tr.appendChild(el('td', { className: 'num', text: r.available === null ? '—' : signedGib(r.available - e.recommended_bytes) }));
+        tr.appendChild(el('td', { className: 'num c-needs', 'data-label': 'needs', text: fixed2(Number(e.recommended)), title: `total required ${fixed2(Number(e.total_required))} GiB` }));
+        tr.appendChild(el('td', { className: 'c-verdict' }, [el('span', { className: `verdict ${v.cls}`, text: v.text })]));
+        tr.appendChild(el('td', { className: 'num c-margin', 'data-label': 'margin', text: r.available === null ? '—' : signedGib(r.available - e.recommended_bytes) }));
       }
       const rm = el('button', { type: 'button', className: 'remove', text: '×', title: `remove ${r.label}`, 'aria-label': `remove ${r.label}` });
       rm.addEventListener('click', r.remove);
-      tr.appendChild(el('td', {}, [rm]));
+      tr.appendChild(el('td', { className: 'c-rm' }, [rm]));
       tbody.appendChild(tr);
     });
     if (rows.length === 0) {
