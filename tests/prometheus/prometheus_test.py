@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""A real Prometheus (Debian's `prometheus`, `promtool`) against `whisper-vram serve` on loopback.
+
+    python3 tests/prometheus/prometheus_test.py PATH/TO/whisper-vram
+
+1. Starts `whisper-vram serve --listen 127.0.0.1:0 --simulate "RTX 3090,8GiB:used=1GiB"` (a fresh
+   WHISPER_VRAM_STATE_DIR) and takes one lease through the API.
+2. `promtool check metrics` on its /metrics: must exit 0 and print nothing (no lint warning).
+3. Starts `prometheus` on 127.0.0.1 with a generated config scraping the serve every second (a fresh
+   --storage.tsdb.path), waits for the target to be up (/api/v1/targets), and queries
+   (/api/v1/query) the GPU memory gauges and whisper_vram_leases: they must equal the simulated GPUs'
+   bytes and the one lease.
+
+Exit 0 pass, 1 fail, 77 skip (prometheus or promtool missing; a failure instead when
+WHISPER_VRAM_REQUIRE_TEST_TOOLS=1). Bounded: every wait has a deadline, 50 s in all. Everything it
+starts is killed on exit (and dies with it: PR_SET_PDEATHSIG), its temporary folder removed.
+"""
+
+import ctypes
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+SKIP = 77
+GIB = 1024**3
+# The simulated GPUs: a catalog RTX 3090 (24 GiB) and an 8 GiB one with 1 GiB used.
+SIMULATE = "RTX 3090,8GiB:used=1GiB"
+EXPECTED = {
+    'whisper_vram_gpu_memory_total_bytes{gpu="0"}': 24 * GIB,
+    'whisper_vram_gpu_memory_total_bytes{gpu="1"}': 8 * GIB,
+    'whisper_vram_gpu_memory_used_bytes{gpu="1"}': 1 * GIB,
+    'whisper_vram_gpu_memory_free_bytes{gpu="1"}': 7 * GIB,
+}
+START = time.monotonic()
+BUDGET_S = 50.0
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok   " if ok else "FAIL ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def skip_or_fail(why):
+    if os.environ.get("WHISPER_VRAM_REQUIRE_TEST_TOOLS") == "1":
+        print(f"FAIL: {why} (WHISPER_VRAM_REQUIRE_TEST_TOOLS=1: the test tools are required)")
+        sys.exit(1)
+    print(f"SKIP: {why} (install with scripts/setup.sh --tests)")
+    sys.exit(SKIP)
+
+
+def remaining():
+    return BUDGET_S - (time.monotonic() - START)
+
+
+def die_with_parent():
+    # The children die with this script even when it is SIGKILLed (a ctest timeout).
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    os.setpgrp()
+
+
+def http(method, url, body=None, timeout=5.0):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def wait_for(what, probe, deadline_s):
+    end = time.monotonic() + min(deadline_s, remaining())
+    last = None
+    while time.monotonic() < end:
+        try:
+            value = probe()
+            if value:
+                return value
+            last = "not yet"
+        except (OSError, ValueError, KeyError) as e:
+            last = repr(e)
+        time.sleep(0.2)
+    raise TimeoutError(f"{what}: not within {deadline_s:.0f} s ({last})")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    if len(sys.argv) < 2 or not os.access(sys.argv[1], os.X_OK):
+        print(f"usage: prometheus_test.py PATH/TO/whisper-vram (got {sys.argv[1:]})")
+        return 1
+    binary = sys.argv[1]
+    tools = {name: shutil.which(name) for name in ("prometheus", "promtool")}
+    for name, found in tools.items():
+        if not found:
+            skip_or_fail(f"{name} is missing")
+
+    work = tempfile.mkdtemp(prefix="wv-prom-")
+    children = []
+
+    def cleanup():
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        state = os.path.join(work, "state")
+        os.mkdir(state, 0o700)
+        env = dict(os.environ, WHISPER_VRAM_STATE_DIR=state)
+        env.pop("WHISPER_VRAM_SIMULATE", None)
+        serve_log = open(os.path.join(work, "serve.log"), "w+")
+        serve = subprocess.Popen(
+            [binary, "serve", "--listen", "127.0.0.1:0", "--simulate", SIMULATE],
+            env=env, stdout=serve_log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        children.append(serve)
+
+        def listening():
+            if serve.poll() is not None:
+                raise OSError(f"serve exited with {serve.returncode}")
+            serve_log.seek(0)
+            m = re.search(r"listening on (http://127\.0\.0\.1:(\d+))", serve_log.read())
+            return m and (m.group(1), int(m.group(2)))
+
+        base, port = wait_for("serve prints 'listening on'", listening, 15)
+        print(f"serve: {base}", flush=True)
+
+        status, body = http("POST", f"{base}/api/v1/leases", {"model": "tiny", "ttl_seconds": 120})
+        check(status == 201, f"POST /api/v1/leases (tiny, ttl 120 s): HTTP {status} {body.strip()[:200]}")
+
+        # promtool check metrics: exit 0 and nothing printed (it prints each lint problem).
+        status, metrics = http("GET", f"{base}/metrics")
+        check(status == 200, f"GET /metrics: HTTP {status}")
+        lint = subprocess.run([tools["promtool"], "check", "metrics"], input=metrics, capture_output=True,
+                              text=True, timeout=min(10, remaining()))
+        problems = (lint.stdout + lint.stderr).strip()
+        check(lint.returncode == 0 and problems == "",
+              f"promtool check metrics: exit {lint.returncode}" + (f": {problems}" if problems else ", no warnings"))
+
+        prom_port = free_port()
+        config = os.path.join(work, "prometheus.yml")
+        with open(config, "w") as f:
+            f.write(f"""global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: whisper-vram
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+""")
+        prom_log = open(os.path.join(work, "prometheus.log"), "w+")
+        prom = subprocess.Popen(
+            [tools["prometheus"], f"--config.file={config}", f"--storage.tsdb.path={work}/tsdb",
+             f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+            stdout=prom_log, stderr=subprocess.STDOUT, cwd=work, preexec_fn=die_with_parent)
+        children.append(prom)
+        api = f"http://127.0.0.1:{prom_port}/api/v1"
+
+        def target_up():
+            if prom.poll() is not None:
+                prom_log.seek(0)
+                raise OSError(f"prometheus exited with {prom.returncode}: {prom_log.read()[-600:]}")
+            status, body = http("GET", f"{api}/targets", timeout=2)
+            if status != 200:
+                return None
+            active = json.loads(body)["data"]["activeTargets"]
+            return next((t for t in active if t["health"] == "up" and t["labels"]["job"] == "whisper-vram"), None)
+
+        target = wait_for("the whisper-vram target is up in Prometheus", target_up, 30)
+        check(True, f"Prometheus scrapes {target['scrapeUrl']}: health up")
+
+        def query(expr):
+            status, body = http("GET", f"{api}/query?" + urllib.parse.urlencode({"query": expr}), timeout=2)
+            if status != 200:
+                raise ValueError(f"query {expr}: HTTP {status} {body[:200]}")
+            result = json.loads(body)["data"]["result"]
+            return result
+
+        for expr, want in EXPECTED.items():
+            result = wait_for(f"{expr} has a sample", lambda e=expr: query(e), 10)
+            got = [float(r["value"][1]) for r in result]
+            check(got == [float(want)], f"{expr} = {got} (expected [{want}], the simulated GPU's bytes)")
+        labels = query('whisper_vram_gpu_memory_total_bytes{gpu="0"}')[0]["metric"]
+        check(labels.get("uuid", "").startswith("GPU-") and labels.get("model_name") == "RTX 3090",
+              f"gpu 0 labels: {labels}")
+        leases = wait_for("whisper_vram_leases has a sample", lambda: query("whisper_vram_leases"), 10)
+        got = sum(float(r["value"][1]) for r in leases)
+        check(got == 1.0, f"whisper_vram_leases = {got} (expected 1: the lease taken above)")
+        reserved = query('whisper_vram_gpu_memory_reserved_bytes')
+        check(sum(float(r["value"][1]) for r in reserved) > 0,
+              f"whisper_vram_gpu_memory_reserved_bytes sums to more than 0 with the lease: {[r['value'][1] for r in reserved]}")
+        up = query('up{job="whisper-vram"}')
+        check([float(r["value"][1]) for r in up] == [1.0], f'up{{job="whisper-vram"}} = {[r["value"][1] for r in up]}')
+    except (TimeoutError, OSError, ValueError, KeyError, IndexError, subprocess.TimeoutExpired) as e:
+        check(False, f"{type(e).__name__}: {e}")
+        for name in ("serve.log", "prometheus.log"):
+            p = os.path.join(work, name)
+            if os.path.exists(p):
+                print(f"--- {name} (last 1500 bytes)\n{open(p).read()[-1500:]}")
+    finally:
+        cleanup()
+    print("PASS: prometheus test" if not failures else f"FAIL: {len(failures)} check(s) failed "
+          f"({time.monotonic() - START:.1f} s)")
+    return 0 if not failures else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
