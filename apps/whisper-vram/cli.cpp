@@ -17,8 +17,8 @@ namespace {
 
 // The order of --help.
 constexpr setup_function* setups[] = {
-    setup_calc,      setup_models,  setup_gpus,  setup_debug, setup_best_model, setup_solve,
-    setup_recommend, setup_presets, setup_check, setup_run,   setup_tasks,      setup_release_all,
+    setup_calc,    setup_models, setup_gpus, setup_debug, setup_best_model,  setup_solve, setup_recommend,
+    setup_presets, setup_check,  setup_run,  setup_tasks, setup_release_all, setup_serve,
 };
 
 // When @p word (not an option) names none of @p parent's subcommands: their names, comma-separated.
