@@ -311,11 +311,11 @@ try {
   }));
   check(err.text.includes('<img src=x') && err.imgs === 0 && !err.pwned, `the API's detail is shown as text: ${err.text.slice(0, 120)}`);
 
-  // The README's screenshot: the shared view at desktop width, top of the page.
+  // The README's screenshot (docs/page.png): the shared link at desktop width, its three verdicts.
   const shot = path.join(artifacts, 'page.png');
   await page.bringToFront();
-  await page.setViewportSize({ width: 900, height: 1000 });
-  await page.goto(link);
+  await page.setViewportSize({ width: 900, height: 1240 });
+  await page.goto(shared);
   await settled(page);
   await page.screenshot({ path: shot, fullPage: false });
   console.log(`screenshots: ${shot} (${statSync(shot).size} bytes), ${narrowShot}, ${path.join(artifacts, 'page-shared-link.png')}`);

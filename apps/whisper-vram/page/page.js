@@ -11,7 +11,7 @@
   // The engines and their precisions, as `whisper-vram calc --help` lists them (the API has no
   // endpoint for the engine registry; the server validates whatever is sent and says what it allows).
   const ENGINES = [
-    { name: 'guide', label: "guide (the guide's formula)", precisions: ['float32', 'float16', 'bfloat16', 'int8', 'int4'] },
+    { name: 'guide', label: 'guide (formula)', precisions: ['float32', 'float16', 'bfloat16', 'int8', 'int4'] },
     { name: 'openai-whisper', label: 'openai-whisper', precisions: ['float32', 'float16'] },
     { name: 'transformers', label: 'transformers', precisions: ['float32', 'float16', 'bfloat16'] },
     { name: 'faster-whisper', label: 'faster-whisper', precisions: ['float32', 'float16', 'bfloat16', 'int8', 'int8_float16', 'int8_float32', 'int8_bfloat16', 'int16'] },
