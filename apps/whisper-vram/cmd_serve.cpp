@@ -96,7 +96,7 @@ exit_status run_serve(const serve_options& o, const context& c) {
         }
         settings.cors_origin = *o.cors_origin;
     }
-    settings.profiles = o.profiles;
+    for (const auto& profile : o.profiles) settings.profiles.emplace_back(profile, parse_profile(profile));
     settings.env = c.env;
     if (o.simulate) settings.env.simulate = *o.simulate;
     if (o.calibration) settings.env.calibration = *o.calibration;

@@ -224,7 +224,9 @@ std::map<std::string, const CLI::Option*, std::less<>> request_options(const CLI
     return options;
 }
 
-std::vector<std::string> field_list(const CLI::App& command, const std::vector<std::string>& extra_fields) {
+}  // namespace
+
+std::vector<std::string> command_fields(const CLI::App& command, const std::vector<std::string>& extra_fields) {
     std::set<std::string> names(extra_fields.begin(), extra_fields.end());
     const auto options = request_options(command);
     for (const auto& [name, option] : options) names.insert(name);
@@ -233,6 +235,8 @@ std::vector<std::string> field_list(const CLI::App& command, const std::vector<s
     }
     return {names.begin(), names.end()};
 }
+
+namespace {
 
 // solve's subcommands all take the same options but for segment/batch: the union, for the list.
 const CLI::App& solver_command(const std::string& solver) {
@@ -259,7 +263,7 @@ std::vector<std::string> fields_to_args(const CLI::App& command, const nlohmann:
         if (it == options.end()) {
             throw api_error(400, "bad_request",
                             fmt::format("unknown field '{}' for {}; allowed: {}", given, what,
-                                        join(field_list(command, extra_fields), ", ")));
+                                        join(command_fields(command, extra_fields), ", ")));
         }
         if (!seen.insert(name).second) {
             throw api_error(400, "bad_request", fmt::format("field '{}' is given twice (as '{}' too)", name, given));
@@ -294,11 +298,11 @@ std::vector<std::string> allowed_fields(std::string_view endpoint) {
     if (e.subcommand == "solve") {
         std::set<std::string> names{"solver"};
         for (const auto& solver : solvers) {
-            for (auto& name : field_list(solver_command(solver), {})) names.insert(std::move(name));
+            for (auto& name : command_fields(solver_command(solver), {})) names.insert(std::move(name));
         }
         return {names.begin(), names.end()};
     }
-    return field_list(*commands().app.get_subcommand(e.subcommand), {});
+    return command_fields(*commands().app.get_subcommand(e.subcommand), {});
 }
 
 std::vector<std::string> api_args(std::string_view endpoint, const nlohmann::json& fields) {

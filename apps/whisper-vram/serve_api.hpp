@@ -68,6 +68,9 @@ std::vector<std::string> api_args(std::string_view endpoint, const nlohmann::jso
 std::vector<std::string> fields_to_args(const CLI::App& command, const nlohmann::json& fields,
                                         const std::vector<std::string>& extra_fields, std::string_view what);
 
+/// The fields fields_to_args() accepts for @p command (and @p extra_fields), sorted.
+std::vector<std::string> command_fields(const CLI::App& command, const std::vector<std::string>& extra_fields = {});
+
 /// A response: HTTP status and JSON body.
 struct api_response {
     int status = 200;

@@ -8,9 +8,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <regex>
+#include <thread>
 
+#include "cli_common.hpp"
 #include "serve_api.hpp"
+#include "serve_leases.hpp"
 #include "serve_metrics.hpp"
 #include "serve_page.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -60,7 +65,7 @@ struct route {
     std::regex pattern;
     std::string handler;
     std::vector<std::string> methods;
-    bool mutating = false;
+    std::vector<std::string> mutating;  // the methods that need the token (when there is one)
 };
 
 std::string join_methods(const std::vector<std::string>& methods) {
@@ -88,14 +93,18 @@ struct http_service::impl {
     std::string state_error_text;        // why the state folder cannot be used (readyz)
     std::string driver_version;
     std::string cuda_driver_version;
+    std::optional<lease_book> leases;  // with the scheduler
     int port = 0;
     std::atomic<bool> stopping{false};
+    std::mutex reaper_mutex;
+    std::condition_variable reaper_wake;
 
     impl(serve_settings s, serve_log l) : settings(std::move(s)), log(std::move(l)) {
         probe = make_probe(probe_options_from(settings.env));
         manager.emplace(probe, settings.env, [this](const std::string& w) { log("warning: " + w); });
         try {
             sched = &manager->get_scheduler();
+            leases.emplace(*manager);
             (void)sched->reservations();  // the folder and its ledger are usable
         } catch (const error& e) {
             // usage_error / state_error: served, but not ready (readyz says why; leases refused).
@@ -115,8 +124,8 @@ struct http_service::impl {
     }
 
     void add(const std::string& pattern, const std::string& handler, std::vector<std::string> methods,
-             bool mutating = false) {
-        routes.push_back({std::regex(pattern), handler, std::move(methods), mutating});
+             std::vector<std::string> mutating = {}) {
+        routes.push_back({std::regex(pattern), handler, std::move(methods), std::move(mutating)});
     }
 
     const route* find_route(const std::string& path) const {
@@ -175,6 +184,22 @@ struct http_service::impl {
         return parse_body(req.body);
     }
 
+    // How many more jobs @p job would be admitted now: per usable GPU, its admittable memory over the
+    // job's reservation sized for that card (as a lease or `run` would reserve it), summed.
+    std::uint64_t job_capacity(const estimate_request& job, const std::vector<gpu_capacity>& capacities) const {
+        const reserve_request sized = manager->sized_reserve_request(job, "");
+        std::uint64_t jobs = 0;
+        for (const auto& c : capacities) {
+            if (!c.usable) continue;
+            std::uint64_t bytes = sized.bytes;
+            for (const auto& [uuid, b] : sized.gpu_bytes) {
+                if (uuid == c.gpu_uuid) bytes = b;
+            }
+            if (bytes > 0) jobs += c.available_bytes / bytes;
+        }
+        return jobs;
+    }
+
     std::string render() {
         metrics_input in;
         const gpu_snapshot snapshot = probe->snapshot();
@@ -206,6 +231,9 @@ struct http_service::impl {
             }
             in.gpus.push_back(std::move(g));
         }
+        if (leases) in.leases = leases->size();
+        for (const auto& [label, job] : settings.profiles)
+            in.job_capacity.emplace_back(label, job_capacity(job, capacities));
         in.counters = metrics.snapshot();
         in.version = std::string(version_string);
         in.driver_version = driver_version;
@@ -224,6 +252,9 @@ struct http_service::impl {
         add("/api/v1/gpus", "gpus", {"GET"});
         add("/api/v1/models", "models", {"GET"});
         add("/api/v1/gpu-catalog", "gpu_catalog", {"GET"});
+        add("/api/v1/leases", "leases", {"GET", "POST"}, {"POST"});
+        add("/api/v1/leases/[^/]+/heartbeat", "lease_heartbeat", {"POST"}, {"POST"});
+        add("/api/v1/leases/[^/]+", "lease", {"DELETE"}, {"DELETE"});
         add("/", "page", {"GET"});
 
         server.set_read_timeout(static_cast<time_t>(settings.read_timeout.count()), 0);
@@ -256,7 +287,8 @@ struct http_service::impl {
                     fmt::format("{} does not accept {}; allowed: {}", req.path, req.method, join_methods(methods)));
                 return httplib::Server::HandlerResponse::Handled;
             }
-            if (request_route->mutating && settings.token) {
+            const auto& mutating = request_route->mutating;
+            if (settings.token && std::find(mutating.begin(), mutating.end(), req.method) != mutating.end()) {
                 const std::string header = req.get_header_value("Authorization");
                 constexpr std::string_view scheme = "Bearer ";
                 const bool ok = header.starts_with(scheme) &&
@@ -269,7 +301,9 @@ struct http_service::impl {
                     return httplib::Server::HandlerResponse::Handled;
                 }
             }
-            if (req.method == "POST") {
+            const bool has_body =
+                req.get_header_value<std::uint64_t>("Content-Length") > 0 || req.has_header("Transfer-Encoding");
+            if (req.method == "POST" && has_body) {
                 const std::string type = req.get_header_value("Content-Type");
                 const std::string media = type.substr(0, type.find(';'));
                 if (media != "application/json") {
@@ -349,7 +383,82 @@ struct http_service::impl {
                        }
                        send_json(res, 200, gpu_catalog_body());
                    }));
+        const auto need_leases = [this]() -> lease_book& {
+            if (!leases)
+                throw api_error(503, "state_unavailable", fmt::format("leases unavailable: {}", state_error_text));
+            return *leases;
+        };
+        server.Get("/api/v1/leases", guarded([need_leases](const httplib::Request& req, httplib::Response& res) {
+                       if (!request_fields(req).empty())
+                           throw api_error(400, "bad_request", "/api/v1/leases takes no fields on GET");
+                       answer_response(res, need_leases().list());
+                   }));
+        server.Post("/api/v1/leases", guarded([this, need_leases](const httplib::Request& req, httplib::Response& res) {
+                        auto& book = need_leases();
+                        lease_limits limits{settings.default_ttl, settings.max_ttl, settings.max_wait};
+                        lease_request request;
+                        try {
+                            request = parse_lease_request(request_fields(req), settings.env, limits);
+                        } catch (const api_error&) {
+                            metrics.count_admission("bad_request");
+                            throw;
+                        }
+                        std::string result;
+                        try {
+                            const auto response = book.acquire(
+                                request, [this] { return stopping.load(); }, result);
+                            metrics.count_admission(result);
+                            if (response.status == 503 && result == "timed_out") res.set_header("Retry-After", "1");
+                            answer_response(res, response);
+                        } catch (const api_error&) {
+                            metrics.count_admission(result.empty() ? "bad_request" : result);
+                            throw;
+                        }
+                    }));
+        server.Post(
+            R"(/api/v1/leases/([^/]+)/heartbeat)",
+            guarded([this, need_leases](const httplib::Request& req, httplib::Response& res) {
+                const nlohmann::json fields = request_fields(req);
+                std::optional<std::chrono::milliseconds> ttl;
+                for (const auto& [name, value] : fields.items()) {
+                    if (name != "ttl_seconds") {
+                        throw api_error(400, "bad_request",
+                                        fmt::format("unknown field '{}' for a heartbeat; allowed: ttl_seconds", name));
+                    }
+                    if (!value.is_number() || !(value.get<double>() > 0) ||
+                        value.get<double>() > static_cast<double>(settings.max_ttl.count())) {
+                        throw api_error(400, "bad_request",
+                                        fmt::format("field 'ttl_seconds' is {}: expected seconds, a number above 0 "
+                                                    "and at most {}",
+                                                    value.dump(), settings.max_ttl.count()));
+                    }
+                    ttl = std::chrono::milliseconds(static_cast<std::int64_t>(value.get<double>() * 1000.0));
+                }
+                answer_response(res, need_leases().heartbeat(req.matches[1], ttl));
+            }));
+        server.Delete(R"(/api/v1/leases/([^/]+))",
+                      guarded([need_leases](const httplib::Request& req, httplib::Response& res) {
+                          answer_response(res, need_leases().release(req.matches[1]));
+                      }));
         add_page_routes(server);
+    }
+
+    static void answer_response(httplib::Response& res, const api_response& response) {
+        send_json(res, response.status, response.body);
+    }
+
+    void reap_loop() {
+        std::unique_lock lock(reaper_mutex);
+        while (!stopping) {
+            reaper_wake.wait_for(lock, settings.reap_interval);
+            if (stopping) break;
+            lock.unlock();
+            if (leases) {
+                const std::size_t n = leases->reap_expired();
+                if (n > 0) log(fmt::format("{} lease(s) expired (no heartbeat within the TTL): released", n));
+            }
+            lock.lock();
+        }
     }
 };
 
@@ -377,11 +486,60 @@ int http_service::bind() {
     return impl_->port;
 }
 
-void http_service::run() { (void)impl_->server.listen_after_bind(); }
+void http_service::run() {
+    std::thread reaper([this] { impl_->reap_loop(); });
+    (void)impl_->server.listen_after_bind();  // returns once stopped and every request in flight is done
+    {
+        const std::lock_guard lock(impl_->reaper_mutex);
+        impl_->stopping = true;
+    }
+    impl_->reaper_wake.notify_all();
+    reaper.join();
+    if (impl_->leases) {
+        const std::size_t n = impl_->leases->release_all();
+        if (n > 0) impl_->log(fmt::format("released {} lease(s)", n));
+    }
+}
 
 void http_service::stop() {
-    impl_->stopping = true;
+    {
+        const std::lock_guard lock(impl_->reaper_mutex);
+        impl_->stopping = true;
+    }
+    impl_->reaper_wake.notify_all();
     impl_->server.stop();
+}
+
+std::string http_service::metrics_text() { return impl_->render(); }
+
+estimate_request parse_profile(const std::string& text) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const auto colon = text.find(':', start);
+        parts.push_back(text.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+        if (colon == std::string::npos) break;
+        start = colon + 1;
+    }
+    if (parts.size() != 4 || std::any_of(parts.begin(), parts.end(), [](const auto& p) { return p.empty(); })) {
+        throw usage_error(
+            fmt::format("--profile '{}' is invalid: expected MODEL:ENGINE:PRECISION:BATCH, e.g. "
+                        "large-v3:faster-whisper:int8:16",
+                        text));
+    }
+    estimate_options o;
+    o.engine = parts[1];
+    o.engine_given = true;
+    o.precision = parts[2];
+    o.batch = parts[3];
+    o.batch_given = true;
+    try {
+        estimate_request request = to_request(o, parts[0]);
+        (void)estimate(request);  // an unknown model or a bad combination is refused now
+        return request;
+    } catch (const usage_error& e) {
+        throw usage_error(fmt::format("--profile '{}' is invalid: {}", text, e.what()));
+    }
 }
 
 std::string http_service::url() const {

@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/facade/environment.hpp"
 
 namespace whisper_vram::cli {
@@ -22,19 +24,26 @@ struct serve_settings {
     int port = 8765;                         ///< 0 = any free port (bound_port() says which)
     std::optional<std::string> token;        ///< with a token, mutating endpoints need `Authorization: Bearer`
     std::optional<std::string> cors_origin;  ///< the one origin CORS headers name; none = no CORS headers
-    /// Job profiles for whisper_vram_job_capacity ("large-v3:faster-whisper:int8:16").
-    std::vector<std::string> profiles;
+    /// Job profiles for whisper_vram_job_capacity: the label ("large-v3:faster-whisper:int8:16") and
+    /// the job it names (parse_profile()).
+    std::vector<std::pair<std::string, estimate_request>> profiles;
     /// The environment every request runs with: serve's --simulate and --calibration are applied
     /// here (WHISPER_VRAM_SIMULATE / WHISPER_VRAM_CALIBRATION), so every subcommand sees them.
     environment env;
-    std::chrono::seconds read_timeout{10};   ///< a client slower than this to send a request is dropped
-    std::chrono::seconds write_timeout{10};  ///< … or to read the response
-    std::chrono::seconds idle_timeout{5};    ///< keep-alive: an idle connection is closed after this
-    std::size_t max_body_bytes = 64 * 1024;  ///< larger bodies: 413
-    std::size_t threads = 64;                ///< worker threads (a waiting lease holds one)
-    std::chrono::seconds default_ttl{60};    ///< a lease's TTL when the request names none
-    std::chrono::seconds max_ttl{86400};     ///< the longest TTL and wait a request may ask for
+    std::chrono::seconds read_timeout{10};         ///< a client slower than this to send a request is dropped
+    std::chrono::seconds write_timeout{10};        ///< … or to read the response
+    std::chrono::seconds idle_timeout{5};          ///< keep-alive: an idle connection is closed after this
+    std::size_t max_body_bytes = 64 * 1024;        ///< larger bodies: 413
+    std::size_t threads = 64;                      ///< worker threads (a waiting lease holds one)
+    std::chrono::seconds default_ttl{60};          ///< a lease's TTL when the request names none
+    std::chrono::seconds max_ttl{86400};           ///< the longest TTL a request may ask for
+    std::chrono::seconds max_wait{3600};           ///< the longest wait_seconds a request may ask for
+    std::chrono::milliseconds reap_interval{200};  ///< how often expired leases are looked for
 };
+
+/// Parses a --profile: MODEL:ENGINE:PRECISION:BATCH (e.g. large-v3:faster-whisper:int8:16).
+/// @throws usage_error naming the bad profile and the expected form (or the bad value in it).
+estimate_request parse_profile(const std::string& text);
 
 /// Writes one log line (thread-safe); the server's only output besides its responses.
 using serve_log = std::function<void(const std::string& line)>;
@@ -64,6 +73,8 @@ public:
     void stop();
     /// `http://HOST:PORT` (IPv6 hosts in brackets), after bind().
     [[nodiscard]] std::string url() const;
+    /// The /metrics text now (what GET /metrics answers).
+    [[nodiscard]] std::string metrics_text();
 
 private:
     struct impl;
