@@ -153,7 +153,8 @@ def main():
         print(f"serve: {base}", flush=True)
 
         status, body = http("POST", f"{base}/api/v1/leases", {"model": "tiny", "ttl_seconds": 120})
-        check(status == 201, f"POST /api/v1/leases (tiny, ttl 120 s): HTTP {status} {body.strip()[:200]}")
+        check(status == 201, f"POST /api/v1/leases (tiny, ttl 120 s): HTTP {status} {' '.join(body.split())[:160]}")
+        lease = json.loads(body) if status == 201 else {}
 
         # promtool check metrics: exit 0 and nothing printed (it prints each lint problem).
         status, metrics = http("GET", f"{base}/metrics")
@@ -213,9 +214,17 @@ scrape_configs:
         leases = wait_for("whisper_vram_leases has a sample", lambda: query("whisper_vram_leases"), 10)
         got = sum(float(r["value"][1]) for r in leases)
         check(got == 1.0, f"whisper_vram_leases = {got} (expected 1: the lease taken above)")
-        reserved = query('whisper_vram_gpu_memory_reserved_bytes')
-        check(sum(float(r["value"][1]) for r in reserved) > 0,
-              f"whisper_vram_gpu_memory_reserved_bytes sums to more than 0 with the lease: {[r['value'][1] for r in reserved]}")
+        # The lease's bytes are reserved on its GPU (best fit: the 8 GiB one, 7 GiB free) and no longer
+        # admittable there: admittable = total - used - reserved.
+        gpu = str(lease.get("cuda_index"))
+        reserved = query(f'whisper_vram_gpu_memory_reserved_bytes{{gpu="{gpu}"}}')
+        got = [float(r["value"][1]) for r in reserved]
+        check(got == [float(lease.get("bytes", -1))],
+              f'whisper_vram_gpu_memory_reserved_bytes{{gpu="{gpu}"}} = {got} (the lease\'s bytes: {lease.get("bytes")})')
+        admittable = query('whisper_vram_gpu_memory_admittable_bytes{gpu="1"}')
+        got = [float(r["value"][1]) for r in admittable]
+        want = 7 * GIB - (lease.get("bytes", 0) if gpu == "1" else 0)
+        check(got == [float(want)], f'whisper_vram_gpu_memory_admittable_bytes{{gpu="1"}} = {got} (expected 7 GiB - lease = {want})')
         up = query('up{job="whisper-vram"}')
         check([float(r["value"][1]) for r in up] == [1.0], f'up{{job="whisper-vram"}} = {[r["value"][1] for r in up]}')
     except (TimeoutError, OSError, ValueError, KeyError, IndexError, subprocess.TimeoutExpired) as e:
