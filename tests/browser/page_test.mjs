@@ -15,7 +15,7 @@
 // WHISPER_VRAM_REQUIRE_TEST_TOOLS=1). Bounded: the whole run is killed after 100 s.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +40,15 @@ if (!binary || !existsSync(binary)) {
   console.error(`usage: node page_test.mjs PATH/TO/whisper-vram [ARTIFACT_DIR] (got '${binary ?? ''}')`);
   process.exit(1);
 }
-if (!existsSync(CHROMIUM)) skipOrFail(`${CHROMIUM} is missing`);
+function executable(file) {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch (e) {
+    return false;
+  }
+}
+if (!executable(CHROMIUM)) skipOrFail(`${CHROMIUM} is missing (or not an executable file)`);
 let chromium;
 try {
   ({ chromium } = await import('playwright-core'));
