@@ -10,6 +10,8 @@
    --storage.tsdb.path), waits for the target to be up (/api/v1/targets), and queries
    (/api/v1/query) the GPU memory gauges and whisper_vram_leases: they must equal the simulated GPUs'
    bytes and the one lease.
+4. Also scrapes a dcgm-exporter stand-in (DCGM_FI_DEV_FB_USED/FB_TOTAL in MiB, label UUID, served by
+   this script) and evaluates the README's PromQL joins ("Service", "Metrics") against hand values.
 
 Exit 0 pass, 1 fail, 77 skip (prometheus or promtool missing; a failure instead when
 WHISPER_VRAM_REQUIRE_TEST_TOOLS=1). Bounded: every wait has a deadline, 50 s in all. Everything it
@@ -26,10 +28,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SKIP = 77
 GIB = 1024**3
@@ -99,6 +103,43 @@ def wait_for(what, probe, deadline_s):
     raise TimeoutError(f"{what}: not within {deadline_s:.0f} s ({last})")
 
 
+# The README's PromQL (section "Service", "Metrics"): dcgm-exporter's MiB fields joined on the GPU UUID.
+PROMQL_UNRESERVED_USE = ('label_replace(DCGM_FI_DEV_FB_USED, "uuid", "$1", "UUID", "(.*)") * 1024 * 1024\n'
+                         '- on(uuid) group_right() whisper_vram_gpu_memory_reserved_bytes')
+PROMQL_RESERVED_SHARE = ('whisper_vram_gpu_memory_reserved_bytes\n'
+                         '/ on(uuid) group_left() (label_replace(DCGM_FI_DEV_FB_TOTAL, "uuid", "$1", "UUID", "(.*)") '
+                         '* 1024 * 1024)')
+# What the stand-in says per GPU index: (FB_USED MiB, FB_TOTAL MiB).
+DCGM_MIB = {0: (1024, 24576), 1: (3072, 8192)}
+
+
+def dcgm_exporter(uuids):
+    """A dcgm-exporter stand-in on loopback: its label names and units (MiB), the given GPU UUIDs."""
+    lines = []
+    for field, column, help_text in (("DCGM_FI_DEV_FB_USED", 0, "Framebuffer memory used (in MiB)."),
+                                     ("DCGM_FI_DEV_FB_TOTAL", 1, "Framebuffer memory total (in MiB).")):
+        lines += [f"# HELP {field} {help_text}", f"# TYPE {field} gauge"]
+        for index, uuid in uuids.items():
+            lines.append(f'{field}{{gpu="{index}",UUID="{uuid}",device="nvidia{index}",modelName="NVIDIA GPU",'
+                         f'Hostname="localhost"}} {DCGM_MIB[index][column]}')
+    text = ("\n".join(lines) + "\n").encode()
+
+    class handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -165,6 +206,11 @@ def main():
         check(lint.returncode == 0 and problems == "",
               f"promtool check metrics: exit {lint.returncode}" + (f": {problems}" if problems else ", no warnings"))
 
+        status, body = http("GET", f"{base}/api/v1/gpus")
+        uuids = {g["cuda_index"]: g["uuid"] for g in json.loads(body)["gpus"]}
+        dcgm = dcgm_exporter(uuids)
+        dcgm_port = dcgm.server_address[1]
+
         prom_port = free_port()
         config = os.path.join(work, "prometheus.yml")
         with open(config, "w") as f:
@@ -175,6 +221,9 @@ scrape_configs:
   - job_name: whisper-vram
     static_configs:
       - targets: ['127.0.0.1:{port}']
+  - job_name: dcgm
+    static_configs:
+      - targets: ['127.0.0.1:{dcgm_port}']
 """)
         prom_log = open(os.path.join(work, "prometheus.log"), "w+")
         prom = subprocess.Popen(
@@ -227,7 +276,22 @@ scrape_configs:
         check(got == [float(want)], f'whisper_vram_gpu_memory_admittable_bytes{{gpu="1"}} = {got} (expected 7 GiB - lease = {want})')
         up = query('up{job="whisper-vram"}')
         check([float(r["value"][1]) for r in up] == [1.0], f'up{{job="whisper-vram"}} = {[r["value"][1] for r in up]}')
-    except (TimeoutError, OSError, ValueError, KeyError, IndexError, subprocess.TimeoutExpired) as e:
+
+        # The README's joins with dcgm-exporter, per GPU: used (MiB -> bytes) - reserved; reserved / total.
+        wait_for("the dcgm stand-in is scraped", lambda: query('up{job="dcgm"} == 1'), 15)
+        lease_bytes = {int(gpu): lease.get("bytes", 0)} if lease else {}
+        joined = wait_for("the unreserved-use join has both GPUs", lambda: len(query(PROMQL_UNRESERVED_USE)) == 2
+                          and query(PROMQL_UNRESERVED_USE), 10)
+        got = {r["metric"]["gpu"]: float(r["value"][1]) for r in joined}
+        want = {str(i): float(DCGM_MIB[i][0] * 1024 * 1024 - lease_bytes.get(i, 0)) for i in DCGM_MIB}
+        check(got == want and all("model_name" in r["metric"] for r in joined),
+              f"README PromQL: FB_USED MiB x 1024 x 1024 - reserved, joined on uuid = {got} (expected {want})")
+        share = {r["metric"]["gpu"]: float(r["value"][1]) for r in query(PROMQL_RESERVED_SHARE)}
+        want = {str(i): lease_bytes.get(i, 0) / (DCGM_MIB[i][1] * 1024 * 1024) for i in DCGM_MIB}
+        check(share.keys() == want.keys() and all(abs(share[k] - want[k]) < 1e-12 for k in want),
+              f"README PromQL: reserved / (FB_TOTAL MiB x 1024 x 1024) = {share} (expected {want})")
+        dcgm.shutdown()
+    except Exception as e:  # noqa: BLE001 - any failure is reported with the logs, then cleaned up
         check(False, f"{type(e).__name__}: {e}")
         for name in ("serve.log", "prometheus.log"):
             p = os.path.join(work, name)
