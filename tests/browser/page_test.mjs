@@ -72,30 +72,29 @@ function equal(actual, expected, what) {
 }
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'wv-page-'));
-let server = null;
 let browser = null;
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
   browser = null;
-  if (server && server.exitCode === null) server.kill('SIGTERM');
+  for (const child of servers) if (child.exitCode === null) child.kill('SIGTERM');
   rmSync(stateDir, { recursive: true, force: true });
 }
 const watchdog = setTimeout(async () => {
   console.error('FAIL: the browser test ran past 100 s');
-  if (server) server.kill('SIGKILL');
+  for (const child of servers) child.kill('SIGKILL');
   process.exit(1);
 }, 100_000);
 
 // Three simulated GPUs: a catalog RTX 3090 (24 GiB), 32 GiB, and 40 GiB with 1 GiB used (39 admittable).
 const SIMULATE = 'RTX 3090,32GiB,40GiB:used=1GiB';
 
-function startServer() {
+const servers = [];
+function startServer(args = ['--simulate', SIMULATE], extraEnv = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--simulate', SIMULATE], {
-      env: { ...process.env, WHISPER_VRAM_STATE_DIR: stateDir, WHISPER_VRAM_ENGINE: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    server = child;
+    const env = { ...process.env, WHISPER_VRAM_STATE_DIR: stateDir, WHISPER_VRAM_ENGINE: '', ...extraEnv };
+    delete env.WHISPER_VRAM_SIMULATE;
+    const child = spawn(binary, ['serve', '--listen', '127.0.0.1:0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(child);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`serve printed no 'listening on' line in 15 s: ${out}`)), 15_000);
     const onData = (chunk) => {
@@ -319,6 +318,22 @@ try {
   }));
   check(err.text.includes('<img src=x') && err.imgs === 0 && !err.pwned, `the API's detail is shown as text: ${err.text.slice(0, 120)}`);
 
+  // 7. A server without GPU information (no NVML library): the page still works, says so, and logs
+  //    no error (it asks /metrics first instead of taking a 503 from /api/v1/gpus).
+  const bare = await startServer([], { WHISPER_VRAM_NVML_LIBRARY: path.join(stateDir, 'no-such-libnvidia-ml.so.1') });
+  const page5 = await context.newPage();
+  const problems5 = watch(page5, 'no GPU information');
+  await page5.goto(`${bare}/?model=large&engine=guide&custom=12`);
+  equal(await settled(page5), 'ready', 'no GPU information: settles');
+  const bareView = await page5.evaluate(() => ({
+    note: document.getElementById('local-note').textContent,
+    boxes: document.querySelectorAll('#local-list input').length,
+    verdict: document.querySelector('#fit-rows tr[data-gpu="custom"]')?.dataset.verdict,
+  }));
+  check(bareView.note.includes('no GPU information') && bareView.boxes === 0, `no GPU information: the page says so (${bareView.note})`);
+  // large, float16, 30 s, batch 1: 8.1875 GiB total, 9.825 recommended; 12 GiB fits.
+  equal(bareView.verdict, 'fits', 'no GPU information: custom 12 GiB still gets a verdict (fits 9.825 GiB)');
+
   // The README's screenshot (docs/page.png): the shared link at desktop width, its three verdicts.
   const shot = path.join(artifacts, 'page.png');
   await page.bringToFront();
@@ -328,7 +343,7 @@ try {
   await page.screenshot({ path: shot, fullPage: false });
   console.log(`screenshots: ${shot} (${statSync(shot).size} bytes), ${narrowShot}, ${path.join(artifacts, 'page-shared-link.png')}`);
 
-  const all = [...problems, ...problems2, ...problems3, ...withoutAllowed(problems4, [400])];
+  const all = [...problems, ...problems2, ...problems3, ...withoutAllowed(problems4, [400]), ...problems5];
   check(all.length === 0, `no console error, page error or failed request${all.length ? `:\n  ${all.join('\n  ')}` : ''}`);
 } catch (e) {
   failures += 1;

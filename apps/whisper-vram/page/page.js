@@ -431,11 +431,25 @@
     $('copy-status').textContent = done ? 'Copied.' : 'Selected: press Ctrl+C (or ⌘C) to copy.';
   }
 
+  // This machine's GPUs. /api/v1/gpus answers 503 without GPU information, which Chromium would log as
+  // a console error: /metrics (always 200) says first whether there is any (whisper_vram_nvml_up).
+  async function localGpus() {
+    try {
+      const response = await fetch('/metrics');
+      if (response.ok && /^whisper_vram_nvml_up 0$/m.test(await response.text())) {
+        return { ok: false, status: 503, body: { error: 'gpu_unavailable', detail: 'whisper_vram_nvml_up is 0 (whisper-vram debug on the server says why)' } };
+      }
+    } catch (e) {
+      // no metrics: ask /api/v1/gpus itself
+    }
+    return getJson('/api/v1/gpus');
+  }
+
   // ---- start ------------------------------------------------------------------------------------------
   async function start() {
     const wanted = readUrl();
     const [models, catalog, gpus] = await Promise.all([
-      getJson('/api/v1/models'), getJson('/api/v1/gpu-catalog'), getJson('/api/v1/gpus')]);
+      getJson('/api/v1/models'), getJson('/api/v1/gpu-catalog'), localGpus()]);
     const problems = [];
     if (models.ok) state.models = (models.body.models || []).map((m) => m.name);
     else problems.push(apiDetail(models, 'models'));
