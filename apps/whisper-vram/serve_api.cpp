@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <sstream>
@@ -18,15 +19,33 @@ namespace {
 
 // Options of the subcommands a request may not set: the output form is the API's, the GPUs and the
 // calibration are the server's (serve --simulate / --calibration), files are not the client's.
-const std::set<std::string, std::less<>> server_options = {"help",        "json",     "simulate",
-                                                           "calibration", "json_out", "json_fd"};
+constexpr std::array<std::string_view, 6> server_options = {"help",        "json",     "simulate",
+                                                            "calibration", "json_out", "json_fd"};
+
+bool is_server_option(std::string_view name) {
+    return std::find(server_options.begin(), server_options.end(), name) != server_options.end();
+}
 
 // Names a request may use beside the CLI's: the keys the JSON results print (and the issue names).
-const std::map<std::string, std::string, std::less<>> field_aliases = {
-    {"segment_duration", "segment"}, {"batch_size", "batch"}, {"beam_size", "beam"}};
+constexpr std::array<std::pair<std::string_view, std::string_view>, 3> field_aliases = {
+    {{"segment_duration", "segment"}, {"batch_size", "batch"}, {"beam_size", "beam"}}};
+
+// The option name @p name is an alias of, or nullptr.
+const std::string_view* alias_target(std::string_view name) {
+    for (const auto& [alias, target] : field_aliases) {
+        if (alias == name) return &target;
+    }
+    return nullptr;
+}
 
 // The solvers of `solve`, as the CLI names them.
-const std::vector<std::string> solvers = {"max-segment", "max-batch", "max-concurrent", "min-memory"};
+constexpr std::array<std::string_view, 4> solvers = {"max-segment", "max-batch", "max-concurrent", "min-memory"};
+
+std::string solver_list() {
+    std::string text;
+    for (const auto s : solvers) text += (text.empty() ? "" : ", ") + std::string(s);
+    return text;
+}
 
 struct endpoint_command {
     std::string endpoint;
@@ -218,7 +237,7 @@ std::map<std::string, const CLI::Option*, std::less<>> request_options(const CLI
     std::map<std::string, const CLI::Option*, std::less<>> options;
     for (const CLI::Option* option : command.get_options()) {
         const std::string name = field_name(*option);
-        if (name.empty() || server_options.contains(name)) continue;
+        if (name.empty() || is_server_option(name)) continue;
         options.emplace(name, option);
     }
     return options;
@@ -231,7 +250,7 @@ std::vector<std::string> command_fields(const CLI::App& command, const std::vect
     const auto options = request_options(command);
     for (const auto& [name, option] : options) names.insert(name);
     for (const auto& [alias, target] : field_aliases) {
-        if (options.contains(target)) names.insert(alias);
+        if (options.contains(target)) names.insert(std::string(alias));
     }
     return {names.begin(), names.end()};
 }
@@ -255,9 +274,8 @@ std::vector<std::string> fields_to_args(const CLI::App& command, const nlohmann:
     for (const auto& [given, value] : fields.items()) {
         if (std::find(extra_fields.begin(), extra_fields.end(), given) != extra_fields.end()) continue;
         std::string name = given;
-        if (const auto alias = field_aliases.find(name);
-            alias != field_aliases.end() && options.contains(alias->second)) {
-            name = alias->second;
+        if (const auto* target = alias_target(name); target != nullptr && options.contains(*target)) {
+            name = std::string(*target);
         }
         const auto it = options.find(name);
         if (it == options.end()) {
@@ -297,8 +315,8 @@ std::vector<std::string> allowed_fields(std::string_view endpoint) {
     const auto& e = find_endpoint(endpoint);
     if (e.subcommand == "solve") {
         std::set<std::string> names{"solver"};
-        for (const auto& solver : solvers) {
-            for (auto& name : command_fields(solver_command(solver), {})) names.insert(std::move(name));
+        for (const auto solver : solvers) {
+            for (auto& name : command_fields(solver_command(std::string(solver)), {})) names.insert(std::move(name));
         }
         return {names.begin(), names.end()};
     }
@@ -315,13 +333,13 @@ std::vector<std::string> api_args(std::string_view endpoint, const nlohmann::jso
         const auto solver = fields.find("solver");
         if (solver == fields.end() || !solver->is_string()) {
             throw api_error(400, "bad_request",
-                            fmt::format("field 'solver' is required (a string): one of {}", join(solvers, ", ")));
+                            fmt::format("field 'solver' is required (a string): one of {}", solver_list()));
         }
         const std::string name = kebab(solver->get<std::string>());
-        if (std::find(solvers.begin(), solvers.end(), name) == solvers.end()) {
+        if (std::find(solvers.begin(), solvers.end(), std::string_view(name)) == solvers.end()) {
             throw api_error(
                 400, "bad_request",
-                fmt::format("solver '{}' is unknown: one of {}", solver->get<std::string>(), join(solvers, ", ")));
+                fmt::format("solver '{}' is unknown: one of {}", solver->get<std::string>(), solver_list()));
         }
         args.push_back(name);
         command = &solver_command(name);

@@ -3,6 +3,7 @@
 // are the subcommand's options in snake_case, and the response is what `--json` prints. The mapping
 // (request → argument vector) is pure and testable without a socket; run_api() runs it in-process.
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -11,10 +12,6 @@
 #include <vector>
 
 #include "whisper_vram/facade/environment.hpp"
-
-namespace CLI {
-class App;
-}  // namespace CLI
 
 namespace whisper_vram::cli {
 

@@ -261,6 +261,7 @@ struct http_service::impl {
         server.set_write_timeout(static_cast<time_t>(settings.write_timeout.count()), 0);
         server.set_keep_alive_timeout(static_cast<time_t>(settings.idle_timeout.count()));
         server.set_payload_max_length(settings.max_body_bytes);
+        server.set_tcp_nodelay(true);  // small JSON answers: no Nagle + delayed-ACK 40 ms stalls
         const std::size_t threads = settings.threads;
         server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
 
