@@ -19,7 +19,7 @@ namespace {
 constexpr setup_function* setups[] = {
     setup_calc,      setup_models,      setup_gpus,  setup_debug, setup_best_model, setup_solve,
     setup_recommend, setup_presets,     setup_check, setup_run,   setup_measure,    setup_calibrate,
-    setup_tasks,     setup_release_all, setup_slurm, setup_k8s,   setup_ray,
+    setup_tasks,     setup_release_all, setup_serve, setup_slurm, setup_k8s,        setup_ray,
 };
 
 // When @p word (not an option) names none of @p parent's subcommands: their names, comma-separated.

@@ -22,6 +22,32 @@ json with_cuda_index(json cuda_index, const gpu_device& device) {
 
 }  // namespace
 
+json to_json(const gpu_model& g) {
+    const auto split = [](std::string_view text) {
+        json items = json::array();
+        while (!text.empty()) {
+            const auto bar = text.find('|');
+            items.push_back(std::string(text.substr(0, bar)));
+            if (bar == std::string_view::npos) break;
+            text.remove_prefix(bar + 1);
+        }
+        return items;
+    };
+    json j;
+    j["name"] = std::string(g.name);
+    put_bytes_grouped(j, {{"memory", g.memory_bytes}});
+    j["compute_capability"] = fmt::format("{}.{}", g.cc_major, g.cc_minor);
+    j["family"] = std::string(g.family);
+    j["marketed"] = std::string(g.marketed_label);
+    j["marketed_bytes"] = g.marketed_bytes;
+    j["unified_memory"] = g.unified_memory();
+    j["usable_memory_assumed"] = g.usable_memory_assumed();
+    j["usable_memory_source"] = std::string(g.usable_memory_source);
+    j["nvml_names"] = split(g.nvml_names);
+    j["aliases"] = split(g.aliases);
+    return j;
+}
+
 json to_json(const gpu_device& g) {
     json j;
     j["index"] = g.index;

@@ -19,6 +19,7 @@
 
 #include "whisper_vram/core/calibration.hpp"
 #include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/core/gpu_catalog.hpp"
 #include "whisper_vram/facade/concurrency.hpp"
 #include "whisper_vram/facade/run_outcome.hpp"
 #include "whisper_vram/gpu/cuda_debug.hpp"
@@ -109,6 +110,11 @@ nlohmann::ordered_json to_json(const visible_gpu& gpu);
 /// ledger_reserved (GiB) / ledger_reserved_bytes: Σ outstanding reservations; admittable /
 /// admittable_bytes: what a new reservation may take now (admission_capacity()); reservations: their count.
 nlohmann::ordered_json to_json(const visible_gpu& gpu, const gpu_capacity& capacity);
+
+/// {name, memory, memory_bytes (usable; 0 = unified), compute_capability ("8.6"), family, marketed,
+///  marketed_bytes, unified_memory, usable_memory_assumed, usable_memory_source, nvml_names[], aliases[]}:
+///  one GPU catalog row (the service's /api/v1/gpu-catalog).
+nlohmann::ordered_json to_json(const gpu_model& gpu);
 
 /// {source, gpus:[…]} (+ reason when unavailable)
 nlohmann::ordered_json to_json(const gpu_snapshot& snapshot);
