@@ -632,6 +632,13 @@ TEST(ServeLoad, ConcurrentLeaseClientsNeverOvercommit) {
     std::atomic<int> granted{0};
     std::atomic<int> refused{0};
     std::atomic<int> errors{0};
+    std::mutex error_mutex;
+    std::string first_error;
+    const auto error = [&](const std::string& what) {
+        ++errors;
+        const std::lock_guard lock(error_mutex);
+        if (first_error.empty()) first_error = what;
+    };
     std::atomic<int> samples{0};
     std::atomic<int> overcommits{0};
     std::uint64_t peak = 0;
@@ -661,7 +668,7 @@ TEST(ServeLoad, ConcurrentLeaseClientsNeverOvercommit) {
                 const json body{{"model", models[rng() % 4]}, {"ttl_seconds", 30}, {"wait_seconds", 0.5}};
                 const auto r = post(c, "/api/v1/leases", body);
                 if (!r) {
-                    ++errors;
+                    error(fmt::format("POST: {}", httplib::to_string(r.error())));
                     continue;
                 }
                 if (r->status == 503) {
@@ -669,13 +676,17 @@ TEST(ServeLoad, ConcurrentLeaseClientsNeverOvercommit) {
                     continue;
                 }
                 if (r->status != 201) {
-                    ++errors;
+                    error(fmt::format("POST: {} {}", r->status, r->body));
                     continue;
                 }
                 ++granted;
                 std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 20));
                 const auto d = c.Delete(("/api/v1/leases/" + json::parse(r->body)["id"].get<std::string>()).c_str());
-                if (!d || d->status != 200) ++errors;
+                if (!d) {
+                    error(fmt::format("DELETE: {}", httplib::to_string(d.error())));
+                } else if (d->status != 200) {
+                    error(fmt::format("DELETE: {} {}", d->status, d->body));
+                }
             }
         });
     }
@@ -683,7 +694,7 @@ TEST(ServeLoad, ConcurrentLeaseClientsNeverOvercommit) {
     done = true;
     sampler.join();
     EXPECT_EQ(overcommits, 0);
-    EXPECT_EQ(errors, 0);
+    EXPECT_EQ(errors, 0) << first_error;
     EXPECT_GT(granted, 32);
     EXPECT_GT(samples, 20);
     EXPECT_GT(peak, 24 * gib);  // both GPUs were in use at once
