@@ -74,8 +74,9 @@ std::string read_token(const std::string& path) {
     if (!in || !std::getline(in, token)) throw usage_error(fmt::format("--token-file '{}' cannot be read", path));
     token.erase(0, token.find_first_not_of(" \t\r"));
     token.erase(token.find_last_not_of(" \t\r") + 1);
-    if (token.empty())
+    if (token.empty()) {
         throw usage_error(fmt::format("--token-file '{}' holds no token (its first line is blank)", path));
+    }
     return token;
 }
 

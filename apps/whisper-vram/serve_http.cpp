@@ -12,6 +12,7 @@
 #include <mutex>
 #include <regex>
 #include <thread>
+#include <unordered_map>
 
 #include "cli_common.hpp"
 #include "serve_api.hpp"
@@ -76,6 +77,11 @@ std::string join_methods(const std::vector<std::string>& methods) {
 
 // When the request's handler started (set before routing, read by the logger): the same worker
 // thread runs a request from its headers to its response.
+// How long an estimate's answer is reused for the same request, and how many are kept (a bound on
+// how stale one can be after the calibration profile changes on disk).
+constexpr std::chrono::seconds estimate_memo_ttl{1};
+constexpr std::size_t estimate_memo_entries = 4096;
+
 thread_local std::optional<clock_type::time_point> request_start;
 thread_local const route* request_route = nullptr;
 
@@ -96,6 +102,8 @@ struct http_service::impl {
     std::optional<lease_book> leases;  // with the scheduler
     int port = 0;
     std::atomic<bool> stopping{false};
+    std::mutex memo_mutex;
+    std::unordered_map<std::string, std::pair<clock_type::time_point, api_response>> memo;
     std::mutex reaper_mutex;
     std::condition_variable reaper_wake;
 
@@ -148,11 +156,29 @@ struct http_service::impl {
         send_json(res, response.status, response.body);
     }
 
-    // Runs @p endpoint for @p fields through the CLI; API errors become their status.
+    // Runs @p endpoint for @p fields through the CLI; API errors become their status. Estimates (a
+    // pure function of the request and of this server's environment) are remembered for
+    // estimate_memo_ttl: the same request within it gets the same bytes without a second run.
     void run_endpoint(httplib::Response& res, std::string_view endpoint, const nlohmann::json& fields) {
+        std::string key;
+        if (endpoint == "estimate") {
+            for (const auto& arg : api_args(endpoint, fields)) key += arg + '\x1f';
+            const std::lock_guard lock(memo_mutex);
+            const auto it = memo.find(key);
+            if (it != memo.end() && clock_type::now() - it->second.first < estimate_memo_ttl) {
+                answer(res, it->second.second);
+                return;
+            }
+        }
         std::vector<std::string> warnings;
-        answer(res, run_api(endpoint, fields, settings.env, &warnings));
+        const api_response response = run_api(endpoint, fields, settings.env, &warnings);
         for (const auto& w : warnings) log(fmt::format("/api/v1/{}: {}", endpoint, w));
+        if (!key.empty() && response.status == 200) {
+            const std::lock_guard lock(memo_mutex);
+            if (memo.size() >= estimate_memo_entries) memo.clear();
+            memo[key] = {clock_type::now(), response};
+        }
+        answer(res, response);
     }
 
     // Wraps a handler: api_error → its status, anything else → 500 (never a crash).
@@ -232,8 +258,9 @@ struct http_service::impl {
             in.gpus.push_back(std::move(g));
         }
         if (leases) in.leases = leases->size();
-        for (const auto& [label, job] : settings.profiles)
+        for (const auto& [label, job] : settings.profiles) {
             in.job_capacity.emplace_back(label, job_capacity(job, capacities));
+        }
         in.counters = metrics.snapshot();
         in.version = std::string(version_string);
         in.driver_version = driver_version;
@@ -260,6 +287,7 @@ struct http_service::impl {
         server.set_read_timeout(static_cast<time_t>(settings.read_timeout.count()), 0);
         server.set_write_timeout(static_cast<time_t>(settings.write_timeout.count()), 0);
         server.set_keep_alive_timeout(static_cast<time_t>(settings.idle_timeout.count()));
+        server.set_keep_alive_max_count(1000);  // fewer reconnections under load (default 5)
         server.set_payload_max_length(settings.max_body_bytes);
         server.set_tcp_nodelay(true);  // small JSON answers: no Nagle + delayed-ACK 40 ms stalls
         const std::size_t threads = settings.threads;
@@ -332,7 +360,7 @@ struct http_service::impl {
                     send_error(res, res.status, "http_error", fmt::format("HTTP status {}", res.status));
             }
         });
-        server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        server.set_exception_handler([](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
             send_error(res, 500, "internal", "the request failed");
         });
         server.set_logger([this](const httplib::Request&, const httplib::Response& res) {
@@ -366,7 +394,7 @@ struct http_service::impl {
         server.Get("/metrics", guarded([this](const httplib::Request&, httplib::Response& res) {
                        res.set_content(render(), "text/plain; version=0.0.4; charset=utf-8");
                    }));
-        const auto endpoint = [this](std::string name) {
+        const auto endpoint = [this](const std::string& name) {
             return guarded([this, name](const httplib::Request& req, httplib::Response& res) {
                 run_endpoint(res, name, request_fields(req));
             });
@@ -385,13 +413,15 @@ struct http_service::impl {
                        send_json(res, 200, gpu_catalog_body());
                    }));
         const auto need_leases = [this]() -> lease_book& {
-            if (!leases)
+            if (!leases) {
                 throw api_error(503, "state_unavailable", fmt::format("leases unavailable: {}", state_error_text));
+            }
             return *leases;
         };
         server.Get("/api/v1/leases", guarded([need_leases](const httplib::Request& req, httplib::Response& res) {
-                       if (!request_fields(req).empty())
+                       if (!request_fields(req).empty()) {
                            throw api_error(400, "bad_request", "/api/v1/leases takes no fields on GET");
+                       }
                        answer_response(res, need_leases().list());
                    }));
         server.Post("/api/v1/leases", guarded([this, need_leases](const httplib::Request& req, httplib::Response& res) {

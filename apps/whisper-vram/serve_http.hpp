@@ -33,7 +33,7 @@ struct serve_settings {
     std::chrono::seconds read_timeout{10};         ///< a client slower than this to send a request is dropped
     std::chrono::seconds write_timeout{10};        ///< … or to read the response
     std::chrono::seconds idle_timeout{5};          ///< keep-alive: an idle connection is closed after this
-    std::size_t max_body_bytes = 64 * 1024;        ///< larger bodies: 413
+    std::size_t max_body_bytes = 65536;            ///< larger bodies: 413
     std::size_t threads = 64;                      ///< worker threads (a waiting lease holds one)
     std::chrono::seconds default_ttl{60};          ///< a lease's TTL when the request names none
     std::chrono::seconds max_ttl{86400};           ///< the longest TTL a request may ask for
