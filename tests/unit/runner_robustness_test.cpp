@@ -197,7 +197,7 @@ TEST(DebugEnvironment, ABadSimulationInTheEnvironmentIsANoteNotAnError) {
     const auto j = nlohmann::json::parse(r.out);
     const std::string notes = j["notes"].dump();
     EXPECT_NE(notes.find("WHISPER_VRAM_SIMULATE='8GiB:used=9GiB' is invalid"), std::string::npos) << notes;
-    EXPECT_NE(notes.find("job cgroup: "), std::string::npos) << notes;
+    EXPECT_NE(notes.find("job containment: "), std::string::npos) << notes;
     EXPECT_EQ(test::cli("debug --simulate 8GiB:used=9GiB", env).status, 2);  // the command line's is bad input
 }
 

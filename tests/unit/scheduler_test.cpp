@@ -292,9 +292,11 @@ TEST(FileLedger, CreatesAPrivateFolderAndRecoversFromGarbage) {
     auto state = ledger.read();
     ASSERT_EQ(state.reservations.size(), 1U);  // 11 reaped at the next access
     EXPECT_TRUE(warned.empty());
-    {  // append garbage: the intact record of the live holder survives, with a warning
-        std::ofstream out(dir / "ledger", std::ios::app);
-        out << "rm -rf / \x7f\x00garbage\n";
+    {  // append a whole garbage line (NUL included; a line cut short without its newline would be a
+       // writer killed mid-append, ignored silently): the intact record of the live holder survives, with a warning
+        static constexpr char garbage[] = "rm -rf / \x7f\x00garbage\n";
+        std::ofstream out(dir / "ledger", std::ios::app | std::ios::binary);
+        out.write(garbage, sizeof garbage - 1);
     }
     state = ledger.read();
     ASSERT_EQ(state.reservations.size(), 1U);
