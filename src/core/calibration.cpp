@@ -514,13 +514,17 @@ void apply_calibration(const calibration_profile& profile, std::string_view engi
     }
     uncalibrated_figures before{result.total_required_gib, result.recommended_gib, result.total_required_bytes,
                                 result.recommended_bytes};
-    const std::uint64_t total = group->apply(result.total_required_bytes);
+    const bool extrapolated = group->extrapolates(before.total_required_bytes);
+    std::uint64_t total = group->apply(result.total_required_bytes);
+    // Outside the range its runs cover, a correction is a guess: it may raise an estimate, never lower
+    // it (a capacity tool errs on the safe side; the runs say nothing about a configuration this far off).
+    const bool kept_uncalibrated = extrapolated && total < before.total_required_bytes;
+    if (kept_uncalibrated) total = before.total_required_bytes;
     result.total_required_bytes = total;
     result.total_required_gib = bytes_to_gib(total);
     result.recommended_bytes =
         static_cast<std::uint64_t>(std::ceil(static_cast<double>(total) * (1.0 + result.request.margin)));
     result.recommended_gib = bytes_to_gib(result.recommended_bytes);
-    const bool extrapolated = group->extrapolates(before.total_required_bytes);
     result.calibration = calibration_applied{profile.source,
                                              group->label(),
                                              group->runs,
@@ -542,6 +546,14 @@ void apply_calibration(const calibration_profile& profile, std::string_view engi
             "its runs cover",
             before.total_required_gib, bytes_to_gib(group->min_estimate_bytes),
             bytes_to_gib(group->max_estimate_bytes)));
+    }
+    if (kept_uncalibrated) {
+        result.notes.push_back(
+            fmt::format("the correction ({:.4f} × estimate {:+.2f} GiB) would lower this estimate outside the range "
+                        "its runs cover: "
+                        "the uncalibrated total {:.2f} GiB is kept (the safe side)",
+                        group->factor, (group->offset_bytes + group->safety_lift_bytes) / bytes_per_gib,
+                        before.total_required_gib));
     }
 }
 

@@ -458,6 +458,33 @@ TEST(CalibratedEstimates, CalcJsonCarriesCalibratedAndUncalibratedFigures) {
     EXPECT_NE(human.out.find("held-out error n/a: one run"), std::string::npos) << human.out;
 }
 
+TEST(CalibratedEstimates, ExtrapolatedCorrectionsRaiseButNeverLower) {
+    // Fitted on one small run that used half its estimate: factor 0.5, covering only that estimate.
+    const temp_folder folder;
+    auto rec = record("small", 0);
+    rec.peak_bytes = library_estimate(rec) / 2;
+    const auto file = folder.file("half.jsonl", history({rec}));
+    const auto profile = (folder.path() / "half.json").string();
+    ASSERT_EQ(cli("calibrate " + file + " --out " + profile, folder.env()).status, 0);
+    // Inside the covered range the correction applies (the run itself: at least its peak, below the estimate).
+    const std::string small =
+        "calc small --engine faster-whisper --precision float16 --beam 5 --gpu 'RTX 3090' "
+        "--cuda-module-loading lazy --json --calibration " +
+        profile;
+    const auto in_range = test::cli_json(small, folder.env());
+    EXPECT_EQ(in_range["calibration"]["extrapolated"], false);
+    EXPECT_GE(in_range["total_required_bytes"].get<std::uint64_t>(), rec.peak_bytes);
+    EXPECT_LT(in_range["total_required_bytes"].get<std::uint64_t>(),
+              in_range["uncalibrated"]["total_required_bytes"].get<std::uint64_t>());
+    // Outside it (large-v3) the lowering is refused: the uncalibrated total is kept, and said.
+    const auto far = test::cli_json(
+        "calc large-v3 --engine faster-whisper --gpu 'RTX 3090' --json --calibration " + profile, folder.env());
+    EXPECT_EQ(far["calibration"]["extrapolated"], true);
+    EXPECT_EQ(far["total_required_bytes"], far["uncalibrated"]["total_required_bytes"]);
+    EXPECT_EQ(far["recommended_bytes"], far["uncalibrated"]["recommended_bytes"]);
+    EXPECT_NE(far["notes"].dump().find("the uncalibrated total"), std::string::npos) << far["notes"];
+}
+
 TEST(CalibratedEstimates, GuideFormulaIsNeverCalibrated) {
     const temp_folder folder;
     const auto profile = factor_two_profile(folder);
