@@ -434,7 +434,7 @@ calibration_profile parse_calibration_profile(std::string_view text, std::string
     std::string duplicate;
     try {
         j = parse_without_duplicates(text, &duplicate);
-    } catch (const ojson::parse_error& error) {
+    } catch (const ojson::exception& error) {  // parse_error, or out_of_range.406: a number beyond a double
         profile_fail(source, fmt::format("not JSON: {}", error.what()));
     }
     if (!duplicate.empty()) {

@@ -264,7 +264,7 @@ ojson parse_json_strictly(std::string_view line) {
     try {
         parsed = ojson::parse(line.begin(), line.end(), callback, /*allow_exceptions=*/true,
                               /*ignore_comments=*/false);
-    } catch (const ojson::parse_error& error) {
+    } catch (const ojson::exception& error) {  // parse_error, or out_of_range.406: a number beyond a double
         fail("", fmt::format("not one JSON object (truncated line, NaN/Infinity or junk?): {}", error.what()));
     }
     if (!duplicate.empty()) {

@@ -132,6 +132,7 @@ TEST(CalibrationHistory, HostileFilesRefusedCleanly) {
         {good.substr(0, good.size() - 1) + ",\"notes\":\"\xff\"}", "invalid UTF-8"},
         {std::string(max_record_line_bytes + 1, ' ') + "x", "at most 65536 bytes"},
         {"[]", "one JSON object per line"},
+        {good.substr(0, good.size() - 1) + R"(,"duration_s":1e999})", "not one JSON object"},  // beyond a double
     };
     for (const auto& [line, expected] : cases) {
         const auto result = parse_history(good + "\n" + line + "\n", "h.jsonl");
@@ -329,6 +330,7 @@ TEST(CalibrationProfile, RoundTripAndBadProfilesNamed) {
              "duplicate key kind"},
             {R"({"kind":"whisper-vram-calibration-profile","version":1,"groups":[{"engine":"guide"}]})",
              "group key engine"},
+            {R"({"kind":"whisper-vram-calibration-profile","version":1e666,"groups":[]})", "not JSON"},  // fuzz finding
         }) {
         try {
             (void)parse_calibration_profile(bad, "x.json");
