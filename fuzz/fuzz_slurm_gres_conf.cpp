@@ -23,7 +23,8 @@ void fuzz_slurm_gres_conf(const std::uint8_t* data, std::size_t size) {
                 listed += n;
             }
             require(listed <= group.shards, "per-GPU counts add up to more than the group's shards");
-            if (!group.per_gpu.empty()) most = std::max(most, *std::max_element(group.per_gpu.begin(), group.per_gpu.end()));
+            if (!group.per_gpu.empty())
+                most = std::max(most, *std::max_element(group.per_gpu.begin(), group.per_gpu.end()));
         }
     }
     if (most > 0 && most < UINT64_MAX) {
@@ -43,7 +44,8 @@ void fuzz_slurm_gres_conf(const std::uint8_t* data, std::size_t size) {
         require(back[0].groups[0].shards == plan.total_shards, "a written gres.conf loses shards");
         require(back[0].groups[0].gpus == plan.gpus.size(), "a written gres.conf loses GPUs");
         for (std::size_t i = 0; i < plan.gpus.size(); ++i) {
-            require(back[0].groups[0].per_gpu[i] == plan.gpus[i].shards, "a written per-GPU count reads back differently");
+            require(back[0].groups[0].per_gpu[i] == plan.gpus[i].shards,
+                    "a written per-GPU count reads back differently");
         }
     }
 }
