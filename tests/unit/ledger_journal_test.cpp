@@ -9,7 +9,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <algorithm>
-#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -400,15 +399,14 @@ ledger_state records_of(std::size_t n, const fake_processes& procs) {
     return s;
 }
 
-TEST(LedgerLimits, ASnapshotBeyondTheRecordLimitIsRefusedUntouchedAndQuickly) {
+TEST(LedgerLimits, ASnapshotBeyondTheRecordLimitIsRefusedUntouchedAtTheFirstRecordOver) {
     const auto dir = fresh_dir("over");
     auto procs = std::make_shared<fake_processes>();
     const auto text = serialize_ledger(records_of(max_ledger_records + 1, *procs));
     put(dir / "ledger", text);
     file_ledger l(dir, procs);
-    const auto t0 = std::chrono::steady_clock::now();
+    // No timing asserted: "read 65537 before stopping" shows the parse stopped at the first record over.
     const auto what = state_error_of([&] { (void)l.read(); });
-    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // ~0.3 s unloaded
     EXPECT_NE(what.find((dir / "ledger").string()), std::string::npos) << what;
     EXPECT_NE(what.find("holds more than 65536 records (read 65537 before stopping), beyond the limit of 65536"),
               std::string::npos)
