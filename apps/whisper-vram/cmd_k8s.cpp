@@ -223,27 +223,37 @@ k8s_node_capacity node_capacity(const advertise_options& o, const context& c) {
 usage_error permanent_failure(const advertise_options& o, const std::string& url, const api_target& t,
                               const k8s_patch_outcome& outcome) {
     const auto& r = outcome.response;
-    if (r.status == 0) return usage_error(fmt::format("PATCH {}: {}", url, r.transport_error));
+    if (r.status == 0) {
+        usage_error failure(fmt::format("PATCH {}: {}", url, r.transport_error));
+        return failure;
+    }
     const auto message = k8s_api_error_message(r.body);
     const std::string said = message ? fmt::format(": {}", *message) : "";
+    std::string text;
     switch (r.status) {
         case 401:
-            return usage_error(fmt::format("the API server refused the token (HTTP 401{}): check {}", said,
-                                           t.token_file ? "--token-file " + *t.token_file : "--token-file"));
+            text = fmt::format("the API server refused the token (HTTP 401{}): check {}", said,
+                               t.token_file ? "--token-file " + *t.token_file : "--token-file");
+            break;
         case 403:
-            return usage_error(fmt::format(
+            text = fmt::format(
                 "the API server forbids patching node {} (HTTP 403{}): the service account needs 'patch' on "
                 "'nodes/status' (the ClusterRole in packaging/kubernetes/daemonset.yaml)",
-                o.node, said));
+                o.node, said);
+            break;
         case 404:
-            return usage_error(fmt::format(
+            text = fmt::format(
                 "node {} not found (HTTP 404{}): --node must be the node's name (a DaemonSet passes spec.nodeName "
                 "through the downward API)",
-                o.node, said));
+                o.node, said);
+            break;
         default:
-            return usage_error(fmt::format("PATCH {} failed after {} attempt{} (HTTP {}{})", url, outcome.attempts,
-                                           outcome.attempts == 1 ? "" : "s", r.status, said));
+            text = fmt::format("PATCH {} failed after {} attempt{} (HTTP {}{})", url, outcome.attempts,
+                               outcome.attempts == 1 ? "" : "s", r.status, said);
+            break;
     }
+    usage_error failure(text);
+    return failure;
 }
 
 nlohmann::ordered_json advertise_json(const advertise_options& o, const std::string& url, const std::string& body,

@@ -78,8 +78,9 @@ std::string subdomain_problem(std::string_view text) {
 // Empty when @p text is the name part of a qualified name, else why not.
 std::string qualified_name_problem(std::string_view text) {
     if (text.empty()) return "the name after '/' is empty";
-    if (text.size() > max_label_length)
+    if (text.size() > max_label_length) {
         return fmt::format("the name after '/' is longer than {} characters", max_label_length);
+    }
     if (!std::all_of(text.begin(), text.end(),
                      [](char c) { return any_alnum(c) || c == '-' || c == '_' || c == '.'; })) {
         return "the name after '/' may hold only letters, digits, '-', '_' and '.'";
@@ -192,8 +193,9 @@ void validate_k8s_resource_name(std::string_view name, std::string_view what) {
     const auto slash = name.find('/');
     if (slash == std::string_view::npos) bad("it has no '/' (a name without a prefix is a built-in resource)");
     const std::string_view prefix = name.substr(0, slash);
-    if (const auto problem = subdomain_problem(prefix); !problem.empty())
+    if (const auto problem = subdomain_problem(prefix); !problem.empty()) {
         bad(fmt::format("in the prefix, {}", problem));
+    }
     if (prefix == "kubernetes.io" || prefix.ends_with(".kubernetes.io") || prefix == "k8s.io" ||
         prefix.ends_with(".k8s.io")) {
         bad("the kubernetes.io and k8s.io prefixes are reserved for Kubernetes' own resources");
@@ -359,8 +361,9 @@ std::optional<std::string> k8s_api_error_message(std::string_view body) noexcept
         if (text.empty()) return std::nullopt;
         // Cut at a character boundary (invalid bytes count as one), then make it printable.
         std::size_t cut = 0;
-        while (cut < text.size() && cut < max_error_bytes)
+        while (cut < text.size() && cut < max_error_bytes) {
             cut += std::max<std::size_t>(1, utf8_sequence_length(text, cut));
+        }
         std::string shown = escape_for_terminal(text.substr(0, std::min(cut, text.size())));
         if (cut < text.size()) shown += "...";
         return shown;
