@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "support/run_cli.hpp"
+#include "support/run_jobs.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 
 namespace whisper_vram {
@@ -23,45 +24,8 @@ namespace {
 using test::run_cli;
 namespace fs = std::filesystem;
 
-class CliRun : public ::testing::Test {
+class CliRun : public test::run_job_fixture {
 protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) /
-               (std::string("run-") + info->name() + "-" + std::to_string(::getpid()));
-        fs::remove_all(dir_);
-        fs::create_directories(dir_ / "out");
-        state_ = dir_ / "state";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    [[nodiscard]] std::string env(const std::string& simulate = "24GiB") const {
-        return "WHISPER_VRAM_STATE_DIR='" + state_.string() + "' WHISPER_VRAM_SIMULATE='" + simulate + "'";
-    }
-
-    // Starts `whisper-vram ARGS…` in the background with this test's state folder.
-    pid_t spawn(const std::vector<std::string>& args, const std::string& simulate = "24GiB") const {
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            ::setenv("WHISPER_VRAM_STATE_DIR", state_.c_str(), 1);
-            ::setenv("WHISPER_VRAM_SIMULATE", simulate.c_str(), 1);
-            std::vector<char*> argv{const_cast<char*>(WHISPER_VRAM_CLI_PATH)};
-            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            const int null = ::open("/dev/null", O_WRONLY);
-            ::dup2(null, STDERR_FILENO);
-            ::execv(WHISPER_VRAM_CLI_PATH, argv.data());
-            ::_exit(99);
-        }
-        return pid;
-    }
-
-    static int wait_status(pid_t pid) {
-        int raw = 0;
-        ::waitpid(pid, &raw, 0);
-        return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    }
-
     // Polls `tasks --json` until it lists @p count reservations, each with its child started
     // (run records the child's pid just after the fork), at most 10 s.
     nlohmann::json wait_for_tasks(std::size_t count) const {
@@ -77,35 +41,11 @@ protected:
         ADD_FAILURE() << "never saw " << count << " task(s): " << j.dump();
         return j;
     }
-
-    fs::path dir_;
-    fs::path state_;
 };
 
-// Waits (at most 10 s) for @p path to hold a number (a pid a job wrote) and returns it.
-pid_t wait_for_pid_file(const fs::path& path) {
-    for (int i = 0; i < 1000; ++i) {
-        std::ifstream in(path);
-        pid_t pid = 0;
-        if (in >> pid && pid > 0) return pid;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "no pid in " << path;
-    return 0;
-}
-
-// Alive and not a zombie (a zombie holds nothing).
-bool alive(pid_t pid) { return pid > 0 && system_process_table().start_time(static_cast<std::uint32_t>(pid)); }
-
-// Polls until @p pid is gone, at most @p limit; true when it is.
-bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (alive(pid)) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
+using test::alive;
+using test::gone_within;
+using test::wait_for_pid_file;
 
 std::int64_t read_number(const fs::path& path) {
     std::ifstream in(path);

@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "support/ledger_files.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/sched/ledger.hpp"
@@ -25,40 +26,14 @@ namespace {
 
 constexpr std::uint64_t gib = bytes_per_gib;
 
-class fake_processes final : public process_table {
-public:
-    std::map<std::uint32_t, std::uint64_t> live{{10, 1010}, {11, 1011}};
-    process_identity me{1, 1001};
-    host_identity where{4026531836U, "boot-a"};
-    [[nodiscard]] std::optional<std::uint64_t> start_time(std::uint32_t pid) const override {
-        const auto it = live.find(pid);
-        if (it == live.end()) return std::nullopt;
-        return it->second;
-    }
-    [[nodiscard]] process_identity self() const override { return me; }
-    [[nodiscard]] host_identity host() const override { return where; }
-};
+using test::fake_processes;
+using test::put;
+using test::slurp;
 
-std::filesystem::path fresh_dir(const std::string& name) {
-    auto dir =
-        std::filesystem::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("journal-" + name + "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    ::chmod(dir.c_str(), 0700);
-    return dir;
-}
+std::filesystem::path fresh_dir(const std::string& name) { return test::fresh_state_dir("journal", name); }
 
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void put(const std::filesystem::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << text;
-}
+/// The live holders of most journal tests: pids 10 and 11.
+const std::map<std::uint32_t, std::uint64_t> two_holders{{10, 1010}, {11, 1011}};
 
 std::size_t lines(const std::string& text) {
     return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
@@ -116,7 +91,7 @@ std::vector<std::string> corrupt_copies(const std::filesystem::path& dir) {
 
 TEST(LedgerJournal, AMutationAppendsOneLineAndAnotherReaderReplaysIt) {
     const auto dir = fresh_dir("append");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     file_ledger a(dir, procs);
     file_ledger b(dir, procs);
     a.update([&](ledger_state& s) {
@@ -159,7 +134,7 @@ TEST(LedgerJournal, AMutationAppendsOneLineAndAnotherReaderReplaysIt) {
 
 TEST(LedgerJournal, AHeartbeatIsAShortEntryAndABeatInTheSameMillisecondWritesNothing) {
     const auto dir = fresh_dir("beat");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     std::int64_t now = 1'700'000'000'000;
     file_ledger_seams seams;
     seams.clock = [&] { return now; };
@@ -184,7 +159,7 @@ TEST(LedgerJournal, AHeartbeatIsAShortEntryAndABeatInTheSameMillisecondWritesNot
 
 TEST(LedgerJournal, ManyChangesMatchAFreshParseAtEveryStep) {
     const auto dir = fresh_dir("random");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     file_ledger a(dir, procs);
     file_ledger b(dir, procs);
     std::mt19937 rng(12);
@@ -223,7 +198,7 @@ TEST(LedgerJournal, ManyChangesMatchAFreshParseAtEveryStep) {
 
 TEST(LedgerJournal, CompactionKeepsTheFileBoundedUnderHeartbeats) {
     const auto dir = fresh_dir("compact");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     std::int64_t now = 1'700'000'000'000;
     file_ledger_seams seams;
     seams.clock = [&] { return now; };
@@ -261,7 +236,7 @@ TEST(LedgerJournal, CompactionKeepsTheFileBoundedUnderHeartbeats) {
 
 TEST(LedgerJournal, AWriterKilledMidAppendLeavesATornLineThatIsIgnoredThenCut) {
     const auto dir = fresh_dir("torn");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     {
         file_ledger l(dir, procs);
         l.update([&](ledger_state& s) {
@@ -316,7 +291,7 @@ TEST(LedgerJournal, AWriterKilledMidAppendLeavesATornLineThatIsIgnoredThenCut) {
 
 TEST(LedgerJournal, ADamagedJournalLineIsCopiedAsideAndTheRestKept) {
     const auto dir = fresh_dir("damaged");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     file_ledger l(dir, procs);
     for (int i = 0; i < 3; ++i) {
         l.update([&](ledger_state& s) {
@@ -354,7 +329,7 @@ std::string with_header_version(const std::string& text, int version) {
 
 TEST(LedgerJournal, AVersion2LedgerIsReadAsIsAndUpgradedOnItsFirstWrite) {
     const auto dir = fresh_dir("v2");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     ledger_state s;
     s.generation = 7;
     s.reservations.push_back(record(s.take_id(), 10, gib, procs->where));
@@ -376,7 +351,7 @@ TEST(LedgerJournal, AVersion2LedgerIsReadAsIsAndUpgradedOnItsFirstWrite) {
 
 TEST(LedgerJournal, ALedgerOfANewerVersionIsRefusedNeverRewritten) {
     const auto dir = fresh_dir("v4");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     ledger_state s;
     s.reservations.push_back(record(s.take_id(), 77, gib, procs->where));  // its holder is dead here
     const auto v4 = with_header_version(serialize_ledger(s), 4);
@@ -401,7 +376,7 @@ ledger_state records_of(std::size_t n, const fake_processes& procs) {
 
 TEST(LedgerLimits, ASnapshotBeyondTheRecordLimitIsRefusedUntouchedAtTheFirstRecordOver) {
     const auto dir = fresh_dir("over");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     const auto text = serialize_ledger(records_of(max_ledger_records + 1, *procs));
     put(dir / "ledger", text);
     file_ledger l(dir, procs);
@@ -421,7 +396,7 @@ TEST(LedgerLimits, ASnapshotBeyondTheRecordLimitIsRefusedUntouchedAtTheFirstReco
 
 TEST(LedgerLimits, AJournalThatWouldReplayBeyondTheLimitIsRefused) {
     const auto dir = fresh_dir("over-journal");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     auto s = records_of(max_ledger_records, *procs);
     std::string text = serialize_ledger(s);
     ledger_delta d;
@@ -448,7 +423,7 @@ TEST(LedgerLimits, AJournalThatWouldReplayBeyondTheLimitIsRefused) {
 
 TEST(LedgerLimits, AFileBeyond64MiBIsRefusedUnread) {
     const auto dir = fresh_dir("bytes");
-    auto procs = std::make_shared<fake_processes>();
+    auto procs = std::make_shared<fake_processes>(two_holders);
     put(dir / "ledger", serialize_ledger(records_of(1, *procs)));
     ASSERT_EQ(::truncate((dir / "ledger").c_str(), static_cast<off_t>(max_ledger_file_bytes + 1)), 0);  // sparse
     file_ledger l(dir, procs);

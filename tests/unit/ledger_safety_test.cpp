@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "support/cli_in_process.hpp"
+#include "support/ledger_files.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/units.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
@@ -33,40 +34,11 @@ namespace {
 
 constexpr std::uint64_t gib = bytes_per_gib;
 
-class fake_processes final : public process_table {
-public:
-    std::map<std::uint32_t, std::uint64_t> live;
-    process_identity me{1, 1001};
-    host_identity where{4026531836U, "boot-a"};
-    [[nodiscard]] std::optional<std::uint64_t> start_time(std::uint32_t pid) const override {
-        const auto it = live.find(pid);
-        if (it == live.end()) return std::nullopt;
-        return it->second;
-    }
-    [[nodiscard]] process_identity self() const override { return me; }
-    [[nodiscard]] host_identity host() const override { return where; }
-};
+using test::fake_processes;
+using test::put;
+using test::slurp;
 
-std::filesystem::path fresh_dir(const std::string& name) {
-    auto dir =
-        std::filesystem::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("ledger-" + name + "-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
-    ::chmod(dir.c_str(), 0700);
-    return dir;
-}
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void put(const std::filesystem::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::binary | std::ios::trunc);
-    out << text;
-}
+std::filesystem::path fresh_dir(const std::string& name) { return test::fresh_state_dir("ledger", name); }
 
 // The message of the state_error that @p fn throws ("" and a test failure when it throws none).
 template <typename Fn>

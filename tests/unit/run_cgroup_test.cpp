@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "support/cli_in_process.hpp"
+#include "support/run_jobs.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 
 namespace whisper_vram {
@@ -26,22 +27,8 @@ namespace {
 using test::run_cli;
 namespace fs = std::filesystem;
 
-class RunCgroup : public ::testing::Test {
+class RunCgroup : public test::run_job_fixture {
 protected:
-    void SetUp() override {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        dir_ = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) /
-               (std::string("cgroup-") + info->name() + "-" + std::to_string(::getpid()));
-        fs::remove_all(dir_);
-        fs::create_directories(dir_ / "out");
-        state_ = dir_ / "state";
-    }
-    void TearDown() override { fs::remove_all(dir_); }
-
-    [[nodiscard]] std::string env() const {
-        return "WHISPER_VRAM_STATE_DIR='" + state_.string() + "' WHISPER_VRAM_SIMULATE='24GiB'";
-    }
-
     // The containment line of `debug --json` (its notes).
     [[nodiscard]] std::string containment() const {
         const auto r = run_cli("debug --json", env());
@@ -55,22 +42,6 @@ protected:
         return "";
     }
 
-    [[nodiscard]] pid_t spawn(const std::vector<std::string>& args) const {
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            ::setenv("WHISPER_VRAM_STATE_DIR", state_.c_str(), 1);
-            ::setenv("WHISPER_VRAM_SIMULATE", "24GiB", 1);
-            std::vector<char*> argv{const_cast<char*>(WHISPER_VRAM_CLI_PATH)};
-            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            const int null = ::open("/dev/null", O_WRONLY);
-            ::dup2(null, STDERR_FILENO);
-            ::execv(WHISPER_VRAM_CLI_PATH, argv.data());
-            ::_exit(99);
-        }
-        return pid;
-    }
-
     void wait_for_one_task() const {
         for (int i = 0; i < 500; ++i) {
             const auto j = nlohmann::json::parse(run_cli("tasks --json", env()).out);
@@ -79,38 +50,11 @@ protected:
         }
         ADD_FAILURE() << "the job's reservation never appeared";
     }
-
-    fs::path dir_;
-    fs::path state_;
 };
 
-int wait_status(pid_t pid) {
-    int raw = 0;
-    ::waitpid(pid, &raw, 0);
-    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-}
-
-pid_t wait_for_pid_file(const fs::path& path) {
-    for (int i = 0; i < 1000; ++i) {
-        std::ifstream in(path);
-        pid_t pid = 0;
-        if (in >> pid && pid > 0) return pid;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "no pid in " << path;
-    return 0;
-}
-
-bool alive(pid_t pid) { return pid > 0 && system_process_table().start_time(static_cast<std::uint32_t>(pid)); }
-
-bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (alive(pid)) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return true;
-}
+using test::alive;
+using test::gone_within;
+using test::wait_for_pid_file;
 
 // The cgroup v2 path of @p pid ("" when unknown).
 std::string cgroup_of(pid_t pid) {
