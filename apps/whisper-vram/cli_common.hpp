@@ -33,6 +33,20 @@ struct context {
 /// What a parsed subcommand will do; returns its exit status (main turns it into the int).
 using command_action = std::function<exit_status(const context&)>;
 
+/// Puts @p options back to what they are when @p command is first parsed (the values its setup
+/// left: defaults, fixed fields) each time it is parsed again, so that a command_tree (commands.hpp)
+/// parsed once per request never carries one request's options into the next.
+template <class Options>
+void restore_before_each_parse(CLI::App& command, const std::shared_ptr<Options>& options) {
+    command.preparse_callback([options, initial = std::shared_ptr<const Options>()](std::size_t) mutable {
+        if (!initial) {
+            initial = std::make_shared<const Options>(*options);  // the first parse: the set-up state
+        } else {
+            *options = *initial;
+        }
+    });
+}
+
 /// Adds subcommand @p name to @p parent, running @p run on its options once parsed; returns the
 /// subcommand and its (default) options, for binding the subcommand's flags to them.
 template <class Options>
@@ -41,6 +55,7 @@ std::pair<CLI::App*, Options*> add_command(CLI::App& parent, command_action& act
                                            exit_status (*run)(const Options&, const context&)) {
     auto options = std::make_shared<Options>();
     auto* command = parent.add_subcommand(std::move(name), std::move(description));
+    restore_before_each_parse(*command, options);
     // Parsed → the action: the one place a subcommand's options meet what it does.
     command->callback([options, run, &action] {
         action = [options, run](const context& c) {

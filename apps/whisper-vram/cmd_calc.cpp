@@ -204,6 +204,7 @@ exit_status run_calc(calc_options o, const context& c) {
 void setup_calc(CLI::App& app, command_action& action) {
     auto options = std::make_shared<calc_options>();
     auto* command = app.add_subcommand("calc", "memory a Whisper job needs: breakdown, total, recommended (+margin)");
+    restore_before_each_parse(*command, options);
     command->add_option("model", options->model, "model name, e.g. medium, large-v3, turbo (or use --preset)");
     add_estimate_options(*command, options->estimate);
     command->add_option(

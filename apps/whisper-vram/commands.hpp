@@ -3,6 +3,8 @@
 // order of --help. setup_<name> adds the subcommand to the app and, when it is parsed, sets
 // `action` to its run.
 
+#include <span>
+
 #include "cli_common.hpp"
 
 namespace whisper_vram::cli {
@@ -15,5 +17,27 @@ setup_function setup_best_model, setup_solve, setup_recommend, setup_presets, se
 setup_function setup_run, setup_measure, setup_calibrate, setup_tasks, setup_release_all;   // scheduling, measuring
 setup_function setup_serve;                                                                 // service
 setup_function setup_slurm, setup_k8s, setup_ray;                                           // clusters
+
+/// The command line with some subcommands set up once and parsed again for each call: run() is
+/// cli::run() (cli.hpp) — the same parse, messages and exit status — over these subcommands only.
+/// cli::run() builds one with all of them per call; `whisper-vram serve` keeps one per worker
+/// thread and endpoint, as building the subcommand took most of a request's time.
+/// A subcommand's options must be back at their set-up values before each parse: add_command()
+/// and restore_before_each_parse() (cli_common.hpp) see to it. Not thread-safe: one per thread.
+class command_tree {
+public:
+    explicit command_tree(std::span<setup_function* const> subcommands);
+    ~command_tree();
+    command_tree(const command_tree&) = delete;
+    command_tree& operator=(const command_tree&) = delete;
+
+    /// Runs `whisper-vram ARGS...` as cli::run() does.
+    [[nodiscard]] exit_status run(std::span<const std::string> args, std::ostream& out, std::ostream& err,
+                                  const environment& env);
+
+private:
+    std::unique_ptr<CLI::App> app_;
+    command_action action_;
+};
 
 }  // namespace whisper_vram::cli

@@ -6,10 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
-#include "cli.hpp"
 #include "commands.hpp"
 #include "whisper_vram/core/gpu_catalog.hpp"
 #include "whisper_vram/json/json.hpp"
@@ -50,12 +50,14 @@ std::string solver_list() {
 struct endpoint_command {
     std::string endpoint;
     std::string subcommand;
+    setup_function* setup;  // the subcommand's setup (the only one a request builds)
 };
 
 const std::vector<endpoint_command>& endpoint_table() {
-    static const std::vector<endpoint_command> table = {{"estimate", "calc"}, {"check", "check"},
-                                                        {"solve", "solve"},   {"recommend", "recommend"},
-                                                        {"gpus", "gpus"},     {"models", "models"}};
+    static const std::vector<endpoint_command> table = {
+        {"estimate", "calc", setup_calc},  {"check", "check", setup_check},
+        {"solve", "solve", setup_solve},   {"recommend", "recommend", setup_recommend},
+        {"gpus", "gpus", setup_gpus},      {"models", "models", setup_models}};
     return table;
 }
 
@@ -65,12 +67,7 @@ struct command_catalog {
     CLI::App app;
     command_action action;
     command_catalog() {
-        setup_calc(app, action);
-        setup_check(app, action);
-        setup_solve(app, action);
-        setup_recommend(app, action);
-        setup_gpus(app, action);
-        setup_models(app, action);
+        for (const auto& e : endpoint_table()) e.setup(app, action);
     }
 };
 
@@ -359,7 +356,15 @@ api_response run_api(std::string_view endpoint, const nlohmann::json& fields, co
     const auto args = api_args(endpoint, fields);
     std::ostringstream out;
     std::ostringstream err;
-    const exit_status status = run(args, out, err, env);
+    // The endpoint's subcommand, set up once per thread and endpoint (command_tree).
+    const auto& table = endpoint_table();
+    const auto index = static_cast<std::size_t>(&find_endpoint(endpoint) - table.data());
+    thread_local std::vector<std::unique_ptr<command_tree>> trees(table.size());
+    if (!trees[index]) {
+        setup_function* const setup = table[index].setup;
+        trees[index] = std::make_unique<command_tree>(std::span(&setup, 1));
+    }
+    const exit_status status = trees[index]->run(args, out, err, env);
     std::vector<std::string> messages;
     {
         std::istringstream lines(err.str());

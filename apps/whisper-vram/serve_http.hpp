@@ -51,6 +51,13 @@ using serve_log = std::function<void(const std::string& line)>;
 /// True for a loopback address: 127.0.0.0/8, ::1, localhost.
 [[nodiscard]] bool is_loopback_host(std::string_view host);
 
+/// @p accept_encoding (a request's Accept-Encoding) without the `br` coding, the others kept in
+/// order with their parameters ("gzip, deflate, br;q=0.9" → "gzip, deflate"). Debian's cpp-httplib
+/// is built with brotli and compresses at quality 11 whenever a client offers it: measured, 2 ms for
+/// a 1.3 KiB JSON answer and 65 ms for the page, against microseconds for gzip. The server answers
+/// with gzip (or plain) instead, and leaves answers under 4 KiB uncompressed.
+[[nodiscard]] std::string without_brotli(std::string_view accept_encoding);
+
 /// Constant-time comparison of a presented bearer token with the expected one: the time depends
 /// on the lengths only, never on where they first differ.
 [[nodiscard]] bool token_matches(std::string_view presented, std::string_view expected) noexcept;

@@ -5,13 +5,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "cli.hpp"
 #include "serve_api.hpp"
 #include "serve_http.hpp"
 #include "serve_leases.hpp"
 #include "serve_metrics.hpp"
+#include "support/cli_in_process.hpp"
 #include "whisper_vram/core/error.hpp"
 
 namespace whisper_vram::cli {
@@ -154,6 +159,70 @@ TEST(ServeLeaseRequest, FieldsAndLimits) {
     EXPECT_NE(detail.find("ttl_seconds"), std::string::npos) << detail;  // the allowed list
 }
 
+// serve sets each endpoint's subcommand up once per thread and parses it again for every request
+// (command_tree): each answer must be what a fresh `whisper-vram ...` prints for the same fields,
+// whatever the requests before it on the thread set. Each step sets options that the next leaves
+// out; failures (a bad value after the parse, a parse error) come between. Without the options
+// restored before each parse, "medium" after "large-v3 --engine faster-whisper" would still be a
+// faster-whisper estimate, and "small" after "--preset balanced" a conflicting preset.
+TEST(ServeApiReuse, EveryAnswerIsAFreshRunsWhateverCameBefore) {
+    using json = nlohmann::json;
+    const environment env = test::simulated_environment("RTX 3090,8GiB");
+    const std::vector<std::pair<std::string, json>> steps = {
+        {"estimate",
+         {{"model", "large-v3"},
+          {"engine", "faster-whisper"},
+          {"precision", "int8"},
+          {"batch", 16},
+          {"beam", 2},
+          {"gpu", "T4"},
+          {"margin", 0.5}}},
+        {"estimate", {{"model", "medium"}}},
+        {"estimate", {{"model", "large-v3"}, {"engine", "whisperx"}, {"language", "de"}, {"no_align", true}, {"diarize", true}}},
+        {"estimate", {{"model", "large-v3"}, {"engine", "whisperx"}}},
+        {"estimate", {{"preset", "balanced"}}},
+        {"estimate", {{"model", "small"}, {"segment", 600}}},
+        {"estimate", {{"model", "small"}, {"batch", "0"}}},             // refused by the core: exit 2
+        {"estimate", {{"model", "small"}, {"flash_attention", "maybe"}}},  // refused
+        {"estimate", {{"model", "tiny"}}},
+        {"estimate", {{"model", "base"}, {"segment", "30,60"}, {"precision", "all"}}},  // a sweep
+        {"estimate", {{"model", "base"}}},
+        {"check", {{"model", "large"}, {"gpus", "1"}, {"batch", 8}, {"ignore_reservations", true}}},  // exit 1
+        {"check", {{"model", "medium"}}},
+        {"solve", {{"solver", "max-batch"}, {"model", "medium"}, {"memory", "8"}, {"segment", 60}}},
+        {"solve", {{"solver", "max-batch"}, {"model", "medium"}, {"memory", "8"}}},
+        {"solve", {{"solver", "max-segment"}, {"model", "medium"}, {"memory", "8"}, {"batch", 2}}},
+        {"solve", {{"solver", "max-segment"}, {"model", "medium"}, {"memory", "8"}}},
+        {"recommend", {{"gpu", "RTX 3090,T4"}, {"engine", "faster-whisper"}, {"english", true}}},
+        {"recommend", {{"gpu", "T4"}}},
+        {"gpus", json::object()},
+        {"models", json::object()},
+        {"estimate", {{"model", "medium"}}},
+    };
+    std::size_t answers = 0;
+    for (const auto& [endpoint, fields] : steps) {
+        const auto args = api_args(endpoint, fields);
+        std::ostringstream out;
+        std::ostringstream err;
+        const int fresh = to_int(run(args, out, err, env));  // every subcommand, set up anew
+        const api_response answer = run_api(endpoint, fields, env);
+        const std::string step = fmt::format("/api/v1/{} {}", endpoint, fields.dump());
+        if (fresh == 0 || fresh == 1) {
+            EXPECT_EQ(answer.status, 200) << step << "\n" << answer.body;
+            EXPECT_EQ(answer.body, out.str()) << step;
+            ++answers;
+        } else {
+            EXPECT_EQ(fresh, 2) << step << "\n" << err.str();
+            EXPECT_EQ(answer.status, 400) << step << "\n" << answer.body;
+            // The same message: the CLI's first line, less its "whisper-vram: " prefix.
+            const std::string first = err.str().substr(0, err.str().find('\n'));
+            const std::string detail = json::parse(answer.body).value("detail", "");
+            EXPECT_TRUE(first.ends_with(detail.substr(0, detail.find("; ")))) << step << "\n" << detail << "\n" << first;
+        }
+    }
+    EXPECT_EQ(answers, steps.size() - 2);  // two steps are refused
+}
+
 TEST(ServeSecurity, TokenComparison) {
     EXPECT_TRUE(token_matches("s3cret-token", "s3cret-token"));
     EXPECT_FALSE(token_matches("s3cret-tokem", "s3cret-token"));
@@ -161,6 +230,17 @@ TEST(ServeSecurity, TokenComparison) {
     EXPECT_FALSE(token_matches("s3cret-token-", "s3cret-token"));
     EXPECT_FALSE(token_matches("", "s3cret-token"));
     EXPECT_TRUE(token_matches("", ""));
+}
+
+TEST(ServeCompression, BrotliIsDroppedFromAcceptEncoding) {
+    EXPECT_EQ(without_brotli("gzip, deflate, br"), "gzip, deflate");  // Chromium, Firefox
+    EXPECT_EQ(without_brotli("br;q=1.0, gzip;q=0.8, *;q=0.1"), "gzip;q=0.8, *;q=0.1");
+    EXPECT_EQ(without_brotli(" BR , gzip"), "gzip");
+    EXPECT_EQ(without_brotli("br"), "");
+    EXPECT_EQ(without_brotli("gzip"), "gzip");
+    EXPECT_EQ(without_brotli("brotli, gzip"), "brotli, gzip");  // not the br coding
+    EXPECT_EQ(without_brotli(",,identity,"), "identity");
+    EXPECT_EQ(without_brotli(""), "");
 }
 
 TEST(ServeSecurity, LoopbackHosts) {
