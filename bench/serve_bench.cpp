@@ -64,7 +64,11 @@ point measure(int port, const std::function<std::string(int, std::size_t)>& path
                 const auto r = client.Get(path(t, mine.size()).c_str(), headers);
                 const auto after = clock_type::now();
                 if (!r || r->status != 200) {
-                    ++errors;
+                    const double waited = std::chrono::duration<double>(clock_type::now() - before).count();
+                    if (errors++ == 0) {  // the first one, to tell a timeout from a refusal
+                        fmt::print(stderr, "first error, after {:.3f} s: {}\n", waited,
+                                   r ? fmt::format("HTTP {}", r->status) : httplib::to_string(r.error()));
+                    }
                     continue;
                 }
                 mine.push_back(std::chrono::duration<double, std::milli>(after - before).count());

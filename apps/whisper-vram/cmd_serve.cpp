@@ -26,8 +26,20 @@ struct serve_options {
     std::optional<std::string> calibration;
     std::optional<std::string> cors_origin;
     std::vector<std::string> profiles;
+    std::string threads = "128";
     bool json = false;
 };
+
+// --threads: worker threads, 1-1024.
+std::size_t parse_threads(const std::string& text) {
+    std::size_t n = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (text.empty() || ec != std::errc{} || ptr != text.data() + text.size() || n < 1 || n > 1024) {
+        throw usage_error(fmt::format(
+            "--threads '{}' is invalid: an integer 1-1024 (worker threads; each open connection holds one)", text));
+    }
+    return n;
+}
 
 // "HOST:PORT", "[::1]:PORT" → host (brackets kept off) and port 0-65535.
 std::pair<std::string, int> parse_listen(const std::string& text) {
@@ -98,6 +110,7 @@ exit_status run_serve(const serve_options& o, const context& c) {
         settings.cors_origin = *o.cors_origin;
     }
     for (const auto& profile : o.profiles) settings.profiles.emplace_back(profile, parse_profile(profile));
+    settings.threads = parse_threads(o.threads);
     settings.env = c.env;
     if (o.simulate) settings.env.simulate = *o.simulate;
     if (o.calibration) settings.env.calibration = *o.calibration;
@@ -162,6 +175,9 @@ void setup_serve(CLI::App& app, command_action& action) {
     command->add_option("--cors-origin", options->cors_origin, "send CORS headers for this origin (default: none)");
     command->add_option("--profile", options->profiles,
                         "model:engine:precision:batch for whisper_vram_job_capacity (repeatable)");
+    command->add_option("--threads", options->threads,
+                        "worker threads, 1-1024 (default 128): each open connection and each waiting lease holds "
+                        "one; more keep-alive clients than this wait for one to close (idle after 5 s)");
     command->add_flag("--json", options->json, "print the address as JSON {url, port} on start");
     add_footer(*command,
                "Prints 'listening on http://HOST:PORT' once bound; SIGTERM/SIGINT drain and release every lease.\n"

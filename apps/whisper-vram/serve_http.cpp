@@ -3,6 +3,7 @@
 #include "serve_http.hpp"
 
 #include <fmt/format.h>
+#include <sys/socket.h>
 #include <httplib.h>
 
 #include <algorithm>
@@ -542,6 +543,11 @@ int http_service::bind() {
     const auto& s = impl_->settings;
     std::string host = s.host;
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    int listening = -1;
+    impl_->server.set_socket_options([&listening](socket_t sock) {
+        httplib::default_socket_options(sock);
+        listening = sock;  // the last one tried is the one bound
+    });
     if (s.port == 0) {
         impl_->port = impl_->server.bind_to_any_port(host);
         if (impl_->port < 0) impl_->port = 0;
@@ -554,6 +560,11 @@ int http_service::bind() {
                         "this host)",
                         s.host, s.port));
     }
+    // cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, built into Debian's
+    // library). 64 clients reconnecting at once overflowed it, and a few of them waited more than
+    // 5 s for SYN-ACK retransmissions (bench/serve_bench.cpp). Linux takes a second listen() on the
+    // bound socket as its new backlog.
+    if (listening >= 0) (void)::listen(listening, SOMAXCONN);
     return impl_->port;
 }
 

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -222,6 +223,32 @@ TEST_F(ServeApi, BrowsersGetGzipForLargeAnswersAndNeverBrotli) {
     ASSERT_TRUE(missing);
     EXPECT_EQ(missing->status, 404);
     EXPECT_EQ(missing->get_header_value("Content-Encoding"), "");
+}
+
+// The listening socket's backlog is the system's (SOMAXCONN, capped by net.core.somaxconn), not
+// cpp-httplib's 5: `ss` shows a listener's backlog as its Send-Q.
+TEST_F(ServeApi, ListenBacklogIsTheSystems) {
+    FILE* pipe = ::popen(fmt::format("ss -ltnH 'sport = :{}' 2>/dev/null", server.port()).c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string text;
+    char buffer[512];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) text += buffer;
+    const int status = ::pclose(pipe);
+    if (text.empty()) {
+        if (std::getenv("WHISPER_VRAM_REQUIRE_TEST_TOOLS") != nullptr) FAIL() << "ss (iproute2) printed nothing";
+        GTEST_SKIP() << "no ss (iproute2): scripts/setup.sh --tests installs it (exit " << status << ")";
+    }
+    std::istringstream words(text);
+    std::string state;
+    long receive_queue = -1;
+    long backlog = -1;
+    words >> state >> receive_queue >> backlog;
+    EXPECT_EQ(state, "LISTEN") << text;
+    std::ifstream somaxconn("/proc/sys/net/core/somaxconn");
+    long system_max = 0;
+    somaxconn >> system_max;
+    ASSERT_GT(system_max, 5);
+    EXPECT_EQ(backlog, std::min<long>(system_max, SOMAXCONN)) << text;  // listen() caps it at somaxconn
 }
 
 TEST_F(ServeApi, ConcurrentRequestsGiveTheSameAnswers) {
@@ -490,6 +517,12 @@ TEST(ServeSecurity, TokenRules) {
     EXPECT_EQ(test::cli("serve --listen 127.0.0.1:99999", env).status, 2);
     EXPECT_EQ(test::cli("serve --listen nocolon", env).status, 2);
     EXPECT_EQ(test::cli("serve --profile large-v3:faster-whisper", env).status, 2);
+    for (const char* threads : {"0", "1025", "many", "-4", ""}) {
+        const auto r = test::cli(fmt::format("serve --threads '{}'", threads), env);
+        EXPECT_EQ(r.status, 2) << threads;
+        EXPECT_NE(r.err.find(fmt::format("--threads '{}' is invalid: an integer 1-1024", threads)), std::string::npos)
+            << r.err;
+    }
 
     auto settings = settings_for(env);
     settings.token = "s3cret-token";
@@ -701,9 +734,9 @@ TEST(ServeLoad, ConcurrentLeaseClientsNeverOvercommit) {
                 const json body{{"model", models[rng() % 4]}, {"ttl_seconds", 30}, {"wait_seconds", 0.5}};
                 const auto r = post(c, "/api/v1/leases", body);
                 if (!r) {
-                    // A connection dropped before any answer (seen under heavy CPU load: cpp-httplib
-                    // 0.11's keep-alive): counted apart and bounded below; the request was not
-                    // served, which the empty ledger at the end checks (a served one would leak).
+                    // A connection dropped before any answer: none may be. They were seen under heavy
+                    // CPU load until bind() raised cpp-httplib's listen backlog of 5 (reconnecting
+                    // clients waited out SYN-ACK retransmissions past their timeout).
                     ++dropped;
                     continue;
                 }
@@ -731,7 +764,7 @@ TEST(ServeLoad, ConcurrentLeaseClientsNeverOvercommit) {
     sampler.join();
     EXPECT_EQ(overcommits, 0);
     EXPECT_EQ(errors, 0) << first_error;
-    EXPECT_LE(dropped * 10, granted + refused) << dropped << " connections dropped";
+    EXPECT_EQ(dropped, 0) << dropped << " connections dropped";
     EXPECT_GT(granted, 32);
     EXPECT_GT(samples, 20);
     EXPECT_GT(peak, 24 * gib);  // both GPUs were in use at once
