@@ -55,9 +55,9 @@ struct endpoint_command {
 
 const std::vector<endpoint_command>& endpoint_table() {
     static const std::vector<endpoint_command> table = {
-        {"estimate", "calc", setup_calc},  {"check", "check", setup_check},
-        {"solve", "solve", setup_solve},   {"recommend", "recommend", setup_recommend},
-        {"gpus", "gpus", setup_gpus},      {"models", "models", setup_models}};
+        {"estimate", "calc", setup_calc}, {"check", "check", setup_check},
+        {"solve", "solve", setup_solve},  {"recommend", "recommend", setup_recommend},
+        {"gpus", "gpus", setup_gpus},     {"models", "models", setup_models}};
     return table;
 }
 

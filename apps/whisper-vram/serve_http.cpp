@@ -3,16 +3,16 @@
 #include "serve_http.hpp"
 
 #include <fmt/format.h>
-#include <sys/socket.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <regex>
-#include <limits>
 #include <thread>
 #include <unordered_map>
 
@@ -56,8 +56,8 @@ std::string without_brotli(std::string_view accept_encoding) {
         if (first == std::string_view::npos) continue;
         item = item.substr(first, item.find_last_not_of(" \t") - first + 1);
         const std::string_view coding = item.substr(0, item.find_first_of("; \t"));
-        const bool brotli = coding.size() == 2 && (coding[0] == 'b' || coding[0] == 'B') &&
-                            (coding[1] == 'r' || coding[1] == 'R');
+        const bool brotli =
+            coding.size() == 2 && (coding[0] == 'b' || coding[0] == 'B') && (coding[1] == 'r' || coding[1] == 'R');
         if (brotli) continue;
         if (!kept.empty()) kept += ", ";
         kept += item;
@@ -175,8 +175,8 @@ struct http_service::impl {
     // to handlers as const.
     static void limit_compression(const httplib::Request& req, std::size_t body_bytes) {
         if (!req.has_header("Accept-Encoding")) return;
-        std::string kept = body_bytes < compress_min_bytes ? std::string()
-                                                            : without_brotli(req.get_header_value("Accept-Encoding"));
+        std::string kept =
+            body_bytes < compress_min_bytes ? std::string() : without_brotli(req.get_header_value("Accept-Encoding"));
         auto& headers = const_cast<httplib::Request&>(req).headers;  // NOLINT(cppcoreguidelines-pro-type-const-cast)
         headers.erase("Accept-Encoding");
         if (!kept.empty()) headers.emplace("Accept-Encoding", std::move(kept));

@@ -30,10 +30,10 @@ struct serve_settings {
     /// The environment every request runs with: serve's --simulate and --calibration are applied
     /// here (WHISPER_VRAM_SIMULATE / WHISPER_VRAM_CALIBRATION), so every subcommand sees them.
     environment env;
-    std::chrono::seconds read_timeout{10};         ///< a client slower than this to send a request is dropped
-    std::chrono::seconds write_timeout{10};        ///< … or to read the response
-    std::chrono::seconds idle_timeout{5};          ///< keep-alive: an idle connection is closed after this
-    std::size_t max_body_bytes = 65536;            ///< larger bodies: 413
+    std::chrono::seconds read_timeout{10};   ///< a client slower than this to send a request is dropped
+    std::chrono::seconds write_timeout{10};  ///< … or to read the response
+    std::chrono::seconds idle_timeout{5};    ///< keep-alive: an idle connection is closed after this
+    std::size_t max_body_bytes = 65536;      ///< larger bodies: 413
     /// Worker threads: each open connection holds one until it closes (keep-alive: up to idle_timeout
     /// after its last request), a waiting lease too. Measured (bench/serve_bench.cpp): 64 keep-alive
     /// clients on 64 workers left a few requests waiting over 5 s; on 128, none.

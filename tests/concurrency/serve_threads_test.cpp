@@ -161,8 +161,8 @@ TEST(ServeThreads, MixedLoadThenDrain) {
         late.emplace_back([&] {
             auto c = client();
             while (keep_going) {
-                const auto r = c.Post("/api/v1/leases", json{{"model", "tiny"}, {"ttl_seconds", 30}}.dump(),
-                                      "application/json");
+                const auto r =
+                    c.Post("/api/v1/leases", json{{"model", "tiny"}, {"ttl_seconds", 30}}.dump(), "application/json");
                 if (r && r->status != 201 && r->status != 503) ++wrong;
                 if (!r) std::this_thread::sleep_for(5ms);  // stopped: no server any more
             }

@@ -178,11 +178,12 @@ TEST(ServeApiReuse, EveryAnswerIsAFreshRunsWhateverCameBefore) {
           {"gpu", "T4"},
           {"margin", 0.5}}},
         {"estimate", {{"model", "medium"}}},
-        {"estimate", {{"model", "large-v3"}, {"engine", "whisperx"}, {"language", "de"}, {"no_align", true}, {"diarize", true}}},
+        {"estimate",
+         {{"model", "large-v3"}, {"engine", "whisperx"}, {"language", "de"}, {"no_align", true}, {"diarize", true}}},
         {"estimate", {{"model", "large-v3"}, {"engine", "whisperx"}}},
         {"estimate", {{"preset", "balanced"}}},
         {"estimate", {{"model", "small"}, {"segment", 600}}},
-        {"estimate", {{"model", "small"}, {"batch", "0"}}},             // refused by the core: exit 2
+        {"estimate", {{"model", "small"}, {"batch", "0"}}},                // refused by the core: exit 2
         {"estimate", {{"model", "small"}, {"flash_attention", "maybe"}}},  // refused
         {"estimate", {{"model", "tiny"}}},
         {"estimate", {{"model", "base"}, {"segment", "30,60"}, {"precision", "all"}}},  // a sweep
@@ -217,7 +218,9 @@ TEST(ServeApiReuse, EveryAnswerIsAFreshRunsWhateverCameBefore) {
             // The same message: the CLI's first line, less its "whisper-vram: " prefix.
             const std::string first = err.str().substr(0, err.str().find('\n'));
             const std::string detail = json::parse(answer.body).value("detail", "");
-            EXPECT_TRUE(first.ends_with(detail.substr(0, detail.find("; ")))) << step << "\n" << detail << "\n" << first;
+            EXPECT_TRUE(first.ends_with(detail.substr(0, detail.find("; ")))) << step << "\n"
+                                                                              << detail << "\n"
+                                                                              << first;
         }
     }
     EXPECT_EQ(answers, steps.size() - 2);  // two steps are refused
