@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Lint: clang-format must report nothing on any tracked C++ file, and clang-tidy (checks and options in
 # .clang-tidy, every warning an error) must pass on every project translation unit of a build's
-# compile_commands.json. Usage: scripts/lint.sh [BUILD_DIR]   (default build/default; configured if missing)
+# compile_commands.json, merged into unity files where they compile together (scripts/lint_units.py:
+# 86 units took 1272 s one by one, 18 take about 270 s). Usage: scripts/lint.sh [BUILD_DIR]
+# (default build/default; configured if missing)
 # Expects the packages of scripts/setup.sh (clang-format, clang-tidy 14).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,26 +23,20 @@ echo "lint: clang-format: 0 warnings"
 if [[ ! -f $build_dir/compile_commands.json ]]; then
   cmake --preset default >/dev/null
 fi
-# The project's own translation units (not the fake NVML's C ABI shim, not generated files).
-mapfile -t units < <(python3 - "$build_dir/compile_commands.json" "$PWD" <<'PY'
-import json, os, sys
-root = sys.argv[2]
-seen = set()
-for entry in json.load(open(sys.argv[1])):
-    path = os.path.normpath(os.path.join(entry["directory"], entry["file"]))
-    rel = os.path.relpath(path, root)
-    # Tests and benchmarks are held to clang-format only: GoogleTest macros trip half the checks.
-    if rel.startswith(("src/", "apps/", "python/")) and path not in seen:
-        seen.add(path)
-        print(path)
-PY
-)
-echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs)"
+# The project's own translation units (not the fake NVML's C ABI shim, not generated files), merged
+# into unity files where they compile together (scripts/lint_units.py: the headers parsed once per
+# group, not once per file).
+unity_dir=$build_dir/lint-unity
+rm -rf "$unity_dir"
+group_start=$SECONDS
+mapfile -t units < <(python3 scripts/lint_units.py "$build_dir/compile_commands.json" "$PWD" "$unity_dir")
+((${#units[@]} > 0)) || { echo "lint: no translation units found in $build_dir/compile_commands.json" >&2; exit 1; }
+echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs; grouped in $((SECONDS - group_start)) s)"
 jobs=$(nproc)
 tidy_status=0
 tidy_start=$SECONDS
 printf '%s\n' "${units[@]}" |
-  xargs -P "$jobs" -n 4 clang-tidy -p "$build_dir" --quiet --warnings-as-errors='*' >"$build_dir/clang-tidy.log" 2>&1 ||
+  xargs -P "$jobs" -n 1 clang-tidy -p "$unity_dir" --quiet --warnings-as-errors='*' >"$build_dir/clang-tidy.log" 2>&1 ||
   tidy_status=$?
 if ((tidy_status != 0)); then
   # Say why whatever it was: the warnings, or (a crash, a missing file) the end of the log.

@@ -18,6 +18,7 @@
 #include <array>
 
 #include "engines/engine_common.hpp"
+#include "engines/profiles.hpp"
 #include "whisper_vram/core/error.hpp"
 
 namespace whisper_vram {

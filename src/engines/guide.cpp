@@ -7,6 +7,8 @@
 
 #include <string>
 
+#include "engines/profiles.hpp"
+
 namespace whisper_vram {
 
 namespace {

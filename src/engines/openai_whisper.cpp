@@ -26,6 +26,7 @@
 #include <array>
 
 #include "engines/engine_common.hpp"
+#include "engines/profiles.hpp"
 
 namespace whisper_vram {
 namespace {

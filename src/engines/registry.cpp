@@ -9,19 +9,12 @@
 
 #include "core/text.hpp"
 #include "engines/engine_common.hpp"
+#include "engines/profiles.hpp"
 #include "whisper_vram/core/calibration.hpp"
 #include "whisper_vram/core/error.hpp"
 #include "whisper_vram/engines/engines.hpp"
 
 namespace whisper_vram {
-
-// Each defined in src/engines/<engine>.cpp.
-const engine_profile& guide_profile();
-const engine_profile& openai_whisper_profile();
-const engine_profile& transformers_profile();
-const engine_profile& faster_whisper_profile();
-const engine_profile& whisper_cpp_profile();
-const engine_profile& whisperx_profile();
 
 namespace {
 

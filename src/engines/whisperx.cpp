@@ -23,11 +23,10 @@
 
 #include "core/text.hpp"
 #include "engines/engine_common.hpp"
+#include "engines/profiles.hpp"
 #include "whisper_vram/core/error.hpp"
 
 namespace whisper_vram {
-
-const engine_profile& faster_whisper_profile();  // src/engines/faster_whisper.cpp
 
 namespace {
 

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -20,6 +19,7 @@
 
 #include "serve_api.hpp"
 #include "serve_http.hpp"
+#include "support/state_folder.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
@@ -31,20 +31,7 @@ using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct state_folder {
-    fs::path path;
-    state_folder() {
-        std::string pattern = (fs::temp_directory_path() / "wv-serve-tsan-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace);
-    }
-    ~state_folder() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    state_folder(const state_folder&) = delete;
-    state_folder& operator=(const state_folder&) = delete;
-};
+using test::state_folder;  // a fresh state folder (mode 0700), removed afterwards
 
 serve_settings tsan_settings(const fs::path& state) {
     serve_settings s;

@@ -31,6 +31,7 @@
 #include "serve_http.hpp"
 #include "support/cli_in_process.hpp"
 #include "support/run_cli.hpp"
+#include "support/state_folder.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/gpu/gpu_probe.hpp"
 #include "whisper_vram/sched/ledger.hpp"
@@ -45,21 +46,7 @@ using json = nlohmann::json;
 
 constexpr std::uint64_t gib = 1024ULL * 1024 * 1024;
 
-// A fresh state folder (mode 0700), removed afterwards.
-struct state_folder {
-    fs::path path;
-    state_folder() {
-        std::string pattern = (fs::temp_directory_path() / "wv-serve-XXXXXX").string();
-        path = ::mkdtemp(pattern.data());
-        fs::permissions(path, fs::perms::owner_all, fs::perm_options::replace);
-    }
-    ~state_folder() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    state_folder(const state_folder&) = delete;
-    state_folder& operator=(const state_folder&) = delete;
-};
+using test::state_folder;  // a fresh state folder (mode 0700), removed afterwards
 
 environment service_environment(const fs::path& state, const std::string& simulate) {
     environment env = test::simulated_environment(simulate);
