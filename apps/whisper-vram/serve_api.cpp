@@ -353,7 +353,11 @@ std::vector<std::string> api_args(std::string_view endpoint, const nlohmann::jso
 
 api_response run_api(std::string_view endpoint, const nlohmann::json& fields, const environment& env,
                      std::vector<std::string>* warnings) {
-    const auto args = api_args(endpoint, fields);
+    return run_api_args(endpoint, api_args(endpoint, fields), env, warnings);
+}
+
+api_response run_api_args(std::string_view endpoint, const std::vector<std::string>& args, const environment& env,
+                          std::vector<std::string>* warnings) {
     std::ostringstream out;
     std::ostringstream err;
     // The endpoint's subcommand, set up once per thread and endpoint (command_tree).

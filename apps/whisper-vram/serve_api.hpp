@@ -81,6 +81,10 @@ struct api_response {
 api_response run_api(std::string_view endpoint, const nlohmann::json& fields, const environment& env,
                      std::vector<std::string>* warnings = nullptr);
 
+/// run_api() for the arguments api_args() made for @p endpoint (when the caller needed them too).
+api_response run_api_args(std::string_view endpoint, const std::vector<std::string>& args, const environment& env,
+                          std::vector<std::string>* warnings = nullptr);
+
 /// The GPU catalog as `{"gpus": [to_json(gpu_model)…]}` (GET /api/v1/gpu-catalog).
 std::string gpu_catalog_body();
 

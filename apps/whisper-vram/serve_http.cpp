@@ -127,6 +127,7 @@ struct http_service::impl {
     std::string cuda_driver_version;
     std::optional<lease_book> leases;  // with the scheduler
     int port = 0;
+    int listen_socket = -1;  // the listening socket (bind()), for its backlog
     std::atomic<bool> stopping{false};
     std::mutex memo_mutex;
     std::unordered_map<std::string, std::pair<clock_type::time_point, api_response>> memo;
@@ -199,9 +200,10 @@ struct http_service::impl {
     // pure function of the request and of this server's environment) are remembered for
     // estimate_memo_ttl: the same request within it gets the same bytes without a second run.
     void run_endpoint(httplib::Response& res, std::string_view endpoint, const nlohmann::json& fields) {
+        const auto args = api_args(endpoint, fields);
         std::string key;
         if (endpoint == "estimate") {
-            for (const auto& arg : api_args(endpoint, fields)) key += arg + '\x1f';
+            for (const auto& arg : args) key += arg + '\x1f';
             const std::lock_guard lock(memo_mutex);
             const auto it = memo.find(key);
             if (it != memo.end() && clock_type::now() - it->second.first < estimate_memo_ttl) {
@@ -210,7 +212,7 @@ struct http_service::impl {
             }
         }
         std::vector<std::string> warnings;
-        const api_response response = run_api(endpoint, fields, settings.env, &warnings);
+        const api_response response = run_api_args(endpoint, args, settings.env, &warnings);
         for (const auto& w : warnings) log(fmt::format("/api/v1/{}: {}", endpoint, w));
         if (!key.empty() && response.status == 200) {
             const std::lock_guard lock(memo_mutex);
@@ -226,7 +228,6 @@ struct http_service::impl {
         return [this, f](const httplib::Request& req, httplib::Response& res) {
             try {
                 f(req, res);
-                limit_compression(req, res.body.size());
             } catch (const api_error& e) {
                 send_error(res, e.status(), e.code(), e.what());
             } catch (const usage_error& e) {
@@ -237,6 +238,7 @@ struct http_service::impl {
                 log(fmt::format("internal error on {} {}: {}", req.method, req.path, e.what()));
                 send_error(res, 500, "internal", e.what());
             }
+            limit_compression(req, res.body.size());
         };
     }
 
@@ -543,10 +545,9 @@ int http_service::bind() {
     const auto& s = impl_->settings;
     std::string host = s.host;
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    int listening = -1;
-    impl_->server.set_socket_options([&listening](socket_t sock) {
+    impl_->server.set_socket_options([impl = impl_.get()](socket_t sock) {
         httplib::default_socket_options(sock);
-        listening = sock;  // the last one tried is the one bound
+        impl->listen_socket = sock;  // the last one tried is the one bound
     });
     if (s.port == 0) {
         impl_->port = impl_->server.bind_to_any_port(host);
@@ -564,7 +565,7 @@ int http_service::bind() {
     // library). 64 clients reconnecting at once overflowed it, and a few of them waited more than
     // 5 s for SYN-ACK retransmissions (bench/serve_bench.cpp). Linux takes a second listen() on the
     // bound socket as its new backlog.
-    if (listening >= 0) (void)::listen(listening, SOMAXCONN);
+    if (impl_->listen_socket >= 0) (void)::listen(impl_->listen_socket, SOMAXCONN);
     return impl_->port;
 }
 
