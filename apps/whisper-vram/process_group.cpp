@@ -15,9 +15,12 @@
 #include <cstdint>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "whisper_vram/core/error.hpp"
@@ -90,15 +93,24 @@ bool cgroup_populated(pid_t pgid) noexcept {
     return any;
 }
 
+// Milliseconds on the monotonic clock (async-signal-safe): bounds are wall time, not a count of
+// naps, so a loaded machine that oversleeps each nap does not stretch them.
+std::int64_t monotonic_ms() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
 // SIGKILLs every process of @p pgid's cgroup (cgroup.kill, or each pid of cgroup.procs until none is
-// left), then removes the cgroup, each within @p bound. Async-signal-safe.
+// left), then removes the cgroup, within @p bound of wall time. Async-signal-safe.
 void end_cgroup(pid_t pgid, std::chrono::milliseconds bound) noexcept {
     char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
     if (!job_cgroup_path(pgid, nullptr, path, sizeof path) || ::access(path, F_OK) != 0) return;
     const bool killed_all = write_cgroup_file(pgid, "cgroup.kill", "1");
     char procs[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
     (void)job_cgroup_path(pgid, "cgroup.procs", procs, sizeof procs);
-    for (std::chrono::milliseconds waited{0}; waited < bound; waited += poll_step) {
+    const std::int64_t deadline = monotonic_ms() + bound.count();
+    for (;;) {
         if (!killed_all) {  // no cgroup.kill (before Linux 5.14): one pid at a time
             const int fd = ::open(procs, O_RDONLY | O_CLOEXEC);
             char buf[4096];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
@@ -114,7 +126,7 @@ void end_cgroup(pid_t pgid, std::chrono::milliseconds bound) noexcept {
                 }
             }
         }
-        if (::rmdir(path) == 0 || errno == ENOENT) return;
+        if (::rmdir(path) == 0 || errno == ENOENT || monotonic_ms() >= deadline) return;
         nap(poll_step);
     }
 }
@@ -131,10 +143,11 @@ bool group_has_members(pid_t pgid) noexcept { return pgid > 1 && (::kill(-pgid, 
 
 // Waits up to @p bound for the group (and, with @p with_cgroup, its cgroup) to vanish, reaping what it may.
 bool wait_gone(pid_t pgid, std::chrono::milliseconds bound, bool with_cgroup = true) noexcept {
-    for (std::chrono::milliseconds waited{0};; waited += poll_step) {
+    const std::int64_t deadline = monotonic_ms() + bound.count();
+    for (;;) {
         reap_group(pgid);
         if (!group_has_members(pgid) && !(with_cgroup && cgroup_populated(pgid))) return true;
-        if (waited >= bound) return false;
+        if (monotonic_ms() >= deadline) return false;
         nap(poll_step);
     }
 }
@@ -268,14 +281,35 @@ bool end_process_group(pid_t pgid, std::chrono::milliseconds grace, bool await_r
     }
     // What is left in the job's cgroup (a process that left the group with setsid): killed, and the
     // cgroup removed. Without a cgroup: nothing.
-    end_cgroup(pgid, await_removal ? removal_bound : std::chrono::milliseconds(1000));
+    // The guardian (no await_removal) waits as long: it has nothing else to do, and giving up early
+    // leaves an empty cgroup behind (sweep_stale_job_cgroups removes it at the next run).
+    end_cgroup(pgid, removal_bound);
     return !await_removal || wait_gone(pgid, removal_bound);
+}
+
+std::size_t sweep_stale_job_cgroups(const std::string& dir) {
+    std::size_t removed = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        const auto name = entry.path().filename().string();
+        constexpr std::string_view prefix = "whisper-vram-run-";
+        if (!name.starts_with(prefix)) continue;
+        const auto digits = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
+        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) {
+            continue;
+        }
+        const auto run_pid = static_cast<pid_t>(std::stol(digits));
+        if (run_pid <= 1 || ::kill(run_pid, 0) == 0 || errno != ESRCH) continue;  // its run lives (or may)
+        if (::rmdir(entry.path().c_str()) == 0) ++removed;  // refused (EBUSY) while it holds a process
+    }
+    return removed;
 }
 
 job_guardian::job_guardian(std::chrono::milliseconds grace) {
     // The job cgroups' folder prefix, before the fork: the guardian needs it too.
     g_cgroup_prefix_size = 0;
     if (const auto p = probe_cgroup(); p.writable) {
+        (void)sweep_stale_job_cgroups(p.dir);
         const auto prefix = fmt::format("{}/whisper-vram-run-{}-", p.dir, ::getpid());
         if (prefix.size() < sizeof g_cgroup_prefix) {
             std::memcpy(g_cgroup_prefix, prefix.c_str(), prefix.size() + 1);  // with its NUL
@@ -313,6 +347,10 @@ job_guardian::~job_guardian() {
 
 void job_guardian::watch(pid_t pgid) noexcept {
     watched_ = pgid;
+    // The guardian learns the group first: run killed from here on leaves no cgroup that nobody
+    // removes (the guardian ends the group and its cgroup, if run got as far as making one).
+    const auto message = static_cast<std::int32_t>(pgid);
+    (void)write_all(write_fd_, &message, sizeof message);
     // A cgroup of its own for the job (it waits for run's go before exec: nothing of it runs yet).
     // Any failure: no cgroup, the process group alone (silently; debug says which applies).
     char path[4200];  // NOLINT(cppcoreguidelines-avoid-c-arrays)
@@ -320,8 +358,6 @@ void job_guardian::watch(pid_t pgid) noexcept {
         const auto pid = std::to_string(pgid);
         if (!write_cgroup_file(pgid, "cgroup.procs", pid.c_str())) ::rmdir(path);
     }
-    const auto message = static_cast<std::int32_t>(pgid);
-    (void)write_all(write_fd_, &message, sizeof message);
 }
 
 void job_guardian::disarm() noexcept {

@@ -15,12 +15,15 @@
 // the "no internal processes" rule is kept), joined before it execs. Ending the job (run, or the
 // guardian when run died) then also kills the whole cgroup (cgroup.kill, or SIGKILL to each pid of
 // cgroup.procs until none is left) and removes it, so a process that left the job's process group
-// (`setsid`) dies too. Otherwise (no cgroup v2, not writable, mkdir or the move refused): the process
-// group alone, silently; `debug` says which applies and why.
+// (`setsid`) dies too. Should run and its guardian both be SIGKILLed before that (a supervisor that
+// kills every process of a session), the next run removes the empty cgroup left behind
+// (sweep_stale_job_cgroups). Otherwise (no cgroup v2, not writable, mkdir or the move refused): the
+// process group alone, silently; `debug` says which applies and why.
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 
@@ -53,6 +56,13 @@ struct cgroup_probe {
 /// children). Async-signal-safe (kill, waitpid, nanosleep only), so the guardian uses it after
 /// fork. Returns true when the group is gone (or SIGKILL was sent, without @p await_removal).
 bool end_process_group(pid_t pgid, std::chrono::milliseconds grace, bool await_removal = true) noexcept;
+
+/// Removes the empty job cgroups in @p dir (`whisper-vram-run-<run pid>-<job pid>`) whose run is no
+/// longer alive: those whose run and guardian were both killed before they removed them (a
+/// supervisor that SIGKILLs every process of a session). Only rmdir, which the kernel refuses
+/// while a cgroup holds a process: nothing is killed. Returns how many it removed; run calls it
+/// before making its own.
+std::size_t sweep_stale_job_cgroups(const std::string& dir);
 
 /// The guardian process (see the file comment). Not copyable; the destructor closes the socket and
 /// reaps the guardian (call disarm() first, or the guardian ends the watched group).

@@ -42,6 +42,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -457,6 +458,35 @@ private:
         const auto state = locked_ledger(warnings);
         EXPECT_TRUE(warnings.empty()) << (warnings.empty() ? "" : warnings.front());
         EXPECT_TRUE(state.reservations.empty() && state.waiters.empty());
+        check_no_job_cgroup_left();
+    }
+
+    // Where run gives each job a cgroup: once one more run has started, no cgroup of our runs is
+    // left, although we SIGKILLed guardians (adopted orphans) before they removed theirs.
+    void check_no_job_cgroup_left() {
+        const auto [status, out, err] = run_cli({"debug", "--json"});
+        ASSERT_EQ(status, 0) << err;
+        std::string folder;  // the cgroup v2 folder run makes job cgroups in ("" when it does not)
+        const auto report = nlohmann::json::parse(out);  // named: a range-for over a temporary's member dangles
+        for (const auto& note : report.at("notes")) {
+            const auto text = note.get<std::string>();
+            constexpr std::string_view head = "job containment: per-job cgroup and process group: cgroup v2 at ";
+            if (text.starts_with(head)) folder = text.substr(head.size(), text.find(" is ") - head.size());
+        }
+        if (folder.empty()) return;
+        const auto [run_status, run_out, run_err] = run_cli({"run", "--model", "tiny", "--", "true"});
+        ASSERT_EQ(run_status, 0) << run_err;
+        std::set<std::string> prefixes;
+        for (const auto& r : runs_) prefixes.insert("whisper-vram-run-" + std::to_string(r.pid) + "-");
+        std::size_t left = 0;
+        for (const auto& entry : fs::directory_iterator(folder)) {
+            const auto name = entry.path().filename().string();
+            const auto dash = name.find('-', std::string_view("whisper-vram-run-").size());
+            if (dash != std::string::npos && prefixes.contains(name.substr(0, dash + 1))) {
+                if (left++ < 5) ADD_FAILURE() << entry.path() << " is left";
+            }
+        }
+        EXPECT_EQ(left, 0U) << "job cgroups of our runs left in " << folder;
     }
 
     fs::path dir_;

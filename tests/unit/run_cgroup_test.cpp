@@ -17,7 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include "process_group.hpp"
 #include "support/cli_in_process.hpp"
+#include "support/ledger_files.hpp"
 #include "support/run_jobs.hpp"
 #include "whisper_vram/sched/ledger.hpp"
 
@@ -103,20 +105,53 @@ TEST_F(RunCgroup, AProcessThatLeftTheJobsGroupDiesWithItsRunner) {
         if (alive(escaped)) ::kill(escaped, SIGKILL);
         // The cgroup is removed (by the guardian when run was killed: give it its moment).
         const auto folder = line.substr(line.find(" at ") + 4, line.find(" is ") - line.find(" at ") - 4);
-        bool removed = false;
-        for (int i = 0; i < 300 && !removed; ++i) {
-            removed = true;
+        // The guardian's bound for that is 10 s of wall time (process_group.cpp, removal_bound).
+        const auto prefix = "whisper-vram-run-" + std::to_string(runner) + "-";
+        std::string left;
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+        do {
+            left.clear();
             for (const auto& e : fs::directory_iterator(folder)) {
-                if (e.path().filename().string().starts_with("whisper-vram-run-" + std::to_string(runner) + "-")) {
-                    removed = false;
-                }
+                if (e.path().filename().string().starts_with(prefix)) left = e.path().string();
             }
-            if (!removed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        EXPECT_TRUE(removed) << "a whisper-vram-run-" << runner << "-* cgroup is left in " << folder;
+            if (!left.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        } while (!left.empty() && std::chrono::steady_clock::now() < deadline);
+        EXPECT_TRUE(left.empty()) << left << " is left; cgroup.procs: '" << test::slurp(left + "/cgroup.procs")
+                                  << "', cgroup.events: '" << test::slurp(left + "/cgroup.events") << "'";
         const auto j = nlohmann::json::parse(run_cli("tasks --json", env()).out);
         EXPECT_TRUE(j["tasks"].empty()) << j.dump();
     }
+}
+
+// A run and its guardian both SIGKILLed before they removed the job's cgroup (a supervisor that
+// kills every process of a session) leave it behind: the next run removes it when it is empty and
+// its run is dead. A plain folder stands for the cgroup folder (rmdir refuses a folder that is not
+// empty as the kernel refuses a cgroup that holds a process).
+TEST(RunCgroupSweep, EmptyJobCgroupsOfDeadRunsAreRemovedNothingElse) {
+    const pid_t dead = ::fork();
+    if (dead == 0) ::_exit(0);
+    ASSERT_GT(dead, 0);
+    ::waitpid(dead, nullptr, 0);  // reaped: its pid names no process (until reused, far off)
+    const auto dir = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("cgroup-sweep-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    const auto name = [&](pid_t run, const std::string& job) {
+        return dir / ("whisper-vram-run-" + std::to_string(run) + "-" + job);
+    };
+    const auto stale = name(dead, "11");
+    const auto populated = name(dead, "12");
+    const auto live = name(::getpid(), "13");
+    const auto init = name(1, "14");
+    const std::vector<fs::path> kept{populated, live, init, dir / "whisper-vram-run-x1-15", dir / "whisper-vram-run--16",
+                                     dir / "whisper-vram-run-99999999999999-17", dir / "some-other-cgroup"};
+    fs::create_directories(stale);
+    for (const auto& p : kept) fs::create_directories(p);
+    std::ofstream(populated / "cgroup.procs") << "4242\n";
+    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 1U);
+    EXPECT_FALSE(fs::exists(stale));
+    for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
+    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 0U);  // nothing more to do
+    EXPECT_EQ(cli::sweep_stale_job_cgroups((dir / "missing").string()), 0U);  // no folder: nothing, no error
+    fs::remove_all(dir);
 }
 
 TEST_F(RunCgroup, AProcessThatLeftTheJobsGroupEndsWhenTheJobEnds) {
