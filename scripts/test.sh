@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs every test: the default build (-O1 -g1) with all tests (unit, CLI, fake NVML, installed
+# Builds and runs every test: the default build (-O2, no debug information) with all tests (unit, CLI, fake NVML, installed
 # package, core purity, Python, pip install), the crash-consistency stress test, the fuzzers (scripts/fuzz.sh,
 # FUZZ_SECONDS each), the lint (scripts/lint.sh), then the ASan+UBSan build of the tests, then the TSan build of the
 # concurrency tests. Expects the packages of scripts/setup.sh --tests.
