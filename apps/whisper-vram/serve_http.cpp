@@ -13,6 +13,7 @@
 #include <limits>
 #include <mutex>
 #include <regex>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -129,8 +130,10 @@ struct http_service::impl {
     int port = 0;
     int listen_socket = -1;  // the listening socket (bind()), for its backlog
     std::atomic<bool> stopping{false};
-    std::mutex memo_mutex;
-    std::unordered_map<std::string, std::pair<clock_type::time_point, api_response>> memo;
+    // Read under a shared lock and held as shared_ptr: a hit copies a pointer under the lock and
+    // the body outside it, so a worker preempted there never makes the other workers queue.
+    std::shared_mutex memo_mutex;
+    std::unordered_map<std::string, std::pair<clock_type::time_point, std::shared_ptr<const api_response>>> memo;
     std::mutex reaper_mutex;
     std::condition_variable reaper_wake;
 
@@ -203,23 +206,33 @@ struct http_service::impl {
         const auto args = api_args(endpoint, fields);
         std::string key;
         if (endpoint == "estimate") {
-            for (const auto& arg : args) key += arg + '\x1f';
-            const std::lock_guard lock(memo_mutex);
-            const auto it = memo.find(key);
-            if (it != memo.end() && clock_type::now() - it->second.first < estimate_memo_ttl) {
-                answer(res, it->second.second);
+            for (const auto& arg : args) {
+                key += arg;
+                key += '\x1f';
+            }
+            std::shared_ptr<const api_response> remembered;
+            {
+                const std::shared_lock lock(memo_mutex);
+                const auto it = memo.find(key);
+                if (it != memo.end() && clock_type::now() - it->second.first < estimate_memo_ttl) {
+                    remembered = it->second.second;
+                }
+            }
+            if (remembered) {
+                answer(res, *remembered);
                 return;
             }
         }
         std::vector<std::string> warnings;
-        const api_response response = run_api_args(endpoint, args, settings.env, &warnings);
+        auto response = std::make_shared<const api_response>(run_api_args(endpoint, args, settings.env, &warnings));
         for (const auto& w : warnings) log(fmt::format("/api/v1/{}: {}", endpoint, w));
-        if (!key.empty() && response.status == 200) {
-            const std::lock_guard lock(memo_mutex);
-            if (memo.size() >= estimate_memo_entries) memo.clear();
+        if (!key.empty() && response->status == 200) {
+            decltype(memo) full;  // a full memo is freed after the lock is released, not under it
+            const std::unique_lock lock(memo_mutex);
+            if (memo.size() >= estimate_memo_entries) full.swap(memo);
             memo[key] = {clock_type::now(), response};
         }
-        answer(res, response);
+        answer(res, *response);
     }
 
     // Wraps a handler: api_error → its status, anything else → 500 (never a crash).

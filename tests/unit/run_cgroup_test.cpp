@@ -141,15 +141,20 @@ TEST(RunCgroupSweep, EmptyJobCgroupsOfDeadRunsAreRemovedNothingElse) {
     const auto populated = name(dead, "12");
     const auto live = name(::getpid(), "13");
     const auto init = name(1, "14");
-    const std::vector<fs::path> kept{populated, live, init, dir / "whisper-vram-run-x1-15", dir / "whisper-vram-run--16",
-                                     dir / "whisper-vram-run-99999999999999-17", dir / "some-other-cgroup"};
+    const std::vector<fs::path> kept{populated,
+                                     live,
+                                     init,
+                                     dir / "whisper-vram-run-x1-15",
+                                     dir / "whisper-vram-run--16",
+                                     dir / "whisper-vram-run-99999999999999-17",
+                                     dir / "some-other-cgroup"};
     fs::create_directories(stale);
     for (const auto& p : kept) fs::create_directories(p);
     std::ofstream(populated / "cgroup.procs") << "4242\n";
     EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 1U);
     EXPECT_FALSE(fs::exists(stale));
     for (const auto& p : kept) EXPECT_TRUE(fs::exists(p)) << p;
-    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 0U);  // nothing more to do
+    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 0U);                // nothing more to do
     EXPECT_EQ(cli::sweep_stale_job_cgroups((dir / "missing").string()), 0U);  // no folder: nothing, no error
     fs::remove_all(dir);
 }
