@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses (preset "fuzz": clang, ASan+UBSan, the core library only) and runs
+# Builds the libFuzzer harnesses (target `fuzzers` of the asan preset: clang, ASan+UBSan, the build the
+# sanitizer tests use, so scripts/test.sh builds them once) and runs
 # each for a bounded time on a copy of its seed corpus (fuzz/corpus/<parser>/ is never modified),
 # after replaying fuzz/regressions/<parser>/. Fails when a harness finds something, printing the
 # reproducer (a crash-/leak-/timeout-/oom- file) and the command that replays it.
@@ -13,11 +14,9 @@ jobs=${FUZZ_JOBS:-1}
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_SECONDS='$seconds' is not a whole number of seconds ≥ 1" >&2; exit 2; }
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "fuzz.sh: FUZZ_JOBS='$jobs' is not a whole number ≥ 1" >&2; exit 2; }
 
-launcher=()
-if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-echo "fuzz.sh: building the harnesses (preset fuzz)"
-cmake --preset fuzz "${launcher[@]}" >/dev/null
-cmake --build --preset fuzz
+echo "fuzz.sh: building the harnesses (preset asan, target fuzzers)"
+cmake --preset asan >/dev/null
+cmake --build --preset asan --target fuzzers
 
 if (($# > 0)); then
   harnesses=("$@")
@@ -31,7 +30,7 @@ echo "fuzz.sh: ${#harnesses[@]} harnesses, ${seconds} s each, work folder $work"
 # Runs one harness: regressions once each, then fuzzing for $seconds on a copy of the corpus.
 # Its log is $work/<parser>.log; returns non-zero on a finding.
 fuzz_one() {
-  local parser=$1 binary=build/fuzz/fuzz/fuzz_$1
+  local parser=$1 binary=build/asan/fuzz/fuzz_$1
   local log=$work/$parser.log artifacts=$work/artifacts/$parser/ corpus=$work/corpus/$parser
   [[ -x $binary ]] || { echo "no harness binary $binary" >"$log"; return 1; }
   [[ -d fuzz/corpus/$parser ]] || { echo "no seed corpus fuzz/corpus/$parser" >"$log"; return 1; }
@@ -76,7 +75,7 @@ if ((${#failed[@]} > 0)); then
     grep -E 'FINDING|ERROR: |runtime error|SUMMARY|Test unit written|fails again' "$work/$parser.log" | head -20 >&2 || tail -30 "$work/$parser.log" >&2
     for reproducer in "$work/artifacts/$parser/"*; do
       [[ -f $reproducer ]] || continue
-      echo "fuzz.sh: reproducer $reproducer — replay: build/fuzz/fuzz/fuzz_$parser '$reproducer';" \
+      echo "fuzz.sh: reproducer $reproducer — replay: build/asan/fuzz/fuzz_$parser '$reproducer';" \
         "keep it: cp '$reproducer' fuzz/regressions/$parser/ and add a unit test" >&2
     done
   done

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds and runs every test: the default build (-O2, no debug information) with all tests (unit, CLI, fake NVML, installed
-# package, core purity, Python, pip install), the crash-consistency stress test, the fuzzers (scripts/fuzz.sh,
-# FUZZ_SECONDS each), the lint (scripts/lint.sh), then the ASan+UBSan build of the tests, then the TSan build of the
-# concurrency tests. Expects the packages of scripts/setup.sh --tests.
+# package, core purity, Python, pip install), the crash-consistency stress test, the lint (scripts/lint.sh),
+# the ASan+UBSan build (clang) of the tests and of the libFuzzer harnesses and its tests, the fuzzers
+# (scripts/fuzz.sh, FUZZ_SECONDS each), then the TSan build of the concurrency tests. Expects the
+# packages of scripts/setup.sh --tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Tests that need a tool from `setup.sh --tests` (Chromium, Prometheus, Slurm, node) fail instead of skipping.
@@ -25,14 +26,14 @@ cmake --workflow --preset default
 stage "crash consistency: crash_stress (SIGKILLs runs, waiters and jobs; checks the ledger every round)"
 ctest --test-dir build/default -L stress --output-on-failure -V
 
-stage "fuzzing: every libFuzzer harness in fuzz/ for ${FUZZ_SECONDS:-10} s, two at a time (scripts/fuzz.sh)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-10} FUZZ_JOBS=${FUZZ_JOBS:-2} ./scripts/fuzz.sh
-
 stage "lint: clang-format (0 warnings) and clang-tidy on the default build's compile_commands.json"
 ./scripts/lint.sh build/default
 
-stage "AddressSanitizer + UndefinedBehaviorSanitizer build + tests"
+stage "AddressSanitizer + UndefinedBehaviorSanitizer build (clang; the libFuzzer harnesses too) + tests"
 cmake --workflow --preset asan
+
+stage "fuzzing: every libFuzzer harness in fuzz/ for ${FUZZ_SECONDS:-10} s, two at a time (scripts/fuzz.sh, built above)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} FUZZ_JOBS=${FUZZ_JOBS:-2} ./scripts/fuzz.sh
 
 stage "ThreadSanitizer build + concurrency tests"
 cmake --workflow --preset tsan

@@ -83,10 +83,11 @@ struct process_detail_list {
 static_assert(sizeof(memory_v2) == 40 && sizeof(pci_info) == 68 && sizeof(process_v2) == 24 &&
               sizeof(process_detail) == 32);
 
-constexpr nvmlReturn_t ok = 0, uninitialized = 1, invalid_argument = 2, not_supported = 3, not_found = 6,
-                       insufficient_size = 7, function_not_found = 13, gpu_is_lost = 15;
-constexpr unsigned memory_v2_version = 40U | (2U << 24U);
-constexpr unsigned detail_list_version = 24U | (1U << 24U);
+// [[maybe_unused]]: the legacy and broken variants leave some out (clang warns, g++ does not).
+[[maybe_unused]] constexpr nvmlReturn_t ok = 0, uninitialized = 1, invalid_argument = 2, not_supported = 3,
+                                        not_found = 6, insufficient_size = 7, function_not_found = 13, gpu_is_lost = 15;
+[[maybe_unused]] constexpr unsigned memory_v2_version = 40U | (2U << 24U);
+[[maybe_unused]] constexpr unsigned detail_list_version = 24U | (1U << 24U);
 
 enum class kind : int { gpu = 0x6770, mig = 0x6d69 };
 

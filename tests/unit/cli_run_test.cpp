@@ -76,7 +76,7 @@ TEST_F(CliRun, SixLargeJobsOnA24GiBGpuRunAtMostTwoAtOnce) {
     std::size_t most = 0;
     for (const auto& [start, end] : spans) {
         const auto running = std::count_if(spans.begin(), spans.end(),
-                                           [&](const auto& s) { return s.first <= start && s.second > start; });
+                                           [at = start](const auto& s) { return s.first <= at && s.second > at; });
         most = std::max(most, static_cast<std::size_t>(running));
     }
     EXPECT_LE(most, 2U);

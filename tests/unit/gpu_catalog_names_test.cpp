@@ -153,7 +153,7 @@ TEST(GpuCatalogNames, NamesTheNvidiaSmiTableCutShort) {
         {"GeForce GTX 108...", {"GTX 1080", "GTX 1080 Ti"}},
     };
     for (const auto& [name, rows] : shared) {
-        const std::string message = usage_message_of([&] { (void)find_gpu_model(name); });
+        const std::string message = usage_message_of([gpu = name] { (void)find_gpu_model(gpu); });
         EXPECT_NE(message.find("cut short"), std::string::npos) << message;
         for (const char* row : rows) EXPECT_NE(message.find(row), std::string::npos) << name << ": " << message;
     }
@@ -195,7 +195,7 @@ TEST(GpuCatalogNames, NamesAsUsersWriteThem) {
         {"rtx 4060 ti", {"RTX 4060 Ti 8GB", "RTX 4060 Ti 16GB"}},
     };
     for (const auto& [name, rows] : variants) {
-        const std::string message = usage_message_of([&] { (void)find_gpu_model(name); });
+        const std::string message = usage_message_of([gpu = name] { (void)find_gpu_model(gpu); });
         for (const char* row : rows) EXPECT_NE(message.find(row), std::string::npos) << name << ": " << message;
     }
     const std::string near = usage_message_of([] { (void)find_gpu_model("Tesla V100S-PCIE-32GX"); });

@@ -159,7 +159,7 @@ TEST(ModelIds, NearMissesGetASuggestionInTheFormTyped) {
         {"mediun", "medium"},
     };
     for (const auto& [typed, suggestion] : misses) {
-        const std::string message = usage_message_of([&] { (void)find_model(typed); });
+        const std::string message = usage_message_of([model = typed] { (void)find_model(model); });
         EXPECT_NE(message.find(fmt::format("unknown model '{}'", typed)), std::string::npos) << message;
         EXPECT_NE(message.find(fmt::format("did you mean '{}'?", suggestion)), std::string::npos) << message;
         EXPECT_NE(message.find("ggml files"), std::string::npos) << "names the accepted forms: " << message;
