@@ -32,8 +32,8 @@ stage "lint: clang-format (0 warnings) and clang-tidy on the default build's com
 stage "AddressSanitizer + UndefinedBehaviorSanitizer build (clang; the libFuzzer harnesses too) + tests"
 cmake --workflow --preset asan
 
-stage "fuzzing: every libFuzzer harness in fuzz/ for ${FUZZ_SECONDS:-10} s, two at a time (scripts/fuzz.sh, built above)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-10} FUZZ_JOBS=${FUZZ_JOBS:-2} ./scripts/fuzz.sh
+stage "fuzzing: every libFuzzer harness in fuzz/ for ${FUZZ_SECONDS:-15} s, two at a time (scripts/fuzz.sh, built above)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-15} FUZZ_JOBS=${FUZZ_JOBS:-2} ./scripts/fuzz.sh
 
 stage "ThreadSanitizer build + concurrency tests"
 cmake --workflow --preset tsan
