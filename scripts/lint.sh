@@ -3,25 +3,43 @@
 # .clang-tidy, every warning an error) must pass on every project translation unit of a build's
 # compile_commands.json, merged into unity files where they compile together (scripts/lint_units.py:
 # 86 units took 1272 s one by one, 18 take about 270 s). Usage: scripts/lint.sh [BUILD_DIR]
-# (default build/default; configured if missing)
+# (default build/default; configured if missing, build/lint configured if it describes another tree)
 # Expects the packages of scripts/setup.sh (clang-format, clang-tidy 14).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build_dir=${1:-build/default}
+
+# A failure (status 1; 2 for a bad BUILD_DIR) says why on stdout and stderr both: a CI summary that keeps only one of them still says why.
+fail() {
+  echo "$1"
+  echo "$1" >&2
+  exit "${2:-1}"
+}
 
 mapfile -t cxx_files < <(git ls-files '*.cpp' '*.hpp' '*.h')
 echo "lint: clang-format --dry-run on ${#cxx_files[@]} files"
 format_out=$(clang-format --dry-run "${cxx_files[@]}" 2>&1 || true)
 format_warnings=$(grep -c 'warning:' <<<"$format_out" || true)
 if ((format_warnings > 0)); then
-  grep 'warning:' <<<"$format_out" | head -40 >&2
-  echo "lint: $format_warnings clang-format warnings (fix: clang-format -i FILE)" >&2
-  exit 1
+  fail "$(grep 'warning:' <<<"$format_out" | head -40)
+lint: $format_warnings clang-format warnings (fix: clang-format -i FILE)"
 fi
 echo "lint: clang-format: 0 warnings"
 
-if [[ ! -f $build_dir/compile_commands.json ]]; then
-  cmake --preset default >/dev/null
+# The compile database must describe this tree: a build folder copied with the sources (or made by
+# another checkout) names the other tree's files, and nothing here would be linted. The default
+# folder is then configured afresh beside it (build/lint), the copied one left as it is; a folder
+# given by name is refused.
+describes_this_tree() { [[ -f $1/compile_commands.json ]] && grep -qF "$PWD/src/" "$1/compile_commands.json"; }
+if ! describes_this_tree "$build_dir"; then
+  if (($# > 0)); then
+    fail "lint: $build_dir/compile_commands.json is missing or names no file of $PWD/src (configure it from this tree, or give no folder)" 2
+  fi
+  if [[ -f $build_dir/compile_commands.json ]]; then build_dir=build/lint; fi
+  echo "lint: configuring $build_dir (preset default) for its compile_commands.json"
+  configure_out=$(cmake --preset default -B "$build_dir" 2>&1) || fail "$(tail -30 <<<"$configure_out")
+lint: cmake --preset default -B $build_dir failed"
+  describes_this_tree "$build_dir" || fail "lint: $build_dir/compile_commands.json names no file of $PWD/src"
 fi
 # The project's own translation units (not the fake NVML's C ABI shim, not generated files), merged
 # into unity files where they compile together (scripts/lint_units.py: the headers parsed once per
@@ -29,8 +47,10 @@ fi
 unity_dir=$build_dir/lint-unity
 rm -rf "$unity_dir"
 group_start=$SECONDS
-mapfile -t units < <(python3 scripts/lint_units.py "$build_dir/compile_commands.json" "$PWD" "$unity_dir")
-((${#units[@]} > 0)) || { echo "lint: no translation units found in $build_dir/compile_commands.json" >&2; exit 1; }
+units_text=$(python3 scripts/lint_units.py "$build_dir/compile_commands.json" "$PWD" "$unity_dir") ||
+  fail "lint: scripts/lint_units.py failed on $build_dir/compile_commands.json (status $?)"
+mapfile -t units <<<"$units_text"
+[[ -n $units_text ]] || fail "lint: no translation units found in $build_dir/compile_commands.json"
 echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs; grouped in $((SECONDS - group_start)) s)"
 jobs=$(nproc)
 tidy_status=0
@@ -40,13 +60,9 @@ printf '%s\n' "${units[@]}" |
   tidy_status=$?
 if ((tidy_status != 0)); then
   # Say why whatever it was: the warnings, or (a crash, a missing file) the end of the log.
-  # On stdout and stderr both: a CI summary that keeps only one of them still says why.
   findings=$(grep -E 'warning:|error:' "$build_dir/clang-tidy.log" | sort -u | head -60 || true)
   if [[ -z $findings ]]; then findings=$(tail -30 "$build_dir/clang-tidy.log"); fi
-  report="$findings
+  fail "$findings
 lint: clang-tidy failed with status $tidy_status after $((SECONDS - tidy_start)) s (full log: $build_dir/clang-tidy.log)"
-  echo "$report"
-  echo "$report" >&2
-  exit 1
 fi
 echo "lint: clang-tidy: 0 warnings ($((SECONDS - tidy_start)) s)"
