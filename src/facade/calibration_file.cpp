@@ -3,10 +3,16 @@
 
 #include "whisper_vram/facade/calibration_file.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <ctime>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <system_error>
 
@@ -56,6 +62,76 @@ std::string read_limited(const fs::path& path, std::uint64_t limit, std::string_
     return text;
 }
 
+// ---- the parsed profiles, by file ----------------------------------------------------------------
+// Every estimate looks for a profile (serve answers thousands a second), and parsing one costs more
+// than the estimate itself; so the last profile parsed from each path is kept with its file's
+// identity, and used again while stat() shows the same file: same device and inode (calibrate
+// renames a new file over the old one), size, mtime and ctime. ctime is set by the kernel on every
+// change and cannot be set back by a user, but only to a coarse clock tick (milliseconds): a file
+// changed in place twice within one tick would look the same. As git does for its index, an entry
+// is trusted only when the file's ctime was at least profile_settle_time old when it was parsed;
+// a younger file is parsed again on each use until it has settled.
+constexpr std::chrono::seconds profile_settle_time{2};
+constexpr std::size_t profile_cache_entries = 16;  // paths; a full cache is emptied
+
+struct file_identity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    off_t size = 0;
+    timespec mtime{};
+    timespec ctime{};
+    bool operator==(const file_identity& o) const noexcept {
+        return device == o.device && inode == o.inode && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+               mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+    }
+};
+
+/// What stat() says of @p path: nullopt when it fails (missing, unreachable).
+std::optional<struct stat> stat_of(const fs::path& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+    return st;
+}
+
+/// The identity of a regular file; nullopt for anything else (read_calibration_profile says why).
+std::optional<file_identity> identity_of(const std::optional<struct stat>& st) {
+    if (!st || !S_ISREG(st->st_mode)) return std::nullopt;
+    return file_identity{st->st_dev, st->st_ino, st->st_size, st->st_mtim, st->st_ctim};
+}
+
+struct cached_profile {
+    file_identity identity;
+    std::shared_ptr<const calibration_profile> profile;
+};
+
+std::mutex profile_cache_mutex;
+std::map<std::string, cached_profile, std::less<>> profile_cache;
+
+/// True when @p identity's ctime is at least profile_settle_time before now (wall clock).
+bool settled(const file_identity& identity) {
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec - identity.ctime.tv_sec >= profile_settle_time.count();
+}
+
+/// The profile in @p path: parsed again only when the file is not the one parsed last time.
+std::shared_ptr<const calibration_profile> profile_from(const fs::path& path,
+                                                        const std::optional<file_identity>& identity) {
+    if (identity) {
+        const std::lock_guard lock(profile_cache_mutex);
+        const auto it = profile_cache.find(path.native());
+        if (it != profile_cache.end() && it->second.identity == *identity) return it->second.profile;
+    }
+    auto profile = std::make_shared<const calibration_profile>(read_calibration_profile(path));
+    // The identity seen before the read: a file changed meanwhile is seen as changed next time.
+    if (identity && settled(*identity)) {
+        const std::lock_guard lock(profile_cache_mutex);
+        if (profile_cache.size() >= profile_cache_entries) profile_cache.clear();
+        profile_cache.insert_or_assign(path.native(), cached_profile{*identity, profile});
+    }
+    return profile;
+}
+
 }  // namespace
 
 std::vector<located_record> read_history_file(const fs::path& path) {
@@ -83,7 +159,7 @@ std::shared_ptr<const calibration_profile> find_calibration_profile(const enviro
             throw usage_error(fmt::format("{} is empty: allowed: a calibration profile's path, or none", from));
         }
         try {
-            return std::make_shared<const calibration_profile>(read_calibration_profile(path));
+            return profile_from(path, identity_of(stat_of(path)));
         } catch (const usage_error& error) {
             throw usage_error(fmt::format("{} {}", from, error.what()));
         }
@@ -100,12 +176,12 @@ std::shared_ptr<const calibration_profile> find_calibration_profile(const enviro
     } catch (const error&) {
         return nullptr;  // no usable state folder: no default profile (commands that need it say why)
     }
-    std::error_code ec;
-    if (!fs::exists(default_path, ec)) {
+    const auto st = stat_of(default_path);
+    if (!st) {
         return nullptr;  // a missing default profile: uncalibrated
     }
     try {
-        return std::make_shared<const calibration_profile>(read_calibration_profile(default_path));
+        return profile_from(default_path, identity_of(st));
     } catch (const usage_error& error) {
         throw usage_error(fmt::format("default {} (remove it, or give --calibration none)", error.what()));
     }

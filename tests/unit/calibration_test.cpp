@@ -6,11 +6,13 @@
 
 #include <unistd.h>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -530,6 +532,37 @@ TEST(CalibratedEstimates, ProfileFromVariableOrStateFolderAndErrors) {
     // A missing default profile is silently uncalibrated.
     fs::remove(folder.path() / "calibration.json");
     EXPECT_EQ(test::cli_json(args, folder.env()), plain);
+}
+
+TEST(CalibratedEstimates, ProfileParsedAgainWheneverItsFileChanges) {
+    const temp_folder folder;
+    const auto profile_text = [](const std::string& factor) {
+        return R"({"kind":"whisper-vram-calibration-profile","version":1,"groups":[{"engine":"faster-whisper",)"
+               R"("compute_capability_major":null,"label":"faster-whisper","correction":"factor+offset","factor":)" +
+               factor +
+               R"(,"offset_bytes":0.0,"safety_lift_bytes":0,"runs":5,"estimate_range_bytes":{"min":1,"max":2},)"
+               R"("held_out_error_pct":0.5}],"records":[]})";
+    };
+    auto env = folder.env();
+    env.calibration = folder.file("p.json", profile_text("1.1"));
+    const auto factor = [&] { return find_calibration_profile(env, std::nullopt)->groups.at(0).factor; };
+    // A file changed just now: parsed on each use (its ctime may not tell a second change in place).
+    const auto fresh = find_calibration_profile(env, std::nullopt);
+    EXPECT_NE(fresh.get(), find_calibration_profile(env, std::nullopt).get());
+    (void)folder.file("p.json", profile_text("1.3"));  // in place, same size, same clock tick maybe
+    EXPECT_EQ(factor(), 1.3);
+    // Settled (ctime 2 s old): parsed once, then the same profile while the file is the same.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    const auto settled = find_calibration_profile(env, std::nullopt);
+    EXPECT_EQ(settled.get(), find_calibration_profile(env, std::nullopt).get());
+    EXPECT_EQ(settled->groups.at(0).factor, 1.3);
+    // Changed in place (same size), renamed over (calibrate's way), corrupted: each seen at once.
+    (void)folder.file("p.json", profile_text("1.5"));
+    EXPECT_EQ(factor(), 1.5);
+    write_calibration_profile(*env.calibration, profile_text("1.7"));
+    EXPECT_EQ(factor(), 1.7);
+    (void)folder.file("p.json", "{broken");
+    EXPECT_THROW((void)factor(), usage_error);
 }
 
 // ---- the schema and the committed example ---------------------------------------------------------
