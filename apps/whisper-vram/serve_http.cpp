@@ -14,11 +14,11 @@
 #include <mutex>
 #include <regex>
 #include <thread>
-#include <unordered_map>
 
 #include "cli_common.hpp"
 #include "serve_api.hpp"
 #include "serve_leases.hpp"
+#include "serve_memo.hpp"
 #include "serve_metrics.hpp"
 #include "serve_page.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -84,6 +84,7 @@ using clock_type = std::chrono::steady_clock;
 // One route: its path pattern, the handler label of the metrics, the methods it answers, whether
 // it changes state (needs the token when there is one).
 struct route {
+    std::string literal;  // the path, for a pattern without regex syntax (compared as text: faster)
     std::regex pattern;
     std::string handler;
     std::vector<std::string> methods;
@@ -98,8 +99,8 @@ std::string join_methods(const std::vector<std::string>& methods) {
 
 // When the request's handler started (set before routing, read by the logger): the same worker
 // thread runs a request from its headers to its response.
-// How long an estimate's answer is reused for the same request, and how many are kept (a bound on
-// how stale one can be after the calibration profile changes on disk).
+// How long an estimate's answer is reused for the same request (a bound on how stale one can be
+// after the calibration profile changes on disk), and the memo's slots (at most that many kept).
 constexpr std::chrono::seconds estimate_memo_ttl{1};
 constexpr std::size_t estimate_memo_entries = 4096;
 
@@ -129,12 +130,12 @@ struct http_service::impl {
     int port = 0;
     int listen_socket = -1;  // the listening socket (bind()), for its backlog
     std::atomic<bool> stopping{false};
-    // Answers held as shared_ptr: a hit copies a pointer under the lock and the body outside it,
-    // and a full memo is freed outside it, so the lock is held for a lookup or an insert only. A
-    // plain mutex: with std::shared_mutex the p99 of all-new estimates at 64 connections doubled
-    // (bench/serve_bench; likely glibc's rwlock preferring readers, the inserts waiting on lookups).
-    std::mutex memo_mutex;
-    std::unordered_map<std::string, std::pair<clock_type::time_point, std::shared_ptr<const api_response>>> memo;
+    // Estimates' answers (serve_memo.hpp: direct-mapped, lock-striped: no rehash, no mass free, no
+    // lock shared by all requests). It replaced one map under one mutex, emptied when full; their
+    // throughput could not be told apart on this machine, and either memo costs all-new estimates
+    // at 64 connections a few percent against none (bench/serve_bench.cpp). A std::shared_mutex
+    // over that map had doubled their p99 (likely glibc's rwlock preferring readers).
+    answer_memo memo{estimate_memo_entries, estimate_memo_ttl};
     std::mutex reaper_mutex;
     std::condition_variable reaper_wake;
 
@@ -164,12 +165,14 @@ struct http_service::impl {
 
     void add(const std::string& pattern, const std::string& handler, std::vector<std::string> methods,
              std::vector<std::string> mutating = {}) {
-        routes.push_back({std::regex(pattern), handler, std::move(methods), std::move(mutating)});
+        const bool literal = pattern.find_first_of("[]().*+?^$|{}\\") == std::string::npos;
+        routes.push_back(
+            {literal ? pattern : std::string(), std::regex(pattern), handler, std::move(methods), std::move(mutating)});
     }
 
     const route* find_route(const std::string& path) const {
         for (const auto& r : routes) {
-            if (std::regex_match(path, r.pattern)) return &r;
+            if (r.literal.empty() ? std::regex_match(path, r.pattern) : path == r.literal) return &r;
         }
         return nullptr;
     }
@@ -211,15 +214,7 @@ struct http_service::impl {
                 key += arg;
                 key += '\x1f';
             }
-            std::shared_ptr<const api_response> remembered;
-            {
-                const std::lock_guard lock(memo_mutex);
-                const auto it = memo.find(key);
-                if (it != memo.end() && clock_type::now() - it->second.first < estimate_memo_ttl) {
-                    remembered = it->second.second;
-                }
-            }
-            if (remembered) {
+            if (const auto remembered = memo.find(key, clock_type::now())) {
                 answer(res, *remembered);
                 return;
             }
@@ -227,12 +222,7 @@ struct http_service::impl {
         std::vector<std::string> warnings;
         auto response = std::make_shared<const api_response>(run_api_args(endpoint, args, settings.env, &warnings));
         for (const auto& w : warnings) log(fmt::format("/api/v1/{}: {}", endpoint, w));
-        if (!key.empty() && response->status == 200) {
-            decltype(memo) full;  // a full memo is freed after the lock is released, not under it
-            const std::lock_guard lock(memo_mutex);
-            if (memo.size() >= estimate_memo_entries) full.swap(memo);
-            memo[key] = {clock_type::now(), response};
-        }
+        if (!key.empty() && response->status == 200) memo.put(std::move(key), response, clock_type::now());
         answer(res, *response);
     }
 

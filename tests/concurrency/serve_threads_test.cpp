@@ -19,6 +19,7 @@
 
 #include "serve_api.hpp"
 #include "serve_http.hpp"
+#include "serve_memo.hpp"
 #include "support/state_folder.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/sched/ledger.hpp"
@@ -162,6 +163,32 @@ TEST(ServeThreads, MixedLoadThenDrain) {
     for (auto& t : late) t.join();
     EXPECT_EQ(wrong, 0);
     EXPECT_EQ(ledger_size(settings), 0U);  // every lease released by the drain
+}
+
+// The estimate memo alone, as 128 workers use it: puts and finds of colliding keys on few slots
+// from several threads; a found answer is always its own key's (TSan checks the locking).
+TEST(ServeThreads, MemoUnderContentionNeverAnswersAnotherKey) {
+    answer_memo memo(8, std::chrono::hours(1));
+    std::atomic<int> wrong{0};
+    std::atomic<int> found{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 2000; ++i) {
+                const std::string key = fmt::format("key {}", (i * 7 + t) % 32);
+                const auto now = answer_memo::clock_type::now();
+                if (const auto answer = memo.find(key, now)) {
+                    ++found;
+                    if (answer->body != key) ++wrong;
+                } else {
+                    memo.put(key, std::make_shared<const api_response>(api_response{200, key}), now);
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wrong, 0);
+    EXPECT_GT(found, 0);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -15,6 +17,7 @@
 #include "serve_api.hpp"
 #include "serve_http.hpp"
 #include "serve_leases.hpp"
+#include "serve_memo.hpp"
 #include "serve_metrics.hpp"
 #include "support/cli_in_process.hpp"
 #include "whisper_vram/core/error.hpp"
@@ -224,6 +227,61 @@ TEST(ServeApiReuse, EveryAnswerIsAFreshRunsWhateverCameBefore) {
         }
     }
     EXPECT_EQ(answers, steps.size() - 2);  // two steps are refused
+}
+
+// The estimate memo (serve_memo.hpp): a key's answer within the TTL, nothing after it, nothing for
+// another key; a newer key of the same slot replaces the older one; memory bounded by the slots.
+TEST(ServeMemo, AnswersWithinTheTtlForTheSameKeyOnly) {
+    using namespace std::chrono_literals;
+    const answer_memo::clock_type::time_point t0{};
+    answer_memo memo(64, 1s);
+    EXPECT_EQ(memo.slot_count(), 64U);
+    EXPECT_EQ(memo.find("a", t0), nullptr);
+    const auto a = std::make_shared<const api_response>(api_response{200, "A"});
+    memo.put("a", a, t0);
+    EXPECT_EQ(memo.find("a", t0), a);
+    EXPECT_EQ(memo.find("a", t0 + 999ms), a);
+    EXPECT_EQ(memo.find("a", t0 + 1s), nullptr);  // the TTL is a strict bound
+    EXPECT_EQ(memo.find("b", t0), nullptr);
+    EXPECT_EQ(memo.find("", t0), nullptr);
+    memo.put("a", std::make_shared<const api_response>(api_response{200, "A2"}), t0 + 2s);  // refreshed
+    EXPECT_EQ(memo.find("a", t0 + 2500ms)->body, "A2");
+}
+
+TEST(ServeMemo, OneSlotHoldsTheNewestKeyAndFreesTheOlderAnswer) {
+    using namespace std::chrono_literals;
+    const answer_memo::clock_type::time_point t0{};
+    answer_memo memo(1, 10s);
+    auto a = std::make_shared<const api_response>(api_response{200, "A"});
+    const std::weak_ptr<const api_response> watch = a;
+    memo.put("a", std::move(a), t0);
+    memo.put("b", std::make_shared<const api_response>(api_response{200, "B"}), t0);
+    EXPECT_EQ(memo.find("a", t0), nullptr);  // replaced, not kept beside
+    EXPECT_EQ(memo.find("b", t0)->body, "B");
+    EXPECT_TRUE(watch.expired());                    // the memo held the only reference: freed on replacement
+    EXPECT_EQ(answer_memo(0, 1s).slot_count(), 1U);  // at least one slot
+}
+
+TEST(ServeMemo, ManyKeysKeepAtMostOneAnswerPerSlotAndNeverAnotherKeys) {
+    using namespace std::chrono_literals;
+    const answer_memo::clock_type::time_point t0{};
+    answer_memo memo(16, 10s);
+    std::vector<std::weak_ptr<const api_response>> answers;
+    for (int i = 0; i < 1000; ++i) {
+        auto answer = std::make_shared<const api_response>(api_response{200, fmt::format("body {}", i)});
+        answers.push_back(answer);
+        memo.put(fmt::format("key {}", i), std::move(answer), t0);
+    }
+    std::size_t alive = 0;
+    for (int i = 0; i < 1000; ++i) {
+        if (answers[static_cast<std::size_t>(i)].expired()) continue;
+        ++alive;
+        const auto found = memo.find(fmt::format("key {}", i), t0);
+        ASSERT_NE(found, nullptr) << i;  // alive means still in its slot
+        EXPECT_EQ(found->body, fmt::format("body {}", i));
+    }
+    EXPECT_GE(alive, 1U);
+    EXPECT_LE(alive, 16U);
 }
 
 TEST(ServeSecurity, TokenComparison) {
