@@ -2,8 +2,8 @@
 // (loopback, keep-alive clients), p50/p99 and throughput at 1, 8 and 64 concurrent connections,
 // printed as ratios (target: estimate p99 ≤ 2 × healthz p99); and the /metrics render time with 8
 // simulated GPUs and 1000 reservations in the ledger (the whole scrape path: probe, ledger, text),
-// and of render_metrics() alone. One run, no Google Benchmark: `build/default/bench/whisper_vram_serve_bench
-// [SECONDS_PER_POINT]` (default 2).
+// of render_metrics() alone, and of a new estimate without HTTP (run_api()). One run, no Google
+// Benchmark: `build/default/bench/whisper_vram_serve_bench [SECONDS_PER_POINT]` (default 2).
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "serve_api.hpp"
 #include "serve_http.hpp"
 #include "serve_metrics.hpp"
 #include "whisper_vram/facade/gpu_manager.hpp"
@@ -181,6 +182,16 @@ int main(int argc, char** argv) {
     const auto [render_ms, render_bytes] = time_it([&] { return render_metrics(in); }, 2000);
     fmt::print("render_metrics() alone (8 GPUs, 1000 leases, 35 handler/code series): {:.4f} ms ({} bytes)\n",
                render_ms, render_bytes);
+    // What a new estimate costs without HTTP: the request's fields to the CLI's JSON, on this thread.
+    std::size_t segment = 0;
+    const auto [api_ms, api_bytes] = time_it(
+        [&] {
+            const auto fields = parse_query(fmt::format("model=large-v3&batch=16&segment={}", 1 + segment++ % 80000));
+            return run_api("estimate", fields, settings.env).body;
+        },
+        5000);
+    fmt::print("a new estimate through run_api() alone (no HTTP, one thread): {:.4f} ms ({} bytes)\n", api_ms,
+               api_bytes);
     for (auto& l : held) l.release();
     service.stop();
     server.join();

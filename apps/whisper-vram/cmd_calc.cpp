@@ -223,9 +223,14 @@ void setup_calc(CLI::App& app, command_action& action) {
         "  whisper-vram calc large-v3 --engine faster-whisper --precision int8_float16 --gpu T4\n"
         "  whisper-vram calc turbo --engine openai-whisper --beam 1\n"
         "  whisper-vram calc large-v3 --engine whisper.cpp --precision all");
-    command->callback([options, command, &action] {
-        for (const char* name : {"--segment", "--batch", "--precision"}) {
-            if (command->count(name) > 0) options->explicit_options.emplace_back(name);
+    // The options --preset conflicts with, looked up once (not by name on every parse).
+    std::vector<std::pair<std::string, const CLI::Option*>> preset_conflicts;
+    for (const char* name : {"--segment", "--batch", "--precision"}) {
+        preset_conflicts.emplace_back(name, command->get_option(name));
+    }
+    command->callback([options, preset_conflicts, &action] {
+        for (const auto& [name, option] : preset_conflicts) {
+            if (option->count() > 0) options->explicit_options.push_back(name);
         }
         action = [options](const context& c) {
             options->estimate.env = &c.env;  // WHISPER_VRAM_ENGINE, CUDA_MODULE_LOADING (as add_command does)

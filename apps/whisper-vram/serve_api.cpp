@@ -61,19 +61,49 @@ const std::vector<endpoint_command>& endpoint_table() {
     return table;
 }
 
+std::string field_name(const CLI::Option& option);
+
+// A command's options a request may set, by field name.
+using option_map = std::map<std::string, const CLI::Option*, std::less<>>;
+
+option_map make_request_options(const CLI::App& command) {
+    option_map options;
+    for (const CLI::Option* option : command.get_options()) {
+        const std::string name = field_name(*option);
+        if (name.empty() || is_server_option(name)) continue;
+        options.emplace(name, option);
+    }
+    return options;
+}
+
 // The CLI's subcommands, set up once (read only afterwards: their option lists are what requests
-// are checked against, never a hand copy).
+// are checked against, never a hand copy), with each (sub)command's option_map made once too:
+// a request looks its fields up there instead of walking the options again.
 struct command_catalog {
     CLI::App app;
     command_action action;
+    std::map<const CLI::App*, option_map> options;
     command_catalog() {
         for (const auto& e : endpoint_table()) e.setup(app, action);
+        add_options(app);
+    }
+    void add_options(const CLI::App& command) {
+        options.emplace(&command, make_request_options(command));
+        for (const CLI::App* sub : command.get_subcommands({})) add_options(*sub);
     }
 };
 
 const command_catalog& commands() {
     static const command_catalog catalog;
     return catalog;
+}
+
+// request_options' answer: the catalog's map for its commands, else one made in @p made.
+const option_map& request_options(const CLI::App& command, option_map& made) {
+    const auto& catalog = commands();
+    if (const auto it = catalog.options.find(&command); it != catalog.options.end()) return it->second;
+    made = make_request_options(command);
+    return made;
 }
 
 const endpoint_command& find_endpoint(std::string_view endpoint) {
@@ -227,24 +257,10 @@ const std::vector<std::string>& api_endpoints() {
     return names;
 }
 
-namespace {
-
-// The options of @p command a request may set, by field name.
-std::map<std::string, const CLI::Option*, std::less<>> request_options(const CLI::App& command) {
-    std::map<std::string, const CLI::Option*, std::less<>> options;
-    for (const CLI::Option* option : command.get_options()) {
-        const std::string name = field_name(*option);
-        if (name.empty() || is_server_option(name)) continue;
-        options.emplace(name, option);
-    }
-    return options;
-}
-
-}  // namespace
-
 std::vector<std::string> command_fields(const CLI::App& command, const std::vector<std::string>& extra_fields) {
     std::set<std::string> names(extra_fields.begin(), extra_fields.end());
-    const auto options = request_options(command);
+    option_map made;
+    const auto& options = request_options(command, made);
     for (const auto& [name, option] : options) names.insert(name);
     for (const auto& [alias, target] : field_aliases) {
         if (options.contains(target)) names.insert(std::string(alias));
@@ -264,7 +280,8 @@ const CLI::App& solver_command(const std::string& solver) {
 std::vector<std::string> fields_to_args(const CLI::App& command, const nlohmann::json& fields,
                                         const std::vector<std::string>& extra_fields, std::string_view what) {
     if (!fields.is_object()) throw api_error(400, "bad_request", "expected a JSON object of fields");
-    const auto options = request_options(command);
+    option_map made;
+    const auto& options = request_options(command, made);
     std::vector<std::string> args;
     std::vector<std::string> positionals;
     std::set<std::string> seen;
@@ -358,9 +375,18 @@ api_response run_api(std::string_view endpoint, const nlohmann::json& fields, co
 
 api_response run_api_args(std::string_view endpoint, const std::vector<std::string>& args, const environment& env,
                           std::vector<std::string>* warnings) {
-    std::ostringstream out;
-    std::ostringstream err;
-    // The endpoint's subcommand, set up once per thread and endpoint (command_tree).
+    // The subcommand's output and messages: one pair of streams per thread, emptied for each call
+    // (making a stream, with its locale, cost about 6% of an estimate's instructions). Nothing the
+    // subcommands write changes a stream's format flags (they format with fmt).
+    thread_local std::ostringstream out;
+    thread_local std::ostringstream err;
+    for (std::ostringstream* stream : {&out, &err}) {
+        stream->str({});
+        stream->clear();
+    }
+    // The endpoint's subcommand, set up once per thread and endpoint (command_tree). A pool shared
+    // by the threads (the most recently used tree first, for the caches) was tried: no difference
+    // measurable on this machine's noise (bench/serve_bench.cpp).
     const auto& table = endpoint_table();
     const auto index = static_cast<std::size_t>(&find_endpoint(endpoint) - table.data());
     thread_local std::vector<std::unique_ptr<command_tree>> trees(table.size());
@@ -370,7 +396,7 @@ api_response run_api_args(std::string_view endpoint, const std::vector<std::stri
     }
     const exit_status status = trees[index]->run(args, out, err, env);
     std::vector<std::string> messages;
-    {
+    if (err.tellp() > 0) {
         std::istringstream lines(err.str());
         std::string line;
         while (std::getline(lines, line)) {
@@ -379,13 +405,13 @@ api_response run_api_args(std::string_view endpoint, const std::vector<std::stri
         }
     }
     const bool result = status == exit_status::ok || status == exit_status::does_not_fit;
-    if (result && !out.str().empty()) {
+    if (result && out.tellp() > 0) {
         if (warnings != nullptr) {
             for (const auto& m : messages) {
                 if (m.starts_with("warning: ")) warnings->push_back(m);
             }
         }
-        return {200, out.str()};
+        return {200, std::move(out).str()};
     }
     const std::string detail = messages.empty() ? std::string("no message") : join(messages, "; ");
     switch (status) {

@@ -74,9 +74,10 @@ struct api_response {
     std::string body;
 };
 
-/// Runs @p endpoint for @p fields through cli::run in this process (thread-safe: nothing shared)
-/// with @p env: exit 0 → 200 with what --json printed; 1 (does not fit: a verdict) → 200 too; 2 →
-/// 400 `bad_request` with the CLI's message; 3 → 503 `gpu_unavailable`; anything else → 500.
+/// Runs @p endpoint for @p fields through the endpoint's subcommand in this process, with @p env
+/// (thread-safe: each thread sets the subcommand up once, for its own calls): exit 0 → 200 with
+/// what --json printed; 1 (does not fit: a verdict) → 200 too; 2 → 400 `bad_request` with the
+/// CLI's message; 3 → 503 `gpu_unavailable`; anything else → 500.
 /// Warnings the CLI printed are passed to @p warnings (one line each) when given.
 api_response run_api(std::string_view endpoint, const nlohmann::json& fields, const environment& env,
                      std::vector<std::string>* warnings = nullptr);

@@ -43,20 +43,21 @@ environment read_environment() {
 }
 
 std::filesystem::path state_dir_from(const environment& env) {
-    auto fallback = default_state_dir(std::nullopt, env.xdg_runtime_dir, env.uid);
-    if (!env.state_dir) return fallback;
+    // The default folder: the answer without WHISPER_VRAM_STATE_DIR, else named in the messages only.
+    const auto fallback = [&env] { return default_state_dir(std::nullopt, env.xdg_runtime_dir, env.uid); };
+    if (!env.state_dir) return fallback();
     if (env.state_dir->empty()) {
         throw usage_error(
             fmt::format("WHISPER_VRAM_STATE_DIR is set but empty: give an absolute path, or unset it "
                         "for the default state folder {}",
-                        escape_for_terminal(fallback.string())));
+                        escape_for_terminal(fallback().string())));
     }
     std::filesystem::path dir(*env.state_dir);
     if (dir.is_relative()) {
         throw usage_error(
             fmt::format("WHISPER_VRAM_STATE_DIR '{}' is a relative path (it would name another folder "
                         "in each working directory): give an absolute path, e.g. {}",
-                        escape_for_terminal(*env.state_dir), escape_for_terminal(fallback.string())));
+                        escape_for_terminal(*env.state_dir), escape_for_terminal(fallback().string())));
     }
     return dir;
 }

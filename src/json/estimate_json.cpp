@@ -4,7 +4,10 @@
 namespace whisper_vram {
 
 nlohmann::ordered_json to_json(const memory_estimate& e) {
-    nlohmann::ordered_json j;
+    // An ordered_json object is a vector of (const key, value) pairs: growing it copies every pair
+    // (the const key cannot be moved), the nested breakdowns too. Room for every key up front.
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    j.get_ref<nlohmann::ordered_json::object_t&>().reserve(20);  // 960 bytes: under glibc's 1032-byte tcache limit
     j["model"] = e.request.model;
     j["precision"] = e.request.precision;
     j["segment_duration"] = e.request.segment_seconds;
@@ -25,6 +28,8 @@ nlohmann::ordered_json to_json(const memory_estimate& e) {
     j["unit"] = "GiB";
     nlohmann::ordered_json breakdown = nlohmann::ordered_json::object();
     nlohmann::ordered_json breakdown_bytes = nlohmann::ordered_json::object();
+    breakdown.get_ref<nlohmann::ordered_json::object_t&>().reserve(e.breakdown.size());
+    breakdown_bytes.get_ref<nlohmann::ordered_json::object_t&>().reserve(e.breakdown.size());
     for (const auto& c : e.breakdown) {
         breakdown[c.key] = c.gib;
         breakdown_bytes[c.key] = c.bytes;
