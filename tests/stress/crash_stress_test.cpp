@@ -374,16 +374,37 @@ private:
         std::map<std::string, std::uint64_t> reserved;
         std::set<pid_t> holding;
         std::set<pid_t> waiting;
+        std::vector<reservation_record> of_dead_holders;
         for (const auto& r : state.reservations) {
             reserved[r.gpu_uuid] += r.bytes;
             holding.insert(static_cast<pid_t>(r.holder.pid));
-            // 3. no dead holder once reaped; only our runs hold.
-            EXPECT_TRUE(processes.alive(r.holder))
-                << "round " << round_ << ": reservation " << r.id << " of dead holder " << r.holder.pid << " left";
-            EXPECT_TRUE(by_pid.contains(static_cast<pid_t>(r.holder.pid)))
-                << "round " << round_ << ": reservation " << r.id << " of pid " << r.holder.pid << " (not a live run)";
             EXPECT_TRUE(totals_.contains(r.gpu_uuid)) << "round " << round_ << ": unknown GPU " << r.gpu_uuid;
             if (r.child_pid != 0) jobs_[static_cast<pid_t>(r.holder.pid)] = static_cast<pid_t>(r.child_pid);
+            if (!processes.alive(r.holder)) {
+                of_dead_holders.push_back(r);
+                continue;
+            }
+            // 3. only our runs hold.
+            EXPECT_TRUE(by_pid.contains(static_cast<pid_t>(r.holder.pid)))
+                << "round " << round_ << ": reservation " << r.id << " of pid " << r.holder.pid << " (not a live run)";
+        }
+        // 3. no dead holder once reaped. A killed run's record stays while its job's process group
+        // lives (it still holds the GPU memory; the run's guardian ends the group): that group may
+        // have ended between the access above (tasks) and this read. So a record of a dead holder
+        // whose job is gone now must be gone after one more access.
+        std::set<std::uint64_t> must_go;
+        for (const auto& r : of_dead_holders) {
+            if (r.child_pid == 0 || !processes.group_alive(r.child_pid)) must_go.insert(r.id);
+        }
+        if (!must_go.empty()) {
+            const auto [again, again_out, again_err] = run_cli({"tasks", "--json"});
+            ASSERT_EQ(again, 0) << "round " << round_ << ": tasks --json failed: " << again_err;
+            std::vector<std::string> again_warnings;
+            for (const auto& r : locked_ledger(again_warnings).reservations) {
+                EXPECT_FALSE(must_go.contains(r.id))
+                    << "round " << round_ << ": reservation " << r.id << " of dead holder " << r.holder.pid
+                    << " left after its job (group " << r.child_pid << ") ended";
+            }
         }
         for (const auto& w : state.waiters) {
             waiting.insert(static_cast<pid_t>(w.holder.pid));
