@@ -5,9 +5,11 @@ namespace whisper_vram {
 
 nlohmann::ordered_json to_json(const memory_estimate& e) {
     // An ordered_json object is a vector of (const key, value) pairs: growing it copies every pair
-    // (the const key cannot be moved), the nested breakdowns too. Room for every key up front.
+    // (the const key cannot be moved), the nested breakdowns too. Room for 20 keys up front, more
+    // than an estimate has without its optional fields (all of them: 26), in 960 bytes (glibc
+    // serves up to 1032 from its per-thread cache).
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
-    j.get_ref<nlohmann::ordered_json::object_t&>().reserve(20);  // 960 bytes: under glibc's 1032-byte tcache limit
+    j.get_ref<nlohmann::ordered_json::object_t&>().reserve(20);
     j["model"] = e.request.model;
     j["precision"] = e.request.precision;
     j["segment_duration"] = e.request.segment_seconds;
