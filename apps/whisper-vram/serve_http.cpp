@@ -84,8 +84,8 @@ using clock_type = std::chrono::steady_clock;
 // One route: its path pattern, the handler label of the metrics, the methods it answers, whether
 // it changes state (needs the token when there is one).
 struct route {
-    std::string literal;  // the path, for a pattern without regex syntax (compared as text: faster)
-    std::regex pattern;
+    std::string literal;  // the path, for a pattern without regex syntax (compared as text); else empty
+    std::regex pattern;   // the pattern, for the others (unused when literal is set)
     std::string handler;
     std::vector<std::string> methods;
     std::vector<std::string> mutating;  // the methods that need the token (when there is one)
@@ -97,8 +97,6 @@ std::string join_methods(const std::vector<std::string>& methods) {
     return text;
 }
 
-// When the request's handler started (set before routing, read by the logger): the same worker
-// thread runs a request from its headers to its response.
 // How long an estimate's answer is reused for the same request (a bound on how stale one can be
 // after the calibration profile changes on disk), and the memo's slots (at most that many kept).
 constexpr std::chrono::seconds estimate_memo_ttl{1};
@@ -109,6 +107,8 @@ constexpr std::size_t estimate_memo_entries = 4096;
 // a millisecond of transfer even at 10 Mbit/s. The page (34 KiB) and large sweeps are compressed.
 constexpr std::size_t compress_min_bytes = 4096;
 
+// When the request's handler started and its route (set before routing, read by the logger): the
+// same worker thread runs a request from its headers to its response.
 thread_local std::optional<clock_type::time_point> request_start;
 thread_local const route* request_route = nullptr;
 
@@ -166,8 +166,8 @@ struct http_service::impl {
     void add(const std::string& pattern, const std::string& handler, std::vector<std::string> methods,
              std::vector<std::string> mutating = {}) {
         const bool literal = pattern.find_first_of("[]().*+?^$|{}\\") == std::string::npos;
-        routes.push_back(
-            {literal ? pattern : std::string(), std::regex(pattern), handler, std::move(methods), std::move(mutating)});
+        routes.push_back({literal ? pattern : std::string(), literal ? std::regex() : std::regex(pattern), handler,
+                          std::move(methods), std::move(mutating)});
     }
 
     const route* find_route(const std::string& path) const {
