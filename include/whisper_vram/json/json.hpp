@@ -70,6 +70,15 @@ template <typename T>
 /// @p text, or null when empty.
 [[nodiscard]] nlohmann::ordered_json text_or_null(const std::string& text);
 
+/// Appends @p value to @p out exactly as `value.dump(2, ' ', false, error_handler_t::replace)`
+/// writes it (two-space indent, UTF-8 kept, bytes that are not UTF-8 as U+FFFD), with a fraction
+/// of the work: keys and strings of plain ASCII are copied as they are, numbers formatted with
+/// nlohmann's own functions, any other string left to nlohmann. What every --json and every HTTP
+/// answer is printed with (src/json/json_text.cpp; tests/unit/json_text_test.cpp compares the two).
+void append_json_text(std::string& out, const nlohmann::ordered_json& value);
+/// append_json_text() into a new string.
+[[nodiscard]] std::string json_text(const nlohmann::ordered_json& value);
+
 /// [to_json(item)…] (declared below for every item type; found at instantiation).
 template <typename T>
 [[nodiscard]] nlohmann::ordered_json to_json_array(const std::vector<T>& items) {

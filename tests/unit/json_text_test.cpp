@@ -1,0 +1,193 @@
+// json_text(): byte for byte what nlohmann's dump(2, ' ', false, replace) writes — every --json
+// and every HTTP answer is printed with it — over random documents (escapes, UTF-8, bytes that are
+// not UTF-8, every kind of double and integer, nesting deeper than nlohmann's first indent buffer).
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+
+#include "whisper_vram/core/estimate.hpp"
+#include "whisper_vram/json/json.hpp"
+
+namespace whisper_vram {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string reference(const json& value) { return value.dump(2, ' ', false, json::error_handler_t::replace); }
+
+// Strings from pieces that take each path: plain ASCII, JSON escapes, other control bytes, DEL,
+// valid UTF-8 of 2, 3 and 4 bytes, and bytes that are not UTF-8 (lone continuation, truncated
+// sequences, overlong, 0xFF).
+std::string random_string(std::mt19937_64& rng) {
+    static const char* const pieces[] = {
+        "a",
+        "Zz9",
+        " ",
+        "large-v3",
+        "_bytes",
+        "\"",
+        "\\",
+        "/",
+        "\n",
+        "\t",
+        "\r",
+        "\b",
+        "\f",
+        "\x01",
+        "\x1f",
+        "\x7f",
+        "é",
+        "中文",
+        "\xF0\x9F\x8E\x99",
+        "\x80",
+        "\xE4\xB8",
+        "\xC0\xAF",
+        "\xFF",
+        "\xED\xA0\x80",
+        "",
+    };
+    std::uniform_int_distribution<int> length(0, 6);
+    std::uniform_int_distribution<std::size_t> piece(0, std::size(pieces) - 1);
+    std::string s;
+    for (int i = length(rng); i > 0; --i) s += pieces[piece(rng)];
+    return s;
+}
+
+double random_double(std::mt19937_64& rng) {
+    static const double edges[] = {0.0,
+                                   -0.0,
+                                   1.0,
+                                   -1.0,
+                                   0.1,
+                                   29.62,
+                                   35.544,
+                                   1e15,
+                                   1e16,
+                                   1e-5,
+                                   1e-4,
+                                   123456789012345678.0,
+                                   std::numeric_limits<double>::min(),
+                                   std::numeric_limits<double>::denorm_min(),
+                                   std::numeric_limits<double>::max(),
+                                   std::numeric_limits<double>::lowest(),
+                                   std::numeric_limits<double>::infinity(),
+                                   -std::numeric_limits<double>::infinity(),
+                                   std::numeric_limits<double>::quiet_NaN()};
+    switch (rng() % 4) {
+        case 0:
+            return edges[rng() % std::size(edges)];
+        case 1:
+            return std::bit_cast<double>(rng());  // any bit pattern: NaNs, denormals, huge, tiny
+        case 2:
+            return static_cast<double>(static_cast<std::int64_t>(rng() % 2'000'001) - 1'000'000) / 1000.0;
+        default:
+            return static_cast<double>(rng() % (1ULL << 40)) / static_cast<double>(1ULL << 30);  // GiB
+    }
+}
+
+json random_value(std::mt19937_64& rng, int depth) {
+    const int kinds = depth > 0 ? 9 : 7;
+    switch (rng() % static_cast<std::uint64_t>(kinds)) {
+        case 0:
+            return nullptr;
+        case 1:
+            return (rng() & 1U) != 0;
+        case 2: {
+            static const std::int64_t edges[] = {0, -1, 1, std::numeric_limits<std::int64_t>::min(),
+                                                 std::numeric_limits<std::int64_t>::max()};
+            return (rng() & 1U) != 0 ? edges[rng() % std::size(edges)] : static_cast<std::int64_t>(rng());
+        }
+        case 3:
+            return (rng() & 1U) != 0 ? std::numeric_limits<std::uint64_t>::max() : rng();
+        case 4:
+        case 5:
+            return random_double(rng);
+        case 6:
+            return random_string(rng);
+        case 7: {
+            json array = json::array();
+            for (auto n = rng() % 5; n > 0; --n) array.push_back(random_value(rng, depth - 1));
+            return array;
+        }
+        default: {
+            json object = json::object();
+            for (auto n = rng() % 6; n > 0; --n) object[random_string(rng)] = random_value(rng, depth - 1);
+            return object;
+        }
+    }
+}
+
+TEST(JsonText, EqualsNlohmannsPrettyDumpForRandomDocuments) {
+    std::mt19937_64 rng(20261203);
+    for (int i = 0; i < 20000; ++i) {
+        const json value = random_value(rng, 5);
+        ASSERT_EQ(json_text(value), reference(value)) << "document " << i;
+    }
+}
+
+TEST(JsonText, EqualsNlohmannsPrettyDumpBeyondItsFirstIndentBuffer) {
+    // nlohmann starts with 512 spaces of indent and doubles them; 400 levels need 800.
+    json value = json::object({{"leaf", 1.5}});
+    for (int level = 0; level < 400; ++level) {
+        value = (level % 2 == 0) ? json::array({value, "x"}) : json::object({{"k", value}, {"e", json::object()}});
+    }
+    EXPECT_EQ(json_text(value), reference(value));
+}
+
+TEST(JsonText, WritesTheTextItSays) {
+    // Hand-written, so a change shared by both printers cannot hide.
+    const json value = {{"model", "large"},
+                        {"total_gib", 29.62},
+                        {"total_bytes", 31804024340ULL},
+                        {"delta", -3},
+                        {"whole", 2.0},
+                        {"ok", true},
+                        {"none", nullptr},
+                        {"notes", json::array({"a\"b", "tab\there", "\xFF"})},
+                        {"empty", json::object()},
+                        {"nan", std::numeric_limits<double>::quiet_NaN()}};
+    EXPECT_EQ(json_text(value),
+              "{\n"
+              "  \"model\": \"large\",\n"
+              "  \"total_gib\": 29.62,\n"
+              "  \"total_bytes\": 31804024340,\n"
+              "  \"delta\": -3,\n"
+              "  \"whole\": 2.0,\n"
+              "  \"ok\": true,\n"
+              "  \"none\": null,\n"
+              "  \"notes\": [\n"
+              "    \"a\\\"b\",\n"
+              "    \"tab\\there\",\n"
+              "    \"\xEF\xBF\xBD\"\n"
+              "  ],\n"
+              "  \"empty\": {},\n"
+              "  \"nan\": null\n"
+              "}");
+    EXPECT_EQ(json_text(json::array()), "[]");
+    EXPECT_EQ(json_text(json("plain")), "\"plain\"");
+}
+
+TEST(JsonText, ABinaryValueIsLeftToNlohmann) {
+    const json value = {{"a", 1}, {"blob", json::binary({1, 2, 3}, 7)}};
+    EXPECT_EQ(json_text(value), reference(value));
+    std::string out = "kept:";
+    append_json_text(out, value);
+    EXPECT_EQ(out, "kept:" + reference(value));
+}
+
+TEST(JsonText, AnEstimateIsPrintedAsNlohmannPrintsIt) {
+    estimate_request request;
+    request.model = "large";
+    request.segment_seconds = 600;
+    request.batch_size = 2;
+    request.precision = "int8";
+    const json value = to_json(estimate(request));
+    EXPECT_EQ(json_text(value), reference(value));
+}
+
+}  // namespace
+}  // namespace whisper_vram
