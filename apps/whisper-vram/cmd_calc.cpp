@@ -164,22 +164,24 @@ exit_status run_calc(calc_options o, const context& c) {
     if (options.precision == "all") options.engine = effective_engine(o.estimate);
     const auto points =
         run_sweep(options, sweep_requests(options, o.model), [](const estimate_request& r) { return estimate(r); });
-    std::vector<memory_estimate> estimates;
-    for (const auto& p : points) {
-        if (p.result) estimates.push_back(*p.result);
-    }
-    const bool sweep = points.size() > 1;
+    const bool sweep = points.size() > 1;  // one point: run_sweep threw unless it has a result
     std::optional<preset_evaluation> preset;
     if (o.preset) preset = evaluate_preset(find_preset(*o.preset));
     if (o.json) {
         if (!sweep) {
-            auto j = to_json(estimates.front());
+            auto j = to_json(*points.front().result);
             if (preset) j["preset"] = to_json(*preset);
             print_json(c.out, j);
         } else {
             print_json(c.out, sweep_json(points, true, ""));
         }
-    } else if (sweep) {
+        return exit_status::ok;
+    }
+    std::vector<memory_estimate> estimates;
+    for (const auto& p : points) {
+        if (p.result) estimates.push_back(*p.result);
+    }
+    if (sweep) {
         print_sweep(c.out, estimates);
         for (const auto& p : points) {
             if (!p.result) c.out << fmt::format("note: {}\n", p.unsupported);
