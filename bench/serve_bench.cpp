@@ -4,6 +4,8 @@
 // simulated GPUs and 1000 reservations in the ledger (the whole scrape path: probe, ledger, text),
 // of render_metrics() alone, and of a new estimate without HTTP (run_api()). One run, no Google
 // Benchmark: `build/default/bench/whisper_vram_serve_bench [SECONDS_PER_POINT]` (default 2).
+// `whisper_vram_serve_bench SECONDS KIND CONNECTIONS` (KIND: healthz, repeated, new, browser) runs
+// that one point alone, for a profiler to attach to: nothing else then runs.
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -97,6 +99,14 @@ point measure(int port, const std::function<std::string(int, std::size_t)>& path
 
 int main(int argc, char** argv) {
     const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+    const std::string only_kind = argc > 3 ? argv[2] : "";
+    const int only_connections = argc > 3 ? std::atoi(argv[3]) : 0;
+    if (argc > 4 || argc == 3 ||
+        (argc > 3 && (only_connections < 1 || (only_kind != "healthz" && only_kind != "repeated" &&
+                                               only_kind != "new" && only_kind != "browser")))) {
+        fmt::print(stderr, "usage: {} [SECONDS [healthz|repeated|new|browser CONNECTIONS]]\n", argv[0]);
+        return 2;
+    }
     const auto folder = fresh_folder();
     serve_settings settings;
     settings.host = "127.0.0.1";
@@ -115,13 +125,26 @@ int main(int argc, char** argv) {
         return fmt::format("/api/v1/estimate?model=large-v3&batch=16&segment={}",
                            1 + (static_cast<std::size_t>(t) * 7919 + i) % 80000);
     };
+    // What Chromium and Firefox offer: answered with gzip (serve never uses brotli: serve_http.hpp).
+    const httplib::Headers browser = {{"Accept-Encoding", "gzip, deflate, br"}};
+    if (!only_kind.empty()) {
+        const point p = only_kind == "healthz"    ? measure(port, fixed("/healthz"), only_connections, seconds)
+                        : only_kind == "repeated" ? measure(port, fixed(estimate), only_connections, seconds)
+                        : only_kind == "new"      ? measure(port, fresh, only_connections, seconds)
+                                                  : measure(port, fresh, only_connections, seconds, browser);
+        fmt::print("{} at {} connections: p50 {:.3f} ms, p99 {:.3f} ms, {:.0f} req/s, {} errors\n", only_kind,
+                   only_connections, p.p50_ms, p.p99_ms, p.per_second, p.errors);
+        service.stop();
+        server.join();
+        std::error_code ec;
+        std::filesystem::remove_all(folder, ec);
+        return 0;
+    }
     fmt::print("serve latency, {} s per point, {} CPUs (loopback, keep-alive, in-process server)\n", seconds,
                std::thread::hardware_concurrency());
     fmt::print("{:>5}  {:>25}  {:>35}  {:>35}  {:>35}\n", "conns", "healthz p50/p99 ms req/s",
                "estimate (repeated) p50/p99 ms req/s", "estimate (all new) p50/p99 ms req/s",
                "all new, as a browser p50/p99 ms req/s");
-    // What Chromium and Firefox offer: answered with gzip (serve never uses brotli: serve_http.hpp).
-    const httplib::Headers browser = {{"Accept-Encoding", "gzip, deflate, br"}};
     for (const int connections : {1, 8, 64}) {
         const point h = measure(port, fixed("/healthz"), connections, seconds);
         const point e = measure(port, fixed(estimate), connections, seconds);
