@@ -27,6 +27,7 @@
 #include "whisper_vram/facade/gpu_manager.hpp"
 #include "whisper_vram/json/json.hpp"
 #include "whisper_vram/planner/planner.hpp"
+#include "whisper_vram/planner/slurm.hpp"
 #include "whisper_vram/sched/scheduler.hpp"
 #include "whisper_vram/version.hpp"
 
@@ -304,13 +305,15 @@ warning_sink python_warnings() {
 /// The C++ facade for one GpuManager: the environment is read once, when it is created (on the
 /// Python object's first use); GpuManager(simulate=...) replaces WHISPER_VRAM_SIMULATE and
 /// GpuManager(engine=...) WHISPER_VRAM_ENGINE (the default engine of every method), and
-/// GpuManager(calibration=...) WHISPER_VRAM_CALIBRATION (the profile every engine estimate applies).
+/// GpuManager(calibration=...) WHISPER_VRAM_CALIBRATION (the profile every engine estimate applies);
+/// GpuManager(shard_granule=...) is the GPU memory of one Slurm shard (default 1GiB).
 class manager {
 public:
     manager(const std::optional<std::string>& simulate, const std::optional<std::string>& engine,
-            const std::optional<std::string>& calibration = std::nullopt)
+            const std::optional<std::string>& calibration = std::nullopt,
+            const std::optional<std::string>& shard_granule = std::nullopt)
         : env_(read(simulate)),
-          manager_(env_, python_warnings()),
+          manager_(std::shared_ptr<gpu_probe>(make_probe(probe_options_from(env_))), options(env_, shard_granule)),
           calibration_(find_calibration_profile(env_, calibration)) {
         // A given engine is checked now; WHISPER_VRAM_ENGINE when a request uses it (methods that
         // take no engine, such as get_gpu_memory_info, do not fail on it).
@@ -333,6 +336,13 @@ public:
     }
 
 private:
+    /// What the environment says, with GpuManager(shard_granule=...) as the Slurm shard's size (the
+    /// environment does not say it; the CLI's `run --shard-granule`), parsed as the CLI parses it.
+    static manager_options options(const environment& env, const std::optional<std::string>& shard_granule) {
+        manager_options o = manager_options_from(env, python_warnings());
+        if (shard_granule) o.shard_granule_bytes = parse_shard_granule(*shard_granule, "shard_granule");
+        return o;
+    }
     static environment read(const std::optional<std::string>& simulate) {
         environment env = read_environment();
         if (env.simulate && env.simulate->empty()) env.simulate.reset();  // WHISPER_VRAM_SIMULATE= is unset
@@ -381,14 +391,16 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<manager>(m, "Manager")
         // simulate as an object: 5 or ['x'] are ValueErrors naming the value, not pybind11 TypeErrors.
-        .def(py::init([](const py::object& simulate, const py::object& engine, const py::object& calibration) {
-                 return manager(
-                     simulate.is_none() ? std::nullopt : std::optional<std::string>(text_from(simulate, "simulate")),
-                     engine.is_none() ? std::nullopt : std::optional<std::string>(text_from(engine, "engine")),
-                     calibration.is_none() ? std::nullopt
-                                           : std::optional<std::string>(text_from(calibration, "calibration")));
+        .def(py::init([](const py::object& simulate, const py::object& engine, const py::object& calibration,
+                         const py::object& shard_granule) {
+                 const auto text = [](const py::object& value, const char* what) {
+                     return value.is_none() ? std::nullopt : std::optional<std::string>(text_from(value, what));
+                 };
+                 return manager(text(simulate, "simulate"), text(engine, "engine"), text(calibration, "calibration"),
+                                text(shard_granule, "shard_granule"));
              }),
-             py::arg("simulate") = py::none(), py::arg("engine") = py::none(), py::arg("calibration") = py::none())
+             py::arg("simulate") = py::none(), py::arg("engine") = py::none(), py::arg("calibration") = py::none(),
+             py::arg("shard_granule") = py::none())
         .def("calculate",
              [](const manager& self, const py::dict& options) {
                  return to_python(to_json(self.get().calculate(self.request(options))));

@@ -79,21 +79,26 @@ class GpuManager:
     (``whisper-vram calibrate``) every engine estimate applies (``"none"``: uncalibrated; ``None``:
     ``WHISPER_VRAM_CALIBRATION`` when set, else ``calibration.json`` in the state folder when it
     exists); a calibrated estimate keeps the engine's own figures under ``uncalibrated`` and says how
-    under ``calibration``; the guide's formula is never calibrated. The C++ core is created on
-    first use, so the environment is read then (and a bad engine, or a missing or corrupt profile,
-    raises ValueError then).
+    under ``calibration``; the guide's formula is never calibrated. Inside a Slurm job with shards
+    (``SLURM_JOB_ID`` and ``SLURM_SHARDS_ON_NODE`` set), every reservation is capped at the job's
+    shards × ``shard_granule``, the GPU memory of one shard as the cluster's gres.conf was written
+    (``whisper-vram slurm gres-conf --granule``; "1GiB", "512MiB", a bare number is GiB; ``None``:
+    1GiB), as ``whisper-vram run --shard-granule`` does. The C++ core is created on first use, so
+    the environment is read then (and a bad engine, a bad ``shard_granule``, or a missing or
+    corrupt profile, raises ValueError then).
     """
 
     def __init__(self, simulate: Optional[str] = None, engine: Optional[str] = None,
-                 calibration: Optional[str] = None) -> None:
+                 calibration: Optional[str] = None, shard_granule: Optional[str] = None) -> None:
         self._simulate = simulate
         self._engine = engine
         self._calibration = calibration
+        self._shard_granule = shard_granule
         self._impl: Optional[_core.Manager] = None
 
     def _native(self) -> _core.Manager:
         if self._impl is None:
-            self._impl = _core.Manager(self._simulate, self._engine, self._calibration)
+            self._impl = _core.Manager(self._simulate, self._engine, self._calibration, self._shard_granule)
         return self._impl
 
     # ---- estimates ----------------------------------------------------------------------------

@@ -230,6 +230,46 @@ class Warnings(unittest.TestCase):
                 os.environ["WHISPER_VRAM_STATE_DIR"] = old
 
 
+class SlurmShards(unittest.TestCase):
+    """Inside a Slurm job with shards, a reservation is capped at the job's shards x shard_granule."""
+
+    def setUp(self):
+        import tempfile
+        self.saved = {k: os.environ.get(k) for k in ("SLURM_JOB_ID", "SLURM_SHARDS_ON_NODE", "WHISPER_VRAM_STATE_DIR")}
+        os.environ["SLURM_JOB_ID"] = "7"
+        os.environ["SLURM_SHARDS_ON_NODE"] = "10"
+        os.environ["WHISPER_VRAM_STATE_DIR"] = tempfile.mkdtemp(prefix="whisper-vram-py-slurm-")
+
+    def tearDown(self):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def test_the_cap_is_shards_times_the_granule(self):
+        # large, float16, 30 s: 9.825 GiB recommended. 10 shards of 1 GiB (the default): granted.
+        manager = GpuManager(simulate="80GiB")
+        with manager.reserve("large", timeout=0) as lease:
+            self.assertAlmostEqual(lease.info["gib"], 9.825, places=3)
+            self.assertEqual(lease.info["bytes"], manager.calculate_memory_usage("large")["recommended_bytes"])
+        # 10 shards of 512 MiB: a 5 GiB cap, which it can never fit in.
+        with self.assertRaises(whisper_vram.ReservationError) as caught:
+            GpuManager(simulate="80GiB", shard_granule="512MiB").reserve("large", timeout=0)
+        self.assertIn("5.00 GiB", str(caught.exception))
+        # A granule of 2 (GiB, as the CLI reads a bare number): a 20 GiB cap, granted.
+        with GpuManager(simulate="80GiB", shard_granule="2").reserve("large", timeout=0):
+            pass
+
+    def test_a_bad_granule_is_a_value_error_naming_it(self):
+        with self.assertRaises(ValueError) as caught:
+            GpuManager(simulate="80GiB", shard_granule="0").presets()
+        self.assertIn("shard_granule '0' is 0 bytes", str(caught.exception))
+        with self.assertRaises(ValueError) as caught:
+            GpuManager(simulate="80GiB", shard_granule=512).presets()  # type: ignore[arg-type]
+        self.assertIn("shard_granule 512 is invalid: must be a string", str(caught.exception))
+
+
 class Version(unittest.TestCase):
     def test_version_is_cmakes_project_version(self):
         import re
