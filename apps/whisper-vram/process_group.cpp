@@ -40,8 +40,9 @@ void nap(std::chrono::milliseconds ms) noexcept {
 }
 
 // ---- the job's cgroup (cgroup v2, where our own cgroup folder is writable) -------------------------
-// Its folder is g_cgroup_prefix + the job's pgid ("<our cgroup>/whisper-vram-run-<run's pid>-"), set
-// before the guardian forks, so the guardian (async-signal-safe calls only) finds it too. Empty: none.
+// Its folder is g_cgroup_prefix + the job's pgid ("<our cgroup>/whisper-vram-run-<run's pid>-ns<its
+// PID namespace>-"), set before the guardian forks, so the guardian (async-signal-safe calls only)
+// finds it too. Empty: none.
 char g_cgroup_prefix
     [4096];  // NOLINT(cppcoreguidelines-avoid-c-arrays,cppcoreguidelines-avoid-non-const-global-variables)
 std::size_t g_cgroup_prefix_size = 0;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
@@ -258,8 +259,8 @@ std::string cgroup_availability() {
     }
     return fmt::format(
         "job containment: per-job cgroup and process group: cgroup v2 at {} is {}, so run puts each "
-        "job in {}/whisper-vram-run-<run pid>-<job pid> and kills the whole cgroup (cgroup.kill) when "
-        "the job ends or run dies",
+        "job in {}/whisper-vram-run-<run pid>-ns<pid namespace>-<job pid> and kills the whole cgroup "
+        "(cgroup.kill) when the job ends or run dies",
         p.dir, p.reason, p.dir);
 }
 
@@ -287,19 +288,58 @@ bool end_process_group(pid_t pgid, std::chrono::milliseconds grace, bool await_r
     return !await_removal || wait_gone(pgid, removal_bound);
 }
 
+std::optional<std::uint64_t> own_pid_namespace() {
+    struct stat st {};
+    if (::stat("/proc/self/ns/pid", &st) != 0) return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_ino);
+}
+
+std::optional<job_cgroup_name> parse_job_cgroup_name(std::string_view name) {
+    constexpr std::string_view prefix = "whisper-vram-run-";
+    if (!name.starts_with(prefix)) return std::nullopt;
+    name.remove_prefix(prefix.size());
+    // Leading decimal digits of @p text (at most @p max of them) followed by '-', consumed; else
+    // nullopt. (20 digits can pass 2^64: a wrapped namespace is taken for another one, the safe side.)
+    const auto number = [](std::string_view& text, std::size_t max) -> std::optional<std::uint64_t> {
+        const auto dash = text.find('-');
+        if (dash == 0 || dash == std::string_view::npos || dash > max) return std::nullopt;
+        std::uint64_t value = 0;
+        for (const char c : text.substr(0, dash)) {
+            if (c < '0' || c > '9') return std::nullopt;
+            value = value * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        text.remove_prefix(dash + 1);
+        return value;
+    };
+    const auto run = number(name, 9);
+    if (!run) return std::nullopt;
+    job_cgroup_name out{static_cast<pid_t>(*run), std::nullopt};
+    if (name.starts_with("ns")) {  // whisper-vram-run-<run pid>-ns<PID namespace>-<job pid>
+        name.remove_prefix(2);
+        out.pid_namespace = number(name, 20);
+        if (!out.pid_namespace) return std::nullopt;
+    }
+    return out;
+}
+
 std::size_t sweep_stale_job_cgroups(const std::string& dir) {
     std::size_t removed = 0;
     std::error_code ec;
+    const auto own_namespace = own_pid_namespace();
+    const std::time_t now = std::time(nullptr);
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-        const auto name = entry.path().filename().string();
-        constexpr std::string_view prefix = "whisper-vram-run-";
-        if (!name.starts_with(prefix)) continue;
-        const auto digits = name.substr(prefix.size(), name.find('-', prefix.size()) - prefix.size());
-        if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) {
-            continue;
+        const auto name = parse_job_cgroup_name(entry.path().filename().string());
+        if (!name) continue;
+        if (name->pid_namespace && name->pid_namespace != own_namespace) {
+            // Another PID namespace's run (a container sharing this cgroup folder): its pid names
+            // nothing here, and its job's cgroup is empty for the moment between being made and the
+            // job moving in. Only once it is stale_job_cgroup_age old (by its mtime: kernfs may set
+            // that to now again when it drops the inode, which keeps it longer, never shorter).
+            struct stat st {};
+            if (::stat(entry.path().c_str(), &st) != 0 || now - st.st_mtime < stale_job_cgroup_age.count()) continue;
+        } else if (name->run_pid <= 1 || ::kill(name->run_pid, 0) == 0 || errno != ESRCH) {
+            continue;  // its run lives (or may)
         }
-        const auto run_pid = static_cast<pid_t>(std::stol(digits));
-        if (run_pid <= 1 || ::kill(run_pid, 0) == 0 || errno != ESRCH) continue;  // its run lives (or may)
         if (::rmdir(entry.path().c_str()) == 0) ++removed;  // refused (EBUSY) while it holds a process
     }
     return removed;
@@ -310,7 +350,12 @@ job_guardian::job_guardian(std::chrono::milliseconds grace) {
     g_cgroup_prefix_size = 0;
     if (const auto p = probe_cgroup(); p.writable) {
         (void)sweep_stale_job_cgroups(p.dir);
-        const auto prefix = fmt::format("{}/whisper-vram-run-{}-", p.dir, ::getpid());
+        // The PID namespace in the name: a sweep in another namespace (where our pid means nothing)
+        // tells our cgroups from its own (sweep_stale_job_cgroups).
+        const auto own_namespace = own_pid_namespace();
+        const auto prefix = own_namespace
+                                ? fmt::format("{}/whisper-vram-run-{}-ns{}-", p.dir, ::getpid(), *own_namespace)
+                                : fmt::format("{}/whisper-vram-run-{}-", p.dir, ::getpid());
         if (prefix.size() < sizeof g_cgroup_prefix) {
             std::memcpy(g_cgroup_prefix, prefix.c_str(), prefix.size() + 1);  // with its NUL
             g_cgroup_prefix_size = prefix.size();

@@ -11,21 +11,23 @@
 // a member (process_table::group_alive), so the next job is never admitted beside a survivor.
 //
 // Where cgroup v2 is mounted and our own cgroup folder is writable (root, or a delegated subtree),
-// the job also gets a cgroup of its own, `<our cgroup>/whisper-vram-run-<run pid>-<job pid>` (a leaf:
-// the "no internal processes" rule is kept), joined before it execs. Ending the job (run, or the
-// guardian when run died) then also kills the whole cgroup (cgroup.kill, or SIGKILL to each pid of
-// cgroup.procs until none is left) and removes it, so a process that left the job's process group
-// (`setsid`) dies too. Should run and its guardian both be SIGKILLed before that (a supervisor that
-// kills every process of a session), the next run removes the empty cgroup left behind
-// (sweep_stale_job_cgroups). Otherwise (no cgroup v2, not writable, mkdir or the move refused): the
-// process group alone, silently; `debug` says which applies and why.
+// the job also gets a cgroup of its own, `<our cgroup>/whisper-vram-run-<run pid>-ns<PID
+// namespace>-<job pid>` (a leaf: the "no internal processes" rule is kept), joined before it
+// execs. Ending the job (run, or the guardian when run died) then also kills the whole cgroup
+// (cgroup.kill, or SIGKILL to each pid of cgroup.procs until none is left) and removes it, so a
+// process that left the job's process group (`setsid`) dies too. Should run and its guardian both
+// be SIGKILLed before that (a supervisor that kills every process of a session), the next run
+// removes the empty cgroup left behind (sweep_stale_job_cgroups). Otherwise (no cgroup v2, not writable, mkdir or the
+// move refused): the process group alone, silently; `debug` says which applies and why.
 
 #include <sys/types.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace whisper_vram::cli {
 
@@ -57,11 +59,31 @@ struct cgroup_probe {
 /// fork. Returns true when the group is gone (or SIGKILL was sent, without @p await_removal).
 bool end_process_group(pid_t pgid, std::chrono::milliseconds grace, bool await_removal = true) noexcept;
 
-/// Removes the empty job cgroups in @p dir (`whisper-vram-run-<run pid>-<job pid>`) whose run is no
-/// longer alive: those whose run and guardian were both killed before they removed them (a
-/// supervisor that SIGKILLs every process of a session). Only rmdir, which the kernel refuses
-/// while a cgroup holds a process: nothing is killed. Returns how many it removed; run calls it
-/// before making its own.
+/// This process's PID namespace: the inode of /proc/self/ns/pid; nullopt when it cannot be read.
+[[nodiscard]] std::optional<std::uint64_t> own_pid_namespace();
+
+/// A job cgroup's name, `whisper-vram-run-<run pid>-ns<PID namespace>-<job pid>` (or, as versions
+/// before the namespace made it, `whisper-vram-run-<run pid>-<job pid>`), read.
+struct job_cgroup_name {
+    pid_t run_pid = 0;
+    std::optional<std::uint64_t> pid_namespace;  ///< none in the older form
+};
+/// @p name read; nullopt for anything else (another cgroup, a run pid of more than 9 digits).
+[[nodiscard]] std::optional<job_cgroup_name> parse_job_cgroup_name(std::string_view name);
+
+/// How old an empty job cgroup of another PID namespace's run must be before
+/// sweep_stale_job_cgroups() removes it: that run's pid means nothing here, and its job's cgroup is
+/// empty for the moment between being made and the job moving in (milliseconds), so an empty one a
+/// minute old belongs to no job starting. Chosen, not measured: far above that moment, short
+/// enough that a supervisor's restart loop does not pile them up.
+inline constexpr std::chrono::seconds stale_job_cgroup_age{60};
+
+/// Removes the empty job cgroups in @p dir whose run is no longer alive: those whose run and
+/// guardian were both killed before they removed them (a supervisor that SIGKILLs every process of
+/// a session). Of this PID namespace (or of the older name without one): when the run's pid names no
+/// process. Of another PID namespace: once the folder's mtime is stale_job_cgroup_age old. Only
+/// rmdir, which the kernel refuses while a cgroup holds a process: nothing is killed. Returns how
+/// many it removed; run calls it before making its own.
 std::size_t sweep_stale_job_cgroups(const std::string& dir);
 
 /// The guardian process (see the file comment). Not copyable; the destructor closes the socket and

@@ -159,6 +159,61 @@ TEST(RunCgroupSweep, EmptyJobCgroupsOfDeadRunsAreRemovedNothingElse) {
     fs::remove_all(dir);
 }
 
+// The names run makes carry its PID namespace. Of this namespace: as above, by the run's pid. Of
+// another (a container sharing the cgroup folder, whose pids mean nothing here): the pid is not
+// looked at; an empty one is removed only once its folder is stale_job_cgroup_age old, so a live
+// run's job cgroup in the moment before the job moves in is never taken from it.
+TEST(RunCgroupSweep, AnotherPidNamespacesJobCgroupIsRemovedOnlyOnceItIsOld) {
+    const auto own = cli::own_pid_namespace();
+    ASSERT_TRUE(own.has_value());
+    const pid_t dead = ::fork();
+    if (dead == 0) ::_exit(0);
+    ASSERT_GT(dead, 0);
+    ::waitpid(dead, nullptr, 0);
+    const auto dir = fs::path(WHISPER_VRAM_TEST_BINARY_DIR) / ("cgroup-sweep-ns-" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    const auto name = [&](pid_t run, std::uint64_t ns, const std::string& job) {
+        return dir / ("whisper-vram-run-" + std::to_string(run) + "-ns" + std::to_string(ns) + "-" + job);
+    };
+    const auto ours_dead = name(dead, *own, "21");
+    const auto ours_live = name(::getpid(), *own, "22");
+    const auto theirs_young = name(dead, *own + 1, "23");      // a dead pid here says nothing of theirs
+    const auto theirs_old = name(::getpid(), *own + 1, "24");  // nor does a live one
+    const auto theirs_populated = name(dead, *own + 1, "25");  // old, but holds a process
+    for (const auto& p : {ours_dead, ours_live, theirs_young, theirs_old, theirs_populated}) fs::create_directories(p);
+    std::ofstream(theirs_populated / "cgroup.procs") << "4242\n";
+    const auto aged = fs::file_time_type::clock::now() - cli::stale_job_cgroup_age - std::chrono::seconds(1);
+    for (const auto& p : {ours_dead, ours_live, theirs_old, theirs_populated}) fs::last_write_time(p, aged);
+    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 2U);
+    EXPECT_FALSE(fs::exists(ours_dead));
+    EXPECT_FALSE(fs::exists(theirs_old));
+    for (const auto& p : {ours_live, theirs_young, theirs_populated}) EXPECT_TRUE(fs::exists(p)) << p;
+    // Young a second short of the age: kept; one second past it: removed.
+    fs::last_write_time(theirs_young,
+                        fs::file_time_type::clock::now() - cli::stale_job_cgroup_age + std::chrono::seconds(1));
+    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 0U);
+    fs::last_write_time(theirs_young, aged);
+    EXPECT_EQ(cli::sweep_stale_job_cgroups(dir.string()), 1U);
+    EXPECT_FALSE(fs::exists(theirs_young));
+    fs::remove_all(dir);
+}
+
+TEST(RunCgroupSweep, NamesAreReadInBothForms) {
+    const auto now = cli::parse_job_cgroup_name("whisper-vram-run-123-ns4026531836-456");
+    ASSERT_TRUE(now.has_value());
+    EXPECT_EQ(now->run_pid, 123);
+    EXPECT_EQ(now->pid_namespace, std::optional<std::uint64_t>(4026531836ULL));
+    const auto older = cli::parse_job_cgroup_name("whisper-vram-run-123-456");
+    ASSERT_TRUE(older.has_value());
+    EXPECT_EQ(older->run_pid, 123);
+    EXPECT_FALSE(older->pid_namespace.has_value());
+    for (const char* other : {"whisper-vram-run-x1-15", "whisper-vram-run--16", "whisper-vram-run-99999999999999-17",
+                              "whisper-vram-run-123", "whisper-vram-run-123-ns-4", "whisper-vram-run-123-nsx-4",
+                              "whisper-vram-run-123-ns4", "some-other-cgroup", ""}) {
+        EXPECT_FALSE(cli::parse_job_cgroup_name(other).has_value()) << other;
+    }
+}
+
 TEST_F(RunCgroup, AProcessThatLeftTheJobsGroupEndsWhenTheJobEnds) {
     const auto line = containment();
     if (!line.starts_with("job containment: per-job cgroup")) GTEST_SKIP() << line;
