@@ -21,8 +21,20 @@ fail() {
 stage="start"
 trap 'status=$?; fail "lint: stopped in stage \"$stage\" after $SECONDS s: \"$BASH_COMMAND\" failed with status $status (line $LINENO)" "$status"' ERR
 child=""  # the background step being waited for, stopped with the lint
-trap 'if [[ -n $child ]]; then pkill -TERM -P "$child" || true; kill -TERM "$child" 2>/dev/null || true; fi
-fail "lint: stopped by a signal in stage \"$stage\" after $SECONDS s" 143' TERM INT HUP
+resume_note=""  # what a stopped lint keeps for the next run (set once clang-tidy starts)
+# The process @p 1 and all its descendants (clang-tidy runs under xargs under a bash per unit).
+stop_tree() {
+  local c
+  for c in $(pgrep -P "$1" || true); do stop_tree "$c"; done
+  kill -TERM "$1" 2>/dev/null || true
+}
+on_signal() {
+  if [[ -n $child ]]; then stop_tree "$child"; fi
+  fail "lint: stopped by SIG$1 in stage \"$stage\" after $SECONDS s$resume_note" "$2"
+}
+trap 'on_signal TERM 143' TERM
+trap 'on_signal INT 130' INT
+trap 'on_signal HUP 129' HUP
 trap 'status=$?; if ((status != 0)); then fail "lint: ended with status $status in stage \"$stage\" after $SECONDS s" "$status"; fi' EXIT
 
 stage="clang-format"
@@ -55,31 +67,68 @@ fi
 # The project's own translation units (not the fake NVML's C ABI shim, not generated files), merged
 # into unity files where they compile together (scripts/lint_units.py: the headers parsed once per
 # group, not once per file).
+# What the result depends on, hashed: the tools and the packages whose headers are parsed, the
+# configuration, the compile database (this tree's path taken out) and every tracked file's content.
+# A unit clang-tidy passed is remembered under it in $build_dir/lint-cache (and the unity files in
+# $unity_dir): a lint stopped half-way (a CI step's time limit) resumes where it was, an unchanged
+# tree is not linted twice, and any change to any file lints every unit again. A fresh clone (CI)
+# has no cache: everything is linted.
+stage="cache key"
+state_key=$({
+  clang-tidy --version
+  clang++ --version
+  dpkg-query -W -f='${Package} ${Version}\n' 2>/dev/null || true
+  cat .clang-tidy scripts/lint.sh scripts/lint_units.py
+  sed "s|$PWD|<tree>|g" "$build_dir/compile_commands.json"
+  git ls-files -z --cached --others --exclude-standard | xargs -0 sha256sum 2>/dev/null || true
+} | sha256sum | cut -c1-64)
+cache_dir=$build_dir/lint-cache
+
 stage="unity files (scripts/lint_units.py)"
 unity_dir=$build_dir/lint-unity
-rm -rf "$unity_dir"
 group_start=$SECONDS
-mkdir -p "$unity_dir"
-# In the background and waited for: bash runs a trap only once the foreground command ends, and
-# `wait` returns at once on a signal (so a stopped lint says so, and stops its child).
-python3 scripts/lint_units.py "$build_dir/compile_commands.json" "$PWD" "$unity_dir" >"$unity_dir/units.txt" &
-child=$!
-wait "$child" || fail "lint: scripts/lint_units.py failed on $build_dir/compile_commands.json (status $?)"
-child=""
+if [[ -f $unity_dir/state_key && $(<"$unity_dir/state_key") == "$state_key" && -s $unity_dir/units.txt ]]; then
+  grouped="the grouping of the same tree state reused"
+else
+  rm -rf "$unity_dir" "$cache_dir"
+  mkdir -p "$unity_dir"
+  # In the background and waited for: bash runs a trap only once the foreground command ends, and
+  # `wait` returns at once on a signal (so a stopped lint says so, and stops its child).
+  python3 scripts/lint_units.py "$build_dir/compile_commands.json" "$PWD" "$unity_dir" >"$unity_dir/units.new" &
+  child=$!
+  wait "$child" || fail "lint: scripts/lint_units.py failed on $build_dir/compile_commands.json (status $?)"
+  child=""
+  mv "$unity_dir/units.new" "$unity_dir/units.txt"
+  echo "$state_key" >"$unity_dir/state_key"
+  grouped="grouped in $((SECONDS - group_start)) s"
+fi
 units_text=$(<"$unity_dir/units.txt")
 mapfile -t units <<<"$units_text"
 [[ -n $units_text ]] || fail "lint: no translation units found in $build_dir/compile_commands.json"
-echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs; grouped in $((SECONDS - group_start)) s)"
 stage="clang-tidy"
+mkdir -p "$cache_dir"
+unit_key() { printf '%s\n%s\n' "$state_key" "$1" | sha256sum | cut -c1-64; }
+todo=()
+for unit in "${units[@]}"; do
+  [[ -f $cache_dir/$(unit_key "$unit") ]] || todo+=("$unit")
+done
+echo "lint: clang-tidy on ${#units[@]} translation units ($(nproc) jobs; $grouped; $((${#units[@]} - ${#todo[@]})) passed before in this tree state)"
+resume_note=" (the units that passed are kept in $cache_dir: a rerun on the same tree goes on from there)"
 jobs=$(nproc)
 tidy_status=0
 tidy_start=$SECONDS
-printf '%s\n' "${units[@]}" >"$unity_dir/units.txt"
-xargs -P "$jobs" -n 1 clang-tidy -p "$unity_dir" --quiet --warnings-as-errors='*' <"$unity_dir/units.txt" \
-  >"$build_dir/clang-tidy.log" 2>&1 &
-child=$!
-wait "$child" || tidy_status=$?
-child=""
+: >"$build_dir/clang-tidy.log"
+if ((${#todo[@]} > 0)); then
+  printf '%s\n' "${todo[@]}" >"$unity_dir/todo.txt"
+  # Each unit that passes is remembered at once, so a stop loses only the units being checked.
+  export -f unit_key
+  export state_key unity_dir cache_dir
+  xargs -P "$jobs" -n 1 bash -c 'clang-tidy -p "$unity_dir" --quiet --warnings-as-errors="*" "$0" && touch "$cache_dir/$(unit_key "$0")"' \
+    <"$unity_dir/todo.txt" >"$build_dir/clang-tidy.log" 2>&1 &
+  child=$!
+  wait "$child" || tidy_status=$?
+  child=""
+fi
 if ((tidy_status != 0)); then
   # Say why whatever it was: the warnings, or (a crash, a missing file) the end of the log.
   findings=$(grep -E 'warning:|error:' "$build_dir/clang-tidy.log" | sort -u | head -60 || true)
