@@ -96,12 +96,17 @@ estimate_request to_request(const estimate_options& o, const std::string& model)
     if (o.no_align) request.align = false;
     request.diarize = o.diarize;
     request.staged = o.staged;
-    if (!o.loaded_calibration) {
+    // The guide's formula is never calibrated (registry.cpp): for it the state folder's default
+    // profile is not looked for (a stat of calibration.json for every estimate, and an error about
+    // a file that cannot change the answer). A profile the user names (--calibration,
+    // WHISPER_VRAM_CALIBRATION) is read whatever the engine, so a bad one is an error still.
+    const bool named = o.calibration || (o.env != nullptr && o.env->calibration);
+    if (!o.loaded_calibration && (named || !is_guide_engine(engine))) {
         environment bare;
         bare.state_dir = std::string();  // without the context's environment: no default profile
         o.loaded_calibration = find_calibration_profile(o.env != nullptr ? *o.env : bare, o.calibration);
     }
-    request.calibration = *o.loaded_calibration;
+    if (o.loaded_calibration) request.calibration = *o.loaded_calibration;
     return request;
 }
 

@@ -168,9 +168,15 @@ exit_status run_calc(calc_options o, const context& c) {
     std::optional<preset_evaluation> preset;
     if (o.preset) preset = evaluate_preset(find_preset(*o.preset));
     if (o.json) {
-        if (!sweep) {
+        if (!sweep && !preset) {  // the answer written as it is, no JSON value built (json.hpp)
+            std::string text;
+            text.reserve(1024);
+            append_json_text(text, *points.front().result);
+            text += '\n';
+            c.out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        } else if (!sweep) {
             auto j = to_json(*points.front().result);
-            if (preset) j["preset"] = to_json(*preset);
+            j["preset"] = to_json(*preset);
             print_json(c.out, j);
         } else {
             print_json(c.out, sweep_json(points, true, ""));

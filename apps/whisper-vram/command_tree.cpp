@@ -27,11 +27,20 @@ std::optional<std::string> unknown_subcommand(const CLI::App& parent, const std:
     return names;
 }
 
+// Sets the `--json` flag of @p command and of every subcommand below it to true: the value its
+// options hold from now on, and are put back to before each parse (restore_before_each_parse()
+// takes their state at the first parse).
+void set_json_flags(CLI::App& command) {
+    if (CLI::Option* json = command.get_option_no_throw("--json"); json != nullptr) json->default_val("true");
+    for (CLI::App* sub : command.get_subcommands({})) set_json_flags(*sub);
+}
+
 }  // namespace
 
-command_tree::command_tree(std::span<setup_function* const> subcommands)
+command_tree::command_tree(std::span<setup_function* const> subcommands, output form)
     : app_(std::make_unique<CLI::App>(
-          "whisper-vram: GPU memory for OpenAI Whisper - calculate, check, plan and schedule")) {
+          "whisper-vram: GPU memory for OpenAI Whisper - calculate, check, plan and schedule")),
+      form_(form) {
     CLI::App& app = *app_;
     app.name("whisper-vram");  // what a user types; parse() no longer sees argv[0]
     app.require_subcommand(1);
@@ -42,6 +51,7 @@ command_tree::command_tree(std::span<setup_function* const> subcommands)
         "  whisper-vram calc large --segment 600 --batch 2 --precision int8 --json\n"
         "Run 'whisper-vram SUBCOMMAND --help' for each subcommand's options.");
     for (auto* setup : subcommands) setup(app, action_);
+    if (form_ == output::json) set_json_flags(app);
 }
 
 command_tree::~command_tree() = default;
@@ -67,7 +77,14 @@ exit_status command_tree::run(std::span<const std::string> args, std::ostream& o
         }
     }
     try {
-        std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
+        std::vector<std::string> reversed;  // CLI11 takes them last first
+        reversed.reserve(args.size());
+        const auto end_of_options = std::find(args.begin(), args.end(), "--");
+        for (auto it = args.rbegin(); it != args.rend(); ++it) {
+            // A JSON tree's --json is already set (the constructor): not looked up again.
+            if (form_ == output::json && it.base() <= end_of_options && *it == "--json") continue;
+            reversed.push_back(*it);
+        }
         app.parse(reversed);
     } catch (const CLI::ParseError& e) {
         // --help, --version: CLI11 prints the (sub)command's help or the version to out.

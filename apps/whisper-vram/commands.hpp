@@ -26,7 +26,14 @@ setup_function setup_slurm, setup_k8s, setup_ray;                               
 /// and restore_before_each_parse() (cli_common.hpp) see to it. Not thread-safe: one per thread.
 class command_tree {
 public:
-    explicit command_tree(std::span<setup_function* const> subcommands);
+    /// What a tree's subcommands print: as given on the command line, or always their --json.
+    enum class output { as_given, json };
+
+    /// @p form json (the service's trees): every (sub)command's `--json` flag is true from its
+    /// set-up on, so its answer is what `--json` prints, and a `--json` word in run()'s arguments
+    /// (before any `--`) is skipped, not parsed — CLI11 looks a long option up by copying each
+    /// option's names, and `--json`, added last, cost a quarter of a request's parse.
+    explicit command_tree(std::span<setup_function* const> subcommands, output form = output::as_given);
     ~command_tree();
     command_tree(const command_tree&) = delete;
     command_tree& operator=(const command_tree&) = delete;
@@ -38,6 +45,7 @@ public:
 private:
     std::unique_ptr<CLI::App> app_;
     command_action action_;
+    output form_;
 };
 
 }  // namespace whisper_vram::cli

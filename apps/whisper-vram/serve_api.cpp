@@ -392,7 +392,7 @@ api_response run_api_args(std::string_view endpoint, const std::vector<std::stri
     thread_local std::vector<std::unique_ptr<command_tree>> trees(table.size());
     if (!trees[index]) {
         setup_function* const setup = table[index].setup;
-        trees[index] = std::make_unique<command_tree>(std::span(&setup, 1));
+        trees[index] = std::make_unique<command_tree>(std::span(&setup, 1), command_tree::output::json);
     }
     const exit_status status = trees[index]->run(args, out, err, env);
     std::vector<std::string> messages;

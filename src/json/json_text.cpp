@@ -6,27 +6,30 @@
 #include <string>
 #include <string_view>
 
+#include "json_writer.hpp"
 #include "whisper_vram/json/json.hpp"
 
 namespace whisper_vram {
-namespace {
+namespace json_detail {
 
 using json = nlohmann::ordered_json;
 
-// Thrown at a binary value (no result of ours holds one): the whole value is then left to nlohmann.
-struct binary_seen {};
+namespace {
+// The bytes a JSON string holds as themselves, looked up (a third of the work of four comparisons).
+constexpr std::array<bool, 256> verbatim_bytes = [] {
+    std::array<bool, 256> table{};
+    for (int b = 0x20; b < 0x80; ++b) table[static_cast<std::size_t>(b)] = b != '"' && b != '\\';
+    return table;
+}();
+}  // namespace
 
-// True when every byte of @p s is written as itself: printable ASCII but '"' and '\' (0x7F too,
-// as nlohmann writes it with ensure_ascii false).
-bool verbatim(std::string_view s) {
-    for (const char c : s) {
-        const auto b = static_cast<unsigned char>(c);
-        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') return false;
-    }
-    return true;
+bool verbatim(std::string_view s) noexcept {
+    bool all = true;
+    for (const char c : s) all &= verbatim_bytes[static_cast<unsigned char>(c)];
+    return all;
 }
 
-void append_string(std::string& out, const std::string& s) {
+void append_string(std::string& out, std::string_view s) {
     if (verbatim(s)) {
         out += '"';
         out += s;
@@ -35,6 +38,29 @@ void append_string(std::string& out, const std::string& s) {
         out += json(s).dump(-1, ' ', false, json::error_handler_t::replace);
     }
 }
+
+void append_double(std::string& out, double x) {
+    if (!std::isfinite(x)) {
+        out += "null";
+        return;
+    }
+    // nlohmann's own shortest round-trip form (Grisu2, "1.0" for whole numbers, its exponent
+    // rules): the one function it formats a double with.
+    std::array<char, 64> buffer{};
+    char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), x);
+    out.append(buffer.data(), end);
+}
+
+}  // namespace json_detail
+
+namespace {
+using json_detail::append_double;
+using json_detail::append_string;
+
+using json = nlohmann::ordered_json;
+
+// Thrown at a binary value (no result of ours holds one): the whole value is then left to nlohmann.
+struct binary_seen {};
 
 void append_value(std::string& out, const json& value, std::size_t indent) {
     switch (value.type()) {
@@ -94,19 +120,9 @@ void append_value(std::string& out, const json& value, std::size_t indent) {
             out.append(digits.data(), digits.size());
             return;
         }
-        case json::value_t::number_float: {
-            const double x = value.get<double>();
-            if (!std::isfinite(x)) {
-                out += "null";
-                return;
-            }
-            // nlohmann's own shortest round-trip form (Grisu2, "1.0" for whole numbers, its exponent
-            // rules): the one function it formats a double with.
-            std::array<char, 64> buffer{};
-            char* end = nlohmann::detail::to_chars(buffer.data(), buffer.data() + buffer.size(), x);
-            out.append(buffer.data(), end);
+        case json::value_t::number_float:
+            append_double(out, value.get<double>());
             return;
-        }
         case json::value_t::null:
             out += "null";
             return;

@@ -529,6 +529,13 @@ TEST(CalibratedEstimates, ProfileFromVariableOrStateFolderAndErrors) {
     r = cli(args, folder.env());
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("calibration.json: not JSON"), std::string::npos) << r.err;
+    // The guide's formula is never calibrated: the default profile is not read for it, corrupt or
+    // not, while a profile the user names is, and a bad one is still an error.
+    const std::string guide = "calc large-v3 --batch 4 --json";
+    EXPECT_EQ(test::cli_json(guide, folder.env()), test::cli_json(guide));
+    r = cli(guide + " --calibration " + (folder.path() / "nope.json").string(), folder.env());
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("nope.json: no such file"), std::string::npos) << r.err;
     // A missing default profile is silently uncalibrated.
     fs::remove(folder.path() / "calibration.json");
     EXPECT_EQ(test::cli_json(args, folder.env()), plain);

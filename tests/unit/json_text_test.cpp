@@ -8,7 +8,10 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "whisper_vram/core/error.hpp"
 #include "whisper_vram/core/estimate.hpp"
 #include "whisper_vram/json/json.hpp"
 
@@ -187,6 +190,145 @@ TEST(JsonText, AnEstimateIsPrintedAsNlohmannPrintsIt) {
     request.precision = "int8";
     const json value = to_json(estimate(request));
     EXPECT_EQ(json_text(value), reference(value));
+}
+
+// An estimate with every optional field set, or none, and random contents (strings with escapes and
+// bytes that are not UTF-8, any double, empty and long breakdowns): append_json_text() writes what
+// json_text(to_json()) prints.
+memory_estimate random_estimate(std::mt19937_64& rng) {
+    const auto coin = [&] { return (rng() & 1U) != 0; };
+    memory_estimate e;
+    e.request.model = random_string(rng);
+    e.request.precision = random_string(rng);
+    e.request.segment_seconds = random_double(rng);
+    e.request.batch_size = static_cast<int>(rng() % 5000) - 10;
+    e.request.engine = coin() ? std::string("whisperx") : random_string(rng);
+    e.request.margin = random_double(rng);
+    if (coin()) e.request.beam_size = static_cast<int>(rng() % 9);
+    if (coin()) e.request.gpu_name = random_string(rng);
+    if (coin()) e.request.flash_attention = coin();
+    if (coin()) e.request.cuda_module_loading = random_string(rng);
+    if (coin()) e.request.language = random_string(rng);
+    if (coin()) e.request.align = coin();
+    e.request.diarize = coin();
+    e.request.staged = coin();
+    for (auto n = rng() % 7; n > 0; --n) {
+        // A key once per object (json_writer.hpp): the index keeps random keys apart.
+        e.breakdown.push_back({random_string(rng) + std::to_string(n), random_double(rng), rng(), "unused"});
+    }
+    e.total_required_gib = random_double(rng);
+    e.recommended_gib = random_double(rng);
+    e.total_required_bytes = rng();
+    e.recommended_bytes = coin() ? std::numeric_limits<std::uint64_t>::max() : rng();
+    for (auto n = rng() % 4; n > 0; --n) e.notes.push_back(random_string(rng));
+    if (coin()) e.host_bytes = rng() % (1ULL << 45);
+    if (coin()) e.uncalibrated = uncalibrated_figures{random_double(rng), random_double(rng), rng(), rng()};
+    if (coin()) {
+        calibration_applied c;
+        c.profile = random_string(rng);
+        c.group = random_string(rng);
+        c.runs = rng() % 100;
+        if (coin()) c.held_out_error_pct = random_double(rng);
+        c.extrapolated = coin();
+        c.factor = random_double(rng);
+        c.offset_bytes = random_double(rng);
+        e.calibration = c;
+    }
+    return e;
+}
+
+TEST(JsonText, AnEstimateWrittenDirectlyEqualsItsJsonValuePrinted) {
+    std::mt19937_64 rng(20261204);
+    for (int i = 0; i < 5000; ++i) {
+        const memory_estimate e = random_estimate(rng);
+        std::string direct = "kept:";
+        append_json_text(direct, e);
+        ASSERT_EQ(direct, "kept:" + json_text(to_json(e))) << "estimate " << i;
+    }
+}
+
+TEST(JsonText, AnEstimateOfEveryEngineWrittenDirectlyEqualsItsJsonValuePrinted) {
+    std::size_t compared = 0;
+    for (const char* engine :
+         {"guide", "openai-whisper", "transformers", "faster-whisper", "whisperx", "whisper.cpp"}) {
+        for (const char* precision : {"float16", "float32", "int8", "int8_float16", "f16", "q5_0"}) {
+            estimate_request request;
+            request.model = "large-v3";
+            request.engine = engine;
+            request.precision = precision;
+            request.batch_size = 4;
+            request.segment_seconds = 600;
+            if (std::string_view(engine) != "guide") request.gpu_name = "T4";
+            memory_estimate e;
+            try {
+                e = estimate(request);
+            } catch (const usage_error&) {  // a precision this engine does not have
+                continue;
+            }
+            std::string direct;
+            append_json_text(direct, e);
+            EXPECT_EQ(direct, json_text(to_json(e))) << engine << " " << precision;
+            ++compared;
+        }
+    }
+    EXPECT_GE(compared, 8U);  // every engine at least once
+}
+
+TEST(JsonText, AnEstimatesJsonHasItsKeysInOrder) {
+    // The value both writers describe (json.hpp), with every optional field: pinned by hand.
+    memory_estimate e;
+    e.request.model = "large-v3";
+    e.request.engine = "whisperx";
+    e.request.beam_size = 5;
+    e.request.gpu_name = "T4";
+    e.request.flash_attention = false;
+    e.request.cuda_module_loading = "lazy";
+    e.request.language = "de";
+    e.request.align = true;
+    e.breakdown = {{"weights", 1.5, 1610612736, ""}, {"cuda_context", 0.25, 268435456, ""}};
+    e.host_bytes = 1073741824;
+    e.uncalibrated = uncalibrated_figures{1.75, 2.1, 1879048192, 2254857830};
+    e.calibration = calibration_applied{"p.json", "whisperx", 3, std::nullopt, true, 1.25, -512.0};
+    e.notes = {"n"};
+    const json j = to_json(e);
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : j.items()) keys.push_back(key);
+    EXPECT_EQ(keys, (std::vector<std::string>{"model",
+                                              "precision",
+                                              "segment_duration",
+                                              "batch_size",
+                                              "engine",
+                                              "beam_size",
+                                              "gpu",
+                                              "flash_attention",
+                                              "cuda_module_loading",
+                                              "language",
+                                              "align",
+                                              "diarize",
+                                              "staged",
+                                              "margin",
+                                              "unit",
+                                              "breakdown",
+                                              "total_required",
+                                              "recommended",
+                                              "breakdown_bytes",
+                                              "total_required_bytes",
+                                              "recommended_bytes",
+                                              "host_memory",
+                                              "host_memory_bytes",
+                                              "uncalibrated",
+                                              "calibration",
+                                              "notes"}));
+    EXPECT_EQ(j["breakdown"], json::parse(R"({"weights": 1.5, "cuda_context": 0.25})"));
+    EXPECT_EQ(j["breakdown_bytes"], json::parse(R"({"weights": 1610612736, "cuda_context": 268435456})"));
+    EXPECT_EQ(j["host_memory"], 1.0);
+    EXPECT_EQ(j["calibration"].dump(), R"({"profile":"p.json","group":"whisperx","runs":3,"held_out_error_pct":null,)"
+                                       R"("extrapolated":true,"factor":1.25,"offset_bytes":-512.0})");
+    EXPECT_EQ(j["uncalibrated"].dump(), R"({"total_required":1.75,"recommended":2.1,)"
+                                        R"("total_required_bytes":1879048192,"recommended_bytes":2254857830})");
+    std::string direct;
+    append_json_text(direct, e);
+    EXPECT_EQ(direct, reference(j));
 }
 
 }  // namespace

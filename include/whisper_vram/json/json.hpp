@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -93,6 +94,10 @@ template <typename T>
 ///  unit:"GiB", breakdown{…in order…}, total_required, recommended, breakdown_bytes{…},
 ///  total_required_bytes, recommended_bytes[, host_memory, host_memory_bytes], notes}
 nlohmann::ordered_json to_json(const memory_estimate& estimate);
+/// Appends json_text(to_json(@p estimate)), byte for byte, without building the JSON value (a
+/// fifth of the work: what `calc --json` and the service's estimates print). The fields are listed
+/// once for both (estimate_json.cpp); tests/unit/json_text_test.cpp compares the two.
+void append_json_text(std::string& out, const memory_estimate& estimate);
 
 // ---- core / calibration (calibration_json.cpp) --------------------------------------------------------
 
