@@ -51,13 +51,18 @@ struct endpoint_command {
     std::string endpoint;
     std::string subcommand;
     setup_function* setup;  // the subcommand's setup (the only one a request builds)
+    std::string path;       // "/api/v1/<endpoint>", for messages
 };
 
 const std::vector<endpoint_command>& endpoint_table() {
-    static const std::vector<endpoint_command> table = {
-        {"estimate", "calc", setup_calc}, {"check", "check", setup_check},
-        {"solve", "solve", setup_solve},  {"recommend", "recommend", setup_recommend},
-        {"gpus", "gpus", setup_gpus},     {"models", "models", setup_models}};
+    static const std::vector<endpoint_command> table = [] {
+        std::vector<endpoint_command> t = {
+            {"estimate", "calc", setup_calc, {}}, {"check", "check", setup_check, {}},
+            {"solve", "solve", setup_solve, {}},  {"recommend", "recommend", setup_recommend, {}},
+            {"gpus", "gpus", setup_gpus, {}},     {"models", "models", setup_models, {}}};
+        for (auto& e : t) e.path = "/api/v1/" + e.endpoint;
+        return t;
+    }();
     return table;
 }
 
@@ -283,40 +288,46 @@ std::vector<std::string> fields_to_args(const CLI::App& command, const nlohmann:
     option_map made;
     const auto& options = request_options(command, made);
     std::vector<std::string> args;
+    args.reserve(fields.size() + 2);
     std::vector<std::string> positionals;
-    std::set<std::string> seen;
+    std::vector<const CLI::Option*> seen;  // a few fields: a list, not a set of names
+    seen.reserve(fields.size());
     for (const auto& [given, value] : fields.items()) {
         if (std::find(extra_fields.begin(), extra_fields.end(), given) != extra_fields.end()) continue;
-        std::string name = given;
-        if (const auto* target = alias_target(name); target != nullptr && options.contains(*target)) {
-            name = std::string(*target);
-        }
+        std::string_view name = given;
+        if (const auto* target = alias_target(name); target != nullptr && options.contains(*target)) name = *target;
         const auto it = options.find(name);
         if (it == options.end()) {
             throw api_error(400, "bad_request",
                             fmt::format("unknown field '{}' for {}; allowed: {}", given, what,
                                         join(command_fields(command, extra_fields), ", ")));
         }
-        if (!seen.insert(name).second) {
+        const CLI::Option& option = *it->second;
+        if (std::find(seen.begin(), seen.end(), &option) != seen.end()) {
             throw api_error(400, "bad_request", fmt::format("field '{}' is given twice (as '{}' too)", name, given));
         }
-        if (value.is_null()) continue;  // null: as if not given (the option's default)
-        const CLI::Option& option = *it->second;
+        seen.push_back(&option);
+        if (value.is_null()) continue;               // null: as if not given (the option's default)
         if (option.get_items_expected_max() == 0) {  // a flag
             if (!value.is_boolean()) {
                 throw api_error(
                     400, "bad_request",
                     fmt::format("field '{}' is {}: it is a flag, expected true or false", given, type_name(value)));
             }
-            if (value.get<bool>()) args.push_back("--" + kebab(name));
+            if (value.get<bool>()) args.push_back("--" + kebab(std::string(name)));
+            continue;
+        }
+        if (option.get_positional()) {
+            positionals.push_back(value_text(given, value));
             continue;
         }
         const std::string text = value_text(given, value);
-        if (option.get_positional()) {
-            positionals.push_back(text);
-        } else {
-            args.push_back(fmt::format("--{}={}", kebab(name), text));
-        }
+        std::string arg = "--";  // --name=value, the name in kebab-case
+        arg.reserve(3 + name.size() + text.size());
+        for (const char c : name) arg += c == '_' ? '-' : c;
+        arg += '=';
+        arg += text;
+        args.push_back(std::move(arg));
     }
     if (!positionals.empty()) {
         args.emplace_back("--");
@@ -361,10 +372,10 @@ std::vector<std::string> api_args(std::string_view endpoint, const nlohmann::jso
     } else {
         command = commands().app.get_subcommand(e.subcommand);
     }
-    auto rest = fields_to_args(*command, fields, extra, fmt::format("/api/v1/{}", endpoint));
+    auto rest = fields_to_args(*command, fields, extra, e.path);
     // --json before the options: after a `--` it would be read as a positional.
     args.emplace_back("--json");
-    args.insert(args.end(), rest.begin(), rest.end());
+    args.insert(args.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
     return args;
 }
 

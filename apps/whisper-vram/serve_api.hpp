@@ -51,7 +51,8 @@ const std::vector<std::string>& api_endpoints();
 /// @throws api_error 404 when @p endpoint is not one of api_endpoints().
 std::vector<std::string> allowed_fields(std::string_view endpoint);
 
-/// The argument vector of the subcommand for @p endpoint with @p fields, ending in `--json`: a
+/// The argument vector of the subcommand for @p endpoint with @p fields, `--json` after the
+/// subcommand (the command line that prints the answer; the service's trees skip the word): a
 /// field `segment` becomes `--segment=VALUE`, a boolean `true` a flag, an array a comma list, a
 /// null is as if not given; `model` is the positional argument.
 /// @throws api_error 400 naming an unknown field (and listing the allowed ones) or a value of the
