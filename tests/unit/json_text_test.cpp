@@ -259,19 +259,34 @@ TEST(JsonText, AnEstimateOfEveryEngineWrittenDirectlyEqualsItsJsonValuePrinted) 
             request.batch_size = 4;
             request.segment_seconds = 600;
             if (std::string_view(engine) != "guide") request.gpu_name = "T4";
-            memory_estimate e;
-            try {
-                e = estimate(request);
-            } catch (const usage_error&) {  // a precision this engine does not have
-                continue;
+            for (int variant = 0; variant < 3; ++variant) {
+                if (variant > 0 && std::string_view(engine) == "guide") break;  // no other inputs
+                if (variant == 1) {  // whisperx's every model; the others' beam and attention
+                    request.diarize = true;
+                    request.staged = true;
+                    request.align = false;
+                    request.beam_size = 1;
+                }
+                if (variant == 2) {
+                    request.staged = false;
+                    request.align = true;
+                    request.flash_attention = true;
+                    request.cuda_module_loading = "lazy";
+                }
+                memory_estimate e;
+                try {
+                    e = estimate(request);
+                } catch (const usage_error&) {  // a precision or an input this engine does not have
+                    continue;
+                }
+                std::string direct;
+                append_json_text(direct, e);
+                EXPECT_EQ(direct, json_text(to_json(e))) << engine << " " << precision << " " << variant;
+                ++compared;
             }
-            std::string direct;
-            append_json_text(direct, e);
-            EXPECT_EQ(direct, json_text(to_json(e))) << engine << " " << precision;
-            ++compared;
         }
     }
-    EXPECT_GE(compared, 8U);  // every engine at least once
+    EXPECT_GE(compared, 20U);  // every engine at least once, in each variant
 }
 
 TEST(JsonText, AnEstimatesJsonHasItsKeysInOrder) {

@@ -95,7 +95,7 @@ template <typename T>
 ///  total_required_bytes, recommended_bytes[, host_memory, host_memory_bytes], notes}
 nlohmann::ordered_json to_json(const memory_estimate& estimate);
 /// Appends json_text(to_json(@p estimate)), byte for byte, without building the JSON value (a
-/// fifth of the work: what `calc --json` and the service's estimates print). The fields are listed
+/// third of the work: what `calc --json` and the service's estimates print). The fields are listed
 /// once for both (estimate_json.cpp); tests/unit/json_text_test.cpp compares the two.
 void append_json_text(std::string& out, const memory_estimate& estimate);
 
