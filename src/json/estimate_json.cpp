@@ -74,9 +74,10 @@ void write_estimate(Writer& w, const memory_estimate& e) {
 }  // namespace
 
 nlohmann::ordered_json to_json(const memory_estimate& e) {
-    json_detail::dom_writer w;
+    nlohmann::ordered_json j;
+    json_detail::dom_writer w(j);
     write_estimate(w, e);
-    return w.take();
+    return j;
 }
 
 void append_json_text(std::string& out, const memory_estimate& e) {

@@ -32,9 +32,12 @@ void append_string(std::string& out, std::string_view s);
 /// Appends @p x as nlohmann writes a double (its shortest round-trip form; null when not finite).
 void append_double(std::string& out, double x);
 
-/// Builds the value to_json() returns.
+/// Builds the value to_json() returns, in @p document (held by the caller: a writer holding a JSON
+/// value would have a destructor that may throw, nlohmann's freeing of nested values allocating).
 class dom_writer {
 public:
+    explicit dom_writer(nlohmann::ordered_json& document) : document_(document) {}
+
     /// The document; @p expected_keys reserves room (an ordered_json object grows by copying its pairs).
     void begin_object(std::size_t expected_keys = 0) {
         document_ = nlohmann::ordered_json::object();
@@ -61,12 +64,9 @@ public:
     }
     void field(std::string_view key, const std::vector<std::string>& values) { top()[std::string(key)] = values; }
 
-    /// The document, once its begin_object() is ended.
-    [[nodiscard]] nlohmann::ordered_json take() { return std::move(document_); }
-
 private:
     nlohmann::ordered_json& top() { return *open_.back(); }
-    nlohmann::ordered_json document_;
+    nlohmann::ordered_json& document_;
     std::vector<nlohmann::ordered_json*> open_;
 };
 
