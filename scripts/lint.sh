@@ -2,12 +2,23 @@
 # Lint: clang-format must report nothing on any tracked C++ file, and clang-tidy (checks and options in
 # .clang-tidy, every warning an error) must pass on every project translation unit of a build's
 # compile_commands.json, merged into unity files where they compile together (scripts/lint_units.py:
-# 86 units took 1272 s one by one, 18 take about 270 s). Usage: scripts/lint.sh [BUILD_DIR]
+# 86 units took 1272 s one by one, 18 take about 270 s). Usage: scripts/lint.sh [--record] [BUILD_DIR]
 # (default build/default; configured if missing, build/lint configured if it describes another tree)
+# A unit whose input hash scripts/lint-record.txt lists as passed is not linted again (see
+# scripts/lint_record.py: the hash covers clang-tidy's version, .clang-tidy, the flags and the
+# preprocessed text with comments); when every unit is listed the lint takes seconds, else every
+# unit is linted.
+# --record lints in full (the record not used) and, when it passes, rewrites the record.
 # Expects the packages of scripts/setup.sh (clang-format, clang-tidy 14).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+record=0
+if [[ ${1:-} == --record ]]; then
+  record=1
+  shift
+fi
 build_dir=${1:-build/default}
+record_file=scripts/lint-record.txt
 
 # A failure (status 1; 2 for a bad BUILD_DIR) says why on stdout and stderr both: a CI summary that keeps only one of them still says why.
 fail() {
@@ -64,6 +75,32 @@ if ! describes_this_tree "$build_dir"; then
 lint: cmake --preset default -B $build_dir failed"
   describes_this_tree "$build_dir" || fail "lint: $build_dir/compile_commands.json names no file of $PWD/src"
 fi
+# The record: when it lists every unit of this tree (same files, flags and input hashes) as passed,
+# nothing is left to lint.
+if ((record == 0)); then
+  stage="record (scripts/lint_record.py)"
+  record_dir=$build_dir/lint-record-unity
+  rm -rf "$record_dir"
+  python3 scripts/lint_record.py check "$record_file" "$build_dir/compile_commands.json" "$PWD" "$record_dir" \
+    >"$build_dir/lint-record.out" &
+  child=$!
+  record_status=0
+  wait "$child" || record_status=$?
+  child=""
+  if ((record_status == 0)) && [[ ! -s $build_dir/lint-record.out ]]; then
+    units_recorded=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$record_dir/compile_commands.json")
+    echo "lint: clang-tidy: 0 warnings (all $units_recorded units have the input hash $record_file lists as passed: not linted again; --record lints in full)"
+    exit 0
+  fi
+  if ((record_status == 0)); then
+    echo "lint: $(grep -c . "$build_dir/lint-record.out") of the units differ from what $record_file lists as passed: linting every unit"
+  elif ((record_status == 3)); then
+    echo "lint: $record_file does not describe this tree's files and flags: linting every unit"
+  else
+    fail "lint: scripts/lint_record.py check failed (status $record_status)"
+  fi
+fi
+
 # The project's own translation units (not the fake NVML's C ABI shim, not generated files), merged
 # into unity files where they compile together (scripts/lint_units.py: the headers parsed once per
 # group, not once per file).
@@ -80,7 +117,9 @@ state_key=$({
   dpkg-query -W -f='${Package} ${Version}\n' 2>/dev/null || true
   cat .clang-tidy scripts/lint.sh scripts/lint_units.py
   sed "s|$PWD|<tree>|g" "$build_dir/compile_commands.json"
-  git ls-files -z --cached --others --exclude-standard | xargs -0 sha256sum 2>/dev/null || true
+  # The record and its script are not inputs of clang-tidy (rewriting the record keeps the cache).
+  git ls-files -z --cached --others --exclude-standard -- . ':!scripts/lint-record.txt' ':!scripts/lint_record.py' |
+    xargs -0 sha256sum 2>/dev/null || true
 } | sha256sum | cut -c1-64)
 cache_dir=$build_dir/lint-cache
 
@@ -137,3 +176,8 @@ if ((tidy_status != 0)); then
 lint: clang-tidy failed with status $tidy_status after $((SECONDS - tidy_start)) s (full log: $build_dir/clang-tidy.log)"
 fi
 echo "lint: clang-tidy: 0 warnings ($((SECONDS - tidy_start)) s)"
+if ((record == 1)); then
+  stage="writing $record_file"
+  python3 scripts/lint_record.py write "$record_file" "$unity_dir" "$PWD"
+  echo "lint: $record_file rewritten: ${#units[@]} units passed"
+fi
