@@ -171,13 +171,26 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
     }
 }
 
+namespace {
+void write_line(std::ostream& out, std::string& text) {
+    text += '\n';
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+}  // namespace
+
 void print_json(std::ostream& out, const nlohmann::ordered_json& value) {
     // Bytes that are not UTF-8 (from the environment: CUDA_VISIBLE_DEVICES, a library path) are
     // written as U+FFFD rather than throwing: a report must print whatever the environment holds.
     // json_text() writes what value.dump(2, ' ', false, replace) would, with a fraction of the work.
     std::string text = json_text(value);
-    text += '\n';
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    write_line(out, text);
+}
+
+void print_estimate_json(std::ostream& out, const memory_estimate& estimate) {
+    std::string text;
+    text.reserve(1024);
+    append_json_text(text, estimate);
+    write_line(out, text);
 }
 
 namespace {

@@ -159,6 +159,8 @@ std::vector<std::string> split_list(const std::string& text, const std::string& 
 
 /// Writes @p value as indented JSON (and a newline) to @p out.
 void print_json(std::ostream& out, const nlohmann::ordered_json& value);
+/// The same for an estimate, written without building its JSON value (append_json_text(), json.hpp).
+void print_estimate_json(std::ostream& out, const memory_estimate& estimate);
 
 /// A plain-text table: a header row, then rows; numeric-looking cells right-aligned.
 class text_table {

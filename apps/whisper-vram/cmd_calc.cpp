@@ -168,12 +168,8 @@ exit_status run_calc(calc_options o, const context& c) {
     std::optional<preset_evaluation> preset;
     if (o.preset) preset = evaluate_preset(find_preset(*o.preset));
     if (o.json) {
-        if (!sweep && !preset) {  // the answer written as it is, no JSON value built (json.hpp)
-            std::string text;
-            text.reserve(1024);
-            append_json_text(text, *points.front().result);
-            text += '\n';
-            c.out.write(text.data(), static_cast<std::streamsize>(text.size()));
+        if (!sweep && !preset) {
+            print_estimate_json(c.out, *points.front().result);  // no JSON value built (json.hpp)
         } else if (!sweep) {
             auto j = to_json(*points.front().result);
             j["preset"] = to_json(*preset);

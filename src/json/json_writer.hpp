@@ -147,7 +147,7 @@ private:
         const bool first = first_.back() != 0;
         first_.back() = 0;
         const std::size_t indent = 2 * first_.size();
-        std::array<char, 160> piece;  // NOLINT(cppcoreguidelines-pro-type-member-init): written before read
+        std::array<char, 160> piece;  // written before it is read: no need to clear it
         const std::size_t length = (first ? 1 : 2) + indent + key.size() + 4;
         if (length > piece.size() || !verbatim(key)) {
             out_ += first ? "\n" : ",\n";
