@@ -14,8 +14,9 @@ keeps the grouping of the files into units (scripts/lint_units.py), which is oth
   lint_record.py check RECORD COMPILE_COMMANDS_JSON SOURCE_ROOT OUT_DIR
       When RECORD groups exactly the files of COMPILE_COMMANDS_JSON with the same flags: writes
       their unity files and OUT_DIR/compile_commands.json as lint_units.py would, prints the units
-      whose hash is not in RECORD (nothing: every unit passed as it is) and exits 0. Exits 3 when
-      the record does not apply (missing, other files or flags): the lint groups and lints anew.
+      whose hash is not in RECORD (nothing: every unit passed as it is; other flags change the
+      hash) and exits 0. Exits 3 when the record does not apply (missing, not this script's,
+      other files, files of one unit now compiled differently): the lint groups and lints anew.
   lint_record.py write RECORD OUT_DIR SOURCE_ROOT
       After every unit of OUT_DIR/compile_commands.json passed: writes RECORD for them.
 """
